@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test against the real Collector, Jaeger and Prometheus. On a fresh
+# Debian machine it first installs what the tests need (see scripts/deps.sh).
+# Extra arguments go to `cargo test` (e.g. a test name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Keep build output outside the clone, so a fresh clone reuses earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/obsdemo/target}"
+
+echo "==> checking format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+
+echo "==> building obsdemo"
+cargo build --quiet
+OBSDEMO="$CARGO_TARGET_DIR/debug/obsdemo"
+source scripts/deps.sh
+
+echo "==> running the tests"
+# Integration tests fail loudly, never skip, when a binary is missing.
+export OBSDEMO_REQUIRE_ALL=1
+cargo test --all-targets "$@"

@@ -1,0 +1,61 @@
+//! `obsdemo down`: stop everything and return only when every process is gone and
+//! every port is free. Idempotent; works without a live supervisor.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::exit::Code;
+use super::{Global, style};
+use crate::platform;
+use crate::supervisor::stop;
+
+/// Arguments of `down`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  obsdemo down\n  obsdemo down --state-dir /tmp/second --json")]
+pub struct DownArgs {
+    /// Seconds between SIGTERM and SIGKILL for each component.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    grace: u64,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `down`.
+pub async fn run(args: DownArgs, global: &Global) -> anyhow::Result<Code> {
+    let paths = global.paths()?;
+    let report = stop::down(&paths, Duration::from_secs(args.grace)).await?;
+    if args.json {
+        let out = serde_json::json!({
+            "state_dir": paths.root,
+            "was_running": report.was_running,
+            "busy_ports": report.busy_ports,
+        });
+        println!("{out}");
+    } else if !report.busy_ports.is_empty() {
+        for port in &report.busy_ports {
+            let holder = platform::port_holder(*port).map_or_else(
+                || "an unknown process".to_owned(),
+                |h| format!("pid {} ({})", h.pid, h.name),
+            );
+            eprintln!(
+                "{} port {port} is still held by {holder}",
+                style::bad("busy:")
+            );
+        }
+    } else if report.was_running {
+        println!(
+            "{} every process of the stack in {} is gone and every port is free",
+            style::good("stopped:"),
+            paths.root.display()
+        );
+    } else {
+        println!("nothing was running in {}", paths.root.display());
+    }
+    Ok(if report.busy_ports.is_empty() {
+        Code::Success
+    } else {
+        Code::Failure
+    })
+}

@@ -1,0 +1,173 @@
+//! The command line: argument definitions, dispatch, and the one place where errors
+//! become messages and exit codes. Each subcommand lives in its own module.
+
+mod down;
+mod exit;
+mod install;
+mod logs;
+mod render;
+mod status;
+mod style;
+mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::stack::{self, ConfigSource, Overrides, StackConfig, StackPlan, StatePaths};
+pub use exit::Code;
+
+const EXAMPLES: &str = "\
+Examples:
+  obsdemo up                          start the whole stack, wait until healthy, print the URLs
+  obsdemo up --without grafana        the same without Grafana
+  obsdemo status --json               machine-readable state and health of every component
+  obsdemo logs jaeger -f              follow Jaeger's log
+  obsdemo down                        stop everything; returns when every port is free
+  obsdemo up --port-offset 1000 --state-dir /tmp/second   a second stack beside the first
+  obsdemo install --from-source jaeger collector          build the binaries with Go
+
+Exit codes: 0 success, 1 the stack or an operation failed, 2 invalid input,
+3 conflict with the machine (port in use, binary missing, stack already running), 130 interrupted.";
+
+/// obsdemo: a local observability stack (OpenTelemetry Collector, Jaeger, Prometheus,
+/// Grafana) in one command, no Docker.
+#[derive(Debug, Parser)]
+#[command(name = "obsdemo", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every subcommand understands.
+#[derive(Debug, Args)]
+struct Global {
+    /// The stack file (default: ./stack.toml if present, else the built-in one).
+    #[arg(long, global = true, value_name = "FILE", env = "OBSDEMO_CONFIG")]
+    config: Option<PathBuf>,
+    /// The state dir (default: `state_dir` from the stack file, `.obsdemo`).
+    #[arg(long, global = true, value_name = "DIR", env = "OBSDEMO_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render configs, start every component under a supervisor, wait until healthy.
+    Up(up::UpArgs),
+    /// Show each component's state, health, pid, uptime, restarts, CPU and memory.
+    Status(status::StatusArgs),
+    /// Print or follow a component's log.
+    Logs(logs::LogsArgs),
+    /// Stop everything; return when no process is left and every port is free.
+    Down(down::DownArgs),
+    /// Write the rendered configs without starting anything.
+    Render(render::RenderArgs),
+    /// Obtain the third-party binaries (build Jaeger and the Collector with Go).
+    Install(install::InstallArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Run the supervisor of a state dir (started by `up`; not for direct use).
+    #[command(hide = true)]
+    Supervise,
+}
+
+/// Flags that change the plan: shared by `up` and `render`.
+#[derive(Debug, Args, Clone)]
+struct PlanArgs {
+    /// Leave a component out (repeatable): jaeger, collector, prometheus, grafana.
+    #[arg(long, value_name = "COMPONENT")]
+    without: Vec<String>,
+    /// Add N to every port, so a second stack can run beside the first.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port_offset: u16,
+}
+
+impl Global {
+    /// The stack file, read and parsed.
+    fn config(&self) -> anyhow::Result<(StackConfig, ConfigSource)> {
+        Ok(stack::load(
+            self.config.as_deref(),
+            &std::env::current_dir()?,
+        )?)
+    }
+
+    /// The plan, with `args` applied.
+    fn plan(&self, args: &PlanArgs) -> anyhow::Result<StackPlan> {
+        let (config, _) = self.config()?;
+        let overrides = Overrides {
+            without: args.without.clone(),
+            port_offset: args.port_offset,
+            state_dir: self.state_dir.clone(),
+        };
+        Ok(StackPlan::new(
+            config,
+            &overrides,
+            &std::env::current_dir()?,
+        )?)
+    }
+
+    /// The state dir, for commands that act on a running stack.
+    fn paths(&self) -> anyhow::Result<StatePaths> {
+        let dir = match &self.state_dir {
+            Some(dir) => dir.clone(),
+            None => self.config()?.0.state_dir,
+        };
+        Ok(StatePaths::new(std::env::current_dir()?.join(dir)))
+    }
+}
+
+/// Parses the command line, runs it, reports any error, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Supervise => {
+            return match cli
+                .global
+                .paths()
+                .and_then(|p| crate::supervisor::run::run_blocking(&p))
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => exit::report(&e),
+            };
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "obsdemo",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        command => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(dispatch(command, &cli.global))),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => exit::report(&e),
+    }
+}
+
+async fn dispatch(command: Command, global: &Global) -> anyhow::Result<Code> {
+    match command {
+        Command::Up(args) => up::run(args, global).await,
+        Command::Status(args) => status::run(args, global).await,
+        Command::Logs(args) => logs::run(args, global).await,
+        Command::Down(args) => down::run(args, global).await,
+        Command::Render(args) => render::run(args, global),
+        Command::Install(args) => install::run(args, global),
+        Command::Completions { .. } | Command::Supervise => {
+            unreachable!("handled before the runtime starts")
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! `obsdemo up`: start the stack and wait, with a live line per component, until every
+//! component is healthy; then print the URLs. On failure, timeout or Ctrl-C, show why
+//! and stop everything this `up` started.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use super::exit::{Code, Interrupted};
+use super::{Global, PlanArgs, style};
+use crate::stack::{HumanDuration, StackPlan, StatePaths};
+use crate::supervisor::state::{ComponentState, ProcessId, StackState};
+use crate::supervisor::{control, start, stop};
+
+/// Arguments of `up`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  obsdemo up\n  obsdemo up --without grafana --timeout 2m\n  obsdemo up --port-offset 1000 --state-dir /tmp/second --json"
+)]
+pub struct UpArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Give up (and stop everything) if the stack is not healthy within this time.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    timeout: HumanDuration,
+    /// Print the result as JSON on stdout (URLs, state dir, timings).
+    #[arg(long)]
+    json: bool,
+}
+
+/// How waiting for the stack ended.
+enum Outcome {
+    Healthy,
+    Failed { component: String, reason: String },
+    TimedOut { waiting: Vec<String> },
+    Interrupted,
+}
+
+/// Runs `up`.
+pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<Code> {
+    let plan = global.plan(&args.plan)?;
+    let paths = StatePaths::new(&plan.state_dir);
+    let began = Instant::now();
+    let supervisor_pid = start::start(&plan, &paths).await?;
+    let supervisor = ProcessId::of(supervisor_pid);
+    let progress = Progress::new(&plan.enabled());
+    let outcome = tokio::select! {
+        outcome = wait_healthy(&paths, supervisor, &progress, args.timeout.get()) => outcome,
+        _ = tokio::signal::ctrl_c() => Outcome::Interrupted,
+    };
+    let elapsed = began.elapsed();
+    let failure = match outcome {
+        Outcome::Healthy => {
+            progress.clear();
+            print_success(&plan, &paths, elapsed, args.json)?;
+            return Ok(Code::Success);
+        }
+        Outcome::Failed { component, reason } => {
+            let log = paths.log(&component);
+            let lines = crate::logs::tail(&log, 20)
+                .unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()));
+            eprintln!(
+                "{} the last lines of {}:\n{lines}",
+                style::bold("---"),
+                log.display()
+            );
+            anyhow::anyhow!(
+                "{component} did not start: {reason}; everything this `up` started is being stopped"
+            )
+        }
+        Outcome::TimedOut { waiting } => anyhow::anyhow!(
+            "not healthy within {}: still waiting for {}; see `obsdemo logs <component>` (the stack is being stopped)",
+            args.timeout,
+            waiting.join(", ")
+        ),
+        Outcome::Interrupted => Interrupted.into(),
+    };
+    progress.clear();
+    stop::down(&paths, Duration::from_secs(10)).await?;
+    Err(failure)
+}
+
+/// Polls the supervisor until every component runs, one fails, or time is up.
+async fn wait_healthy(
+    paths: &StatePaths,
+    supervisor: Option<ProcessId>,
+    progress: &Progress,
+    timeout: Duration,
+) -> Outcome {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match control::status(&paths.socket()).await {
+            Some(state) => {
+                progress.show(&state);
+                if let Some(failed) = state
+                    .components
+                    .iter()
+                    .find(|c| c.state == ComponentState::Failed)
+                {
+                    let reason = failed
+                        .last_exit
+                        .clone()
+                        .unwrap_or_else(|| "it failed".into());
+                    return Outcome::Failed {
+                        component: failed.name.clone(),
+                        reason,
+                    };
+                }
+                let waiting: Vec<String> = state
+                    .components
+                    .iter()
+                    .filter(|c| {
+                        !matches!(c.state, ComponentState::Running | ComponentState::Disabled)
+                    })
+                    .map(|c| c.name.clone())
+                    .collect();
+                if waiting.is_empty() {
+                    return Outcome::Healthy;
+                }
+                if Instant::now() >= deadline {
+                    return Outcome::TimedOut { waiting };
+                }
+            }
+            None if !supervisor.is_some_and(|s| s.is_alive()) => {
+                return Outcome::Failed {
+                    component: "supervisor".into(),
+                    reason: "the supervisor exited".into(),
+                };
+            }
+            None if Instant::now() >= deadline => {
+                return Outcome::TimedOut {
+                    waiting: vec!["the supervisor".into()],
+                };
+            }
+            None => {}
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A live line per component on a terminal; one plain line per change otherwise.
+struct Progress {
+    bars: BTreeMap<String, ProgressBar>,
+    multi: MultiProgress,
+    started: Instant,
+    last: std::sync::Mutex<BTreeMap<String, ComponentState>>,
+    live: bool,
+}
+
+impl Progress {
+    fn new(components: &[&str]) -> Self {
+        let live = std::io::stderr().is_terminal();
+        let multi = MultiProgress::with_draw_target(if live {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let style = ProgressStyle::with_template("{spinner} {prefix:<11} {msg}")
+            .expect("template is valid");
+        let bars = components
+            .iter()
+            .map(|name| {
+                let bar = multi.add(
+                    ProgressBar::new_spinner()
+                        .with_style(style.clone())
+                        .with_prefix(name.to_string()),
+                );
+                bar.set_message("waiting");
+                bar.enable_steady_tick(Duration::from_millis(100));
+                (name.to_string(), bar)
+            })
+            .collect();
+        Self {
+            bars,
+            multi,
+            started: Instant::now(),
+            last: Default::default(),
+            live,
+        }
+    }
+
+    fn show(&self, state: &StackState) {
+        let mut last = self.last.lock().expect("progress lock is never poisoned");
+        for c in &state.components {
+            let Some(bar) = self.bars.get(&c.name) else {
+                continue;
+            };
+            if last.get(&c.name) == Some(&c.state) {
+                continue;
+            }
+            last.insert(c.name.clone(), c.state);
+            let at = format!("{:.1}s", self.started.elapsed().as_secs_f64());
+            let message = match c.state {
+                ComponentState::Starting if c.process.is_some() => style::warn("starting"),
+                ComponentState::Starting => "waiting for dependencies".to_owned(),
+                ComponentState::Running => style::good(&format!("healthy ({at})")),
+                ComponentState::Failed => style::bad("failed"),
+                ComponentState::Stopped => "stopped".to_owned(),
+                ComponentState::Disabled => "disabled".to_owned(),
+            };
+            if !self.live {
+                eprintln!("{:<11} {message}", c.name);
+            }
+            if matches!(c.state, ComponentState::Running | ComponentState::Failed) {
+                bar.finish_with_message(message);
+            } else {
+                bar.set_message(message);
+            }
+        }
+    }
+
+    fn clear(&self) {
+        for bar in self.bars.values() {
+            if !bar.is_finished() {
+                bar.finish();
+            }
+        }
+        let _ = self.multi.clear();
+    }
+}
+
+fn print_success(
+    plan: &StackPlan,
+    paths: &StatePaths,
+    elapsed: Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let endpoints = plan.endpoints();
+    let password_file = plan.is_enabled("grafana").then(|| paths.grafana_password());
+    if json {
+        let out = json!({
+            "healthy": true,
+            "elapsed_ms": elapsed.as_millis() as u64,
+            "state_dir": paths.root,
+            "endpoints": endpoints,
+            "grafana": password_file.as_ref().map(|f| json!({ "user": "admin", "password_file": f })),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "{} in {:.1}s (state dir {})\n",
+        style::good("obsdemo is up"),
+        elapsed.as_secs_f64(),
+        paths.root.display()
+    );
+    let rows: Vec<Vec<String>> = endpoints
+        .iter()
+        .map(|e| vec![e.component.clone(), e.what.clone(), e.url.clone()])
+        .collect();
+    print!("{}", style::table(&["COMPONENT", "WHAT", "URL"], &rows));
+    if let Some(file) = password_file {
+        let password = std::fs::read_to_string(&file).unwrap_or_default();
+        println!(
+            "\nGrafana login: admin / {} (stored in {}, mode 0600)",
+            password.trim(),
+            file.display()
+        );
+    }
+    println!("\nNext: `obsdemo status`, `obsdemo logs <component> -f`, `obsdemo down`.");
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Readiness and health probes: an HTTP GET or a TCP connect, each with a timeout.
+//!
+//! The supervisor gates start order on these, and `status` shows their last result.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// What to check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Probe {
+    /// GET `url`; healthy on a 2xx answer.
+    Http {
+        /// The URL.
+        url: String,
+    },
+    /// A TCP connection to `addr` (`host:port`) succeeds.
+    Tcp {
+        /// The address.
+        addr: String,
+    },
+}
+
+impl Probe {
+    /// An HTTP probe of `url`.
+    pub fn http(url: impl Into<String>) -> Self {
+        Self::Http { url: url.into() }
+    }
+
+    /// What the probe looks at, for tables and messages.
+    pub fn target(&self) -> &str {
+        match self {
+            Self::Http { url } => url,
+            Self::Tcp { addr } => addr,
+        }
+    }
+}
+
+/// When and how often probes run. Defaults suit local processes that are ready in
+/// well under a second once their ports open.
+#[derive(Clone, Copy, Debug)]
+pub struct ProbePolicy {
+    /// Time between two probes of one component.
+    pub period: Duration,
+    /// Longest wait for one answer.
+    pub timeout: Duration,
+}
+
+impl Default for ProbePolicy {
+    fn default() -> Self {
+        Self {
+            period: Duration::from_millis(100),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The result of one probe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// The URL or address probed.
+    pub target: String,
+    /// Whether the component answered as healthy.
+    pub ok: bool,
+    /// The HTTP status code, for an HTTP probe that got an answer.
+    pub code: Option<u16>,
+    /// Time to the answer, in milliseconds.
+    pub latency_ms: f64,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// Runs probes; holds one HTTP client so connections are reused across probes.
+#[derive(Clone, Debug)]
+pub struct Prober {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Prober {
+    /// A prober whose every probe gives up after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            client: crate::http::local_client(timeout),
+            timeout,
+        }
+    }
+
+    /// Runs `probe` once.
+    pub async fn check(&self, probe: &Probe) -> ProbeResult {
+        let started = Instant::now();
+        let (ok, code, error) = match probe {
+            Probe::Http { url } => match self.client.get(url).send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let ok = status.is_success();
+                    let error = (!ok).then(|| format!("HTTP {status}"));
+                    (ok, Some(status.as_u16()), error)
+                }
+                Err(e) => (false, None, Some(describe(&e))),
+            },
+            Probe::Tcp { addr } => {
+                match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(addr)).await
+                {
+                    Ok(Ok(_)) => (true, None, None),
+                    Ok(Err(e)) => (false, None, Some(e.to_string())),
+                    Err(_) => (false, None, Some("timed out".into())),
+                }
+            }
+        };
+        ProbeResult {
+            target: probe.target().to_owned(),
+            ok,
+            code,
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            error,
+        }
+    }
+
+    /// Runs every probe and returns all results; healthy when all are ok.
+    pub async fn check_all(&self, probes: &[Probe]) -> Vec<ProbeResult> {
+        let mut out = Vec::with_capacity(probes.len());
+        for p in probes {
+            out.push(self.check(p).await);
+        }
+        out
+    }
+}
+
+/// A short reason for a failed request, without reqwest's nested wording.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection refused".into()
+    } else {
+        e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn http_probe_reports_code_and_refusal() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let prober = Prober::new(Duration::from_secs(1));
+        let r = prober.check(&Probe::http(format!("http://{addr}/"))).await;
+        assert!(!r.ok);
+        assert_eq!(r.code, Some(503));
+        let tcp = prober
+            .check(&Probe::Tcp {
+                addr: addr.to_string(),
+            })
+            .await;
+        assert!(tcp.ok);
+
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let r = prober.check(&Probe::http(format!("http://{free}/"))).await;
+        assert_eq!(
+            (r.ok, r.code, r.error.as_deref()),
+            (false, None, Some("connection refused"))
+        );
+    }
+}

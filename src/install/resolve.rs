@@ -1,0 +1,143 @@
+//! Finding a component's binary: the path in `stack.toml`, then the managed dir, then
+//! `PATH`. A miss names every place looked in and the commands that fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::stack::{JaegerFlavour, StackConfig};
+
+/// The binary names a component may have, best first.
+pub fn binary_names(config: &StackConfig, component: &str) -> &'static [&'static str] {
+    match component {
+        "jaeger" => match config.jaeger.flavour {
+            JaegerFlavour::V2 => &["jaeger"],
+            JaegerFlavour::V1 => &["jaeger-all-in-one"],
+        },
+        "collector" => &["otelcol-obsdemo", "otelcol-contrib", "otelcol"],
+        "prometheus" => &["prometheus"],
+        "grafana" => &["grafana", "grafana-server"],
+        _ => &[],
+    }
+}
+
+/// The configured version and explicit binary of `component`.
+fn version_and_binary<'a>(config: &'a StackConfig, component: &str) -> (&'a str, Option<&'a Path>) {
+    match component {
+        "jaeger" => (&config.jaeger.version, config.jaeger.binary.as_deref()),
+        "collector" => (
+            &config.collector.version,
+            config.collector.binary.as_deref(),
+        ),
+        "prometheus" => (
+            &config.prometheus.version,
+            config.prometheus.binary.as_deref(),
+        ),
+        "grafana" => (&config.grafana.version, config.grafana.binary.as_deref()),
+        _ => ("", None),
+    }
+}
+
+/// The managed dir: `$OBSDEMO_HOME/bin`, else `$XDG_DATA_HOME/obsdemo/bin`, else
+/// `~/.local/share/obsdemo/bin`.
+pub fn managed_dir() -> PathBuf {
+    obsdemo_home().join("bin")
+}
+
+/// obsdemo's own data home; the managed dir and source builds live below it.
+pub fn obsdemo_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("OBSDEMO_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from(".obsdemo-home"));
+    data.join("obsdemo")
+}
+
+/// Where `obsdemo install` puts `component` at `version`.
+pub fn install_dir(component: &str, version: &str) -> PathBuf {
+    managed_dir().join(component).join(version)
+}
+
+/// A component whose binary is nowhere to be found.
+#[derive(Debug, thiserror::Error)]
+pub struct MissingBinary {
+    /// The component.
+    pub component: String,
+    /// Every path checked, in order, and `PATH` as the last place.
+    pub looked_in: Vec<String>,
+}
+
+impl fmt::Display for MissingBinary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "no binary for {} was found; looked in:", self.component)?;
+        for place in &self.looked_in {
+            writeln!(f, "  - {place}")?;
+        }
+        write!(
+            f,
+            "install it with `obsdemo install {c}` (or `obsdemo install --from-source {c}`), \
+             set `[{c}] binary = \"/path/to/it\"` in stack.toml, or run without it: `obsdemo up --without {c}`",
+            c = self.component
+        )
+    }
+}
+
+/// Resolves the binary of `component`.
+pub fn resolve(config: &StackConfig, component: &str) -> Result<PathBuf, MissingBinary> {
+    let (version, explicit) = version_and_binary(config, component);
+    let names = binary_names(config, component);
+    let mut looked_in = Vec::new();
+    if let Some(path) = explicit {
+        if is_executable(path) {
+            return Ok(path.to_path_buf());
+        }
+        looked_in.push(format!(
+            "{} (from stack.toml: not an executable file)",
+            path.display()
+        ));
+        return Err(MissingBinary {
+            component: component.to_owned(),
+            looked_in,
+        });
+    }
+    let dir = install_dir(component, version);
+    for name in names {
+        for candidate in [dir.join(exe(name)), dir.join("bin").join(exe(name))] {
+            if is_executable(&candidate) {
+                return Ok(candidate);
+            }
+            looked_in.push(candidate.display().to_string());
+        }
+    }
+    for name in names {
+        if let Ok(found) = which::which(name) {
+            return Ok(found);
+        }
+    }
+    looked_in.push(format!("PATH, for {}", names.join(" or ")));
+    Err(MissingBinary {
+        component: component.to_owned(),
+        looked_in,
+    })
+}
+
+/// `name` with the platform's executable suffix.
+pub fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}

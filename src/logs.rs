@@ -1,0 +1,29 @@
+//! Reading component logs: the last lines of a file, and following it.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// The last `n` lines of the file at `path`. Reads at most the last 1 MiB.
+pub fn tail(path: &Path, n: usize) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(1 << 20);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    Ok(lines[lines.len().saturating_sub(n)..].join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tail_gives_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.log");
+        std::fs::write(&p, "a\nb\nc\n").unwrap();
+        assert_eq!(super::tail(&p, 2).unwrap(), "b\nc");
+        assert_eq!(super::tail(&p, 10).unwrap(), "a\nb\nc");
+    }
+}

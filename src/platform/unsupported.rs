@@ -1,0 +1,35 @@
+//! Systems without Unix process groups. obsdemo renders configs and installs binaries
+//! there, but the supervisor needs job objects (Windows) first; each call says so.
+
+use std::time::Duration;
+
+use super::PortHolder;
+
+const UNSUPPORTED: &str = "process supervision is not implemented on this OS yet";
+
+/// Unsupported here: children would not stop with the supervisor.
+pub fn own_group_dies_with_parent(_cmd: &mut tokio::process::Command) {}
+/// Unsupported here.
+pub fn detach(_cmd: &mut std::process::Command) {}
+/// Unsupported here.
+pub fn terminate_group(_pgid: u32) -> bool {
+    false
+}
+/// Unsupported here.
+pub fn kill_group(_pgid: u32) {}
+/// Unsupported here.
+pub fn terminate(_pid: u32) {}
+/// Unsupported here.
+pub fn kill_process(_pid: u32) {}
+/// Unsupported here.
+pub fn group_alive(_pgid: u32) -> bool {
+    false
+}
+/// Unsupported here.
+pub async fn stop_group(_pgid: u32, _grace: Duration) {}
+/// Unsupported here.
+pub fn port_holder(_port: u16) -> Option<PortHolder> {
+    None
+}
+/// Why the supervisor will not run here.
+pub const SUPERVISION_UNSUPPORTED: Option<&str> = Some(UNSUPPORTED);

@@ -1,0 +1,347 @@
+//! The serde types of `stack.toml`.
+//!
+//! Every table rejects unknown keys, and every field has a default, so a user's file
+//! only needs the keys it changes. The defaults here are the single source of truth;
+//! the repository's `stack.toml` spells them out and a test keeps the two equal.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::duration::HumanDuration;
+
+/// The whole stack: where it listens, where it keeps state, and each component.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StackConfig {
+    /// Address every listener binds to. Loopback unless the user asks otherwise, so
+    /// nothing of the demo is reachable from the network by accident.
+    pub bind: IpAddr,
+    /// State dir (rendered configs, logs, data, secrets, state.json, the socket),
+    /// relative to the working directory unless absolute.
+    pub state_dir: PathBuf,
+    /// `collector`: services -> Collector -> Jaeger. `direct`: services -> Jaeger, no
+    /// Collector, Jaeger on the original plan's exact ports.
+    pub topology: Topology,
+    /// The OpenTelemetry Collector.
+    pub collector: CollectorConfig,
+    /// The tracing backend and UI.
+    pub jaeger: JaegerConfig,
+    /// The metrics store, scraping only the Collector's host metrics.
+    pub prometheus: PrometheusConfig,
+    /// Dashboards over Prometheus.
+    pub grafana: GrafanaConfig,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            state_dir: PathBuf::from(".obsdemo"),
+            topology: Topology::Collector,
+            collector: CollectorConfig::default(),
+            jaeger: JaegerConfig::default(),
+            prometheus: PrometheusConfig::default(),
+            grafana: GrafanaConfig::default(),
+        }
+    }
+}
+
+/// How spans travel from the services to Jaeger.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Topology {
+    /// Services export to the Collector, which exports to Jaeger.
+    #[default]
+    Collector,
+    /// No Collector: services export straight to Jaeger on 4317/4318.
+    Direct,
+}
+
+/// Which Jaeger binary and configuration style to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JaegerFlavour {
+    /// `jaeger` (v2), configured by a rendered YAML file.
+    #[default]
+    V2,
+    /// `jaeger-all-in-one` (v1, end of life 2025-12-31), configured by flags.
+    V1,
+}
+
+/// The OpenTelemetry Collector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// Start this component with the stack.
+    pub enabled: bool,
+    /// An explicit binary; when unset the managed dir and then `PATH` are searched.
+    pub binary: Option<PathBuf>,
+    /// The Collector release (`obsdemo install` builds or fetches it).
+    pub version: String,
+    /// The Collector's listeners.
+    pub ports: CollectorPorts,
+    /// The hostmetrics receiver that feeds Prometheus.
+    pub hostmetrics: HostMetricsConfig,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            binary: None,
+            version: "0.165.0".into(),
+            ports: CollectorPorts::default(),
+            hostmetrics: HostMetricsConfig::default(),
+        }
+    }
+}
+
+/// The Collector's listeners.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorPorts {
+    /// OTLP over gRPC: where the services send spans.
+    pub otlp_grpc: u16,
+    /// OTLP over HTTP.
+    pub otlp_http: u16,
+    /// The Prometheus exporter carrying host metrics.
+    pub prometheus_exporter: u16,
+    /// The Collector's own metrics.
+    pub metrics: u16,
+    /// The health_check extension.
+    pub health: u16,
+}
+
+impl Default for CollectorPorts {
+    fn default() -> Self {
+        Self {
+            otlp_grpc: 4317,
+            otlp_http: 4318,
+            prometheus_exporter: 8889,
+            metrics: 8888,
+            health: 13133,
+        }
+    }
+}
+
+/// The hostmetrics receiver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostMetricsConfig {
+    /// How often the host is sampled.
+    pub interval: HumanDuration,
+    /// Which scrapers run.
+    pub scrapers: Vec<HostScraper>,
+}
+
+impl Default for HostMetricsConfig {
+    fn default() -> Self {
+        Self {
+            interval: HumanDuration::from_secs(10),
+            scrapers: HostScraper::ALL.to_vec(),
+        }
+    }
+}
+
+/// One scraper of the hostmetrics receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostScraper {
+    /// CPU time and utilization per state and core.
+    Cpu,
+    /// Memory usage by state.
+    Memory,
+    /// Disk I/O per device.
+    Disk,
+    /// Filesystem usage per mountpoint.
+    Filesystem,
+    /// Network traffic per interface and connections.
+    Network,
+    /// Load average.
+    Load,
+    /// Paging and swap.
+    Paging,
+    /// Process counts.
+    Processes,
+}
+
+impl HostScraper {
+    /// Every scraper, in the order the dashboards show them.
+    pub const ALL: [HostScraper; 8] = [
+        Self::Cpu,
+        Self::Memory,
+        Self::Disk,
+        Self::Filesystem,
+        Self::Network,
+        Self::Load,
+        Self::Paging,
+        Self::Processes,
+    ];
+}
+
+/// Jaeger, v2 or v1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JaegerConfig {
+    /// Start this component with the stack.
+    pub enabled: bool,
+    /// An explicit binary; when unset the managed dir and then `PATH` are searched.
+    pub binary: Option<PathBuf>,
+    /// The Jaeger release; v2 2.13.0 and v1 1.76.0 come from the same source tree.
+    pub version: String,
+    /// `v2` (default) or `v1`.
+    pub flavour: JaegerFlavour,
+    /// Traces kept in memory before the oldest are dropped.
+    pub max_traces: u32,
+    /// Jaeger's listeners.
+    pub ports: JaegerPorts,
+}
+
+impl Default for JaegerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            binary: None,
+            version: "1.76.0".into(),
+            flavour: JaegerFlavour::V2,
+            max_traces: 100_000,
+            ports: JaegerPorts::default(),
+        }
+    }
+}
+
+/// Jaeger's listeners. The OTLP pair sits on 14317/14318 because the Collector owns
+/// 4317/4318; in the `direct` topology Jaeger takes the Collector's OTLP ports instead.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JaegerPorts {
+    /// UI and HTTP query API.
+    pub ui: u16,
+    /// gRPC query API.
+    pub query_grpc: u16,
+    /// OTLP over gRPC (the Collector exports here).
+    pub otlp_grpc: u16,
+    /// OTLP over HTTP.
+    pub otlp_http: u16,
+    /// Zipkin.
+    pub zipkin: u16,
+    /// Jaeger's own gRPC span intake.
+    pub grpc: u16,
+    /// Jaeger's HTTP span intake (`--collector.http-server.host-port`).
+    pub collector_http: u16,
+    /// v1 admin server: health and metrics.
+    pub admin: u16,
+    /// v2 health check.
+    pub health: u16,
+    /// v2 own metrics.
+    pub metrics: u16,
+}
+
+impl Default for JaegerPorts {
+    fn default() -> Self {
+        Self {
+            ui: 16686,
+            query_grpc: 16685,
+            otlp_grpc: 14317,
+            otlp_http: 14318,
+            zipkin: 9411,
+            grpc: 14250,
+            collector_http: 14271,
+            admin: 14269,
+            health: 13134,
+            metrics: 8887,
+        }
+    }
+}
+
+/// Prometheus.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    /// Start this component with the stack.
+    pub enabled: bool,
+    /// An explicit binary; when unset the managed dir and then `PATH` are searched.
+    pub binary: Option<PathBuf>,
+    /// The Prometheus release `obsdemo install` fetches.
+    pub version: String,
+    /// How often the Collector's exporter is scraped.
+    pub scrape_interval: HumanDuration,
+    /// How long samples are kept.
+    pub retention: HumanDuration,
+    /// Prometheus's listeners.
+    pub ports: PrometheusPorts,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            binary: None,
+            version: "3.5.0".into(),
+            scrape_interval: HumanDuration::from_secs(5),
+            retention: HumanDuration::from_secs(24 * 3600),
+            ports: PrometheusPorts::default(),
+        }
+    }
+}
+
+/// Prometheus's listeners.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusPorts {
+    /// UI and API.
+    pub http: u16,
+}
+
+impl Default for PrometheusPorts {
+    fn default() -> Self {
+        Self { http: 9090 }
+    }
+}
+
+/// Grafana.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrafanaConfig {
+    /// Start this component with the stack.
+    pub enabled: bool,
+    /// An explicit binary (`grafana` or `grafana-server`).
+    pub binary: Option<PathBuf>,
+    /// Grafana's home (its `public/` and `conf/`); found next to the binary when unset.
+    pub homepath: Option<PathBuf>,
+    /// The Grafana OSS release `obsdemo install` fetches.
+    pub version: String,
+    /// Let visitors in as viewers without logging in.
+    pub anonymous: bool,
+    /// Grafana's listeners.
+    pub ports: GrafanaPorts,
+}
+
+impl Default for GrafanaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            binary: None,
+            homepath: None,
+            version: "12.2.1".into(),
+            anonymous: false,
+            ports: GrafanaPorts::default(),
+        }
+    }
+}
+
+/// Grafana's listeners.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrafanaPorts {
+    /// UI and API.
+    pub http: u16,
+}
+
+impl Default for GrafanaPorts {
+    fn default() -> Self {
+        Self { http: 3000 }
+    }
+}

@@ -1,0 +1,465 @@
+//! The stack as it will run: the configuration after command-line overrides, the
+//! `direct` topology and the port offset have been applied, and every listener it opens.
+//!
+//! [`StackPlan::new`] is the one place those decisions are made; rendering, the
+//! supervisor, `status` and `down` all read ports from the plan it returns.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{JaegerFlavour, StackConfig, Topology};
+
+/// The components obsdemo can run, in start order.
+pub const COMPONENTS: [&str; 4] = ["jaeger", "collector", "prometheus", "grafana"];
+
+/// Changes asked for on the command line, applied on top of `stack.toml`.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// Components not to run this time (`--without`).
+    pub without: Vec<String>,
+    /// Added to every port (`--port-offset`), so a second stack can run beside the first.
+    pub port_offset: u16,
+    /// A state dir other than the configured one (`--state-dir`).
+    pub state_dir: Option<PathBuf>,
+}
+
+/// One TCP listener of the stack.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    /// The component that opens it.
+    pub component: String,
+    /// What it is for (`otlp_grpc`, `ui`, ...), as named in `stack.toml`.
+    pub name: String,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "port {} ({} {})", self.port, self.component, self.name)
+    }
+}
+
+/// A URL of the running stack.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The component serving it.
+    pub component: String,
+    /// What it is for.
+    pub what: String,
+    /// The URL.
+    pub url: String,
+}
+
+/// A plan that cannot run as written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// `--without` named something that is not a component.
+    #[error("`{0}` is not a component; the components are: {list}", list = COMPONENTS.join(", "))]
+    UnknownComponent(String),
+    /// Two listeners were given the same port.
+    #[error("{first} and {second} are both set to port {port}; give one of them another port in stack.toml", port = first.port)]
+    SharedPort {
+        /// The listener met first.
+        first: Listener,
+        /// The listener that collides with it.
+        second: Listener,
+    },
+    /// A port is zero, or the offset pushes it past 65535.
+    #[error(
+        "{component} {name}: port {port} plus offset {offset} is not a usable TCP port (1-65535)"
+    )]
+    BadPort {
+        /// The component.
+        component: String,
+        /// The listener.
+        name: String,
+        /// The configured port.
+        port: u16,
+        /// The `--port-offset`.
+        offset: u16,
+    },
+}
+
+/// The configuration as it will run, and its listeners.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StackPlan {
+    /// Effective configuration: overrides, topology and offset applied.
+    pub config: StackConfig,
+    /// Absolute state dir.
+    pub state_dir: PathBuf,
+    /// Every listener of every enabled component.
+    pub listeners: Vec<Listener>,
+}
+
+impl StackPlan {
+    /// Applies `overrides` to `config` and checks that the listeners can coexist.
+    ///
+    /// `cwd` anchors a relative state dir, so the supervisor (which runs elsewhere)
+    /// and later commands agree on it.
+    pub fn new(
+        mut config: StackConfig,
+        overrides: &Overrides,
+        cwd: &Path,
+    ) -> Result<Self, PlanError> {
+        for name in &overrides.without {
+            match name.as_str() {
+                "collector" => config.collector.enabled = false,
+                "jaeger" => config.jaeger.enabled = false,
+                "prometheus" => config.prometheus.enabled = false,
+                "grafana" => config.grafana.enabled = false,
+                other => return Err(PlanError::UnknownComponent(other.to_owned())),
+            }
+        }
+        if config.topology == Topology::Direct {
+            // The original plan: Jaeger itself owns the OTLP ports the services send to.
+            config.collector.enabled = false;
+            config.jaeger.ports.otlp_grpc = config.collector.ports.otlp_grpc;
+            config.jaeger.ports.otlp_http = config.collector.ports.otlp_http;
+        }
+        let offset = overrides.port_offset;
+        let mut listeners = listeners(&config);
+        for l in &mut listeners {
+            l.port = match l.port.checked_add(offset) {
+                Some(p) if l.port != 0 => p,
+                _ => {
+                    return Err(PlanError::BadPort {
+                        component: l.component.clone(),
+                        name: l.name.clone(),
+                        port: l.port,
+                        offset,
+                    });
+                }
+            };
+        }
+        apply_ports(&mut config, &listeners);
+        let mut seen: BTreeMap<u16, &Listener> = BTreeMap::new();
+        for l in &listeners {
+            if let Some(first) = seen.insert(l.port, l) {
+                return Err(PlanError::SharedPort {
+                    first: first.clone(),
+                    second: l.clone(),
+                });
+            }
+        }
+        let state_dir = overrides
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| config.state_dir.clone());
+        let state_dir = cwd.join(state_dir);
+        config.state_dir = state_dir.clone();
+        Ok(Self {
+            config,
+            state_dir,
+            listeners,
+        })
+    }
+
+    /// The port of `component`'s listener `name`. Panics on a name the plan does not
+    /// have: names are fixed in this file, so a miss is a bug, not an input error.
+    pub fn port(&self, component: &str, name: &str) -> u16 {
+        self.listeners
+            .iter()
+            .find(|l| l.component == component && l.name == name)
+            .map(|l| l.port)
+            .unwrap_or_else(|| panic!("the plan has no listener {component}.{name}"))
+    }
+
+    /// The addresses a user or a service connects to, for `up`'s table.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let host = self.host();
+        let mut out = Vec::new();
+        let mut add = |component: &str, what: &str, url: String| {
+            out.push(Endpoint {
+                component: component.into(),
+                what: what.into(),
+                url,
+            });
+        };
+        if self.is_enabled("jaeger") {
+            add(
+                "jaeger",
+                "UI and query API",
+                format!("http://{host}:{}", self.port("jaeger", "ui")),
+            );
+        }
+        if self.is_enabled("prometheus") {
+            add(
+                "prometheus",
+                "UI and API",
+                format!("http://{host}:{}", self.port("prometheus", "http")),
+            );
+        }
+        if self.is_enabled("grafana") {
+            add(
+                "grafana",
+                "dashboards",
+                format!("http://{host}:{}", self.port("grafana", "http")),
+            );
+        }
+        let otlp = if self.is_enabled("collector") {
+            "collector"
+        } else {
+            "jaeger"
+        };
+        if self.is_enabled(otlp) {
+            add(
+                otlp,
+                "OTLP gRPC (send spans here)",
+                format!("http://{host}:{}", self.port(otlp, "otlp_grpc")),
+            );
+            add(
+                otlp,
+                "OTLP HTTP",
+                format!("http://{host}:{}", self.port(otlp, "otlp_http")),
+            );
+        }
+        if self.is_enabled("collector") {
+            add(
+                "collector",
+                "host metrics (Prometheus format)",
+                format!(
+                    "http://{host}:{}/metrics",
+                    self.port("collector", "prometheus_exporter")
+                ),
+            );
+        }
+        out
+    }
+
+    /// The enabled components, in start order.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        COMPONENTS
+            .into_iter()
+            .filter(|c| self.is_enabled(c))
+            .collect()
+    }
+
+    /// Whether `component` runs in this plan.
+    pub fn is_enabled(&self, component: &str) -> bool {
+        let c = &self.config;
+        match component {
+            "collector" => c.collector.enabled,
+            "jaeger" => c.jaeger.enabled,
+            "prometheus" => c.prometheus.enabled,
+            "grafana" => c.grafana.enabled,
+            _ => false,
+        }
+    }
+
+    /// The address every listener binds to.
+    pub fn bind(&self) -> IpAddr {
+        self.config.bind
+    }
+
+    /// The host to put in URLs: the bind address, or loopback when bound to all.
+    pub fn host(&self) -> String {
+        match self.config.bind {
+            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    }
+}
+
+/// Every listener of every enabled component, with the ports as configured.
+fn listeners(c: &StackConfig) -> Vec<Listener> {
+    let mut out = Vec::new();
+    let mut add = |component: &str, pairs: &[(&str, u16)]| {
+        for (name, port) in pairs {
+            out.push(Listener {
+                component: component.into(),
+                name: (*name).into(),
+                port: *port,
+            });
+        }
+    };
+    if c.jaeger.enabled {
+        let p = &c.jaeger.ports;
+        add(
+            "jaeger",
+            &[
+                ("ui", p.ui),
+                ("query_grpc", p.query_grpc),
+                ("otlp_grpc", p.otlp_grpc),
+                ("otlp_http", p.otlp_http),
+                ("zipkin", p.zipkin),
+                ("grpc", p.grpc),
+                ("collector_http", p.collector_http),
+            ],
+        );
+        match c.jaeger.flavour {
+            JaegerFlavour::V1 => add("jaeger", &[("admin", p.admin)]),
+            JaegerFlavour::V2 => add("jaeger", &[("health", p.health), ("metrics", p.metrics)]),
+        }
+    }
+    if c.collector.enabled {
+        let p = &c.collector.ports;
+        add(
+            "collector",
+            &[
+                ("otlp_grpc", p.otlp_grpc),
+                ("otlp_http", p.otlp_http),
+                ("prometheus_exporter", p.prometheus_exporter),
+                ("metrics", p.metrics),
+                ("health", p.health),
+            ],
+        );
+    }
+    if c.prometheus.enabled {
+        add("prometheus", &[("http", c.prometheus.ports.http)]);
+    }
+    if c.grafana.enabled {
+        add("grafana", &[("http", c.grafana.ports.http)]);
+    }
+    out
+}
+
+/// Writes the offset ports back into the configuration, so templates can read either.
+fn apply_ports(c: &mut StackConfig, listeners: &[Listener]) {
+    for l in listeners {
+        let slot = match (l.component.as_str(), l.name.as_str()) {
+            ("jaeger", "ui") => &mut c.jaeger.ports.ui,
+            ("jaeger", "query_grpc") => &mut c.jaeger.ports.query_grpc,
+            ("jaeger", "otlp_grpc") => &mut c.jaeger.ports.otlp_grpc,
+            ("jaeger", "otlp_http") => &mut c.jaeger.ports.otlp_http,
+            ("jaeger", "zipkin") => &mut c.jaeger.ports.zipkin,
+            ("jaeger", "grpc") => &mut c.jaeger.ports.grpc,
+            ("jaeger", "collector_http") => &mut c.jaeger.ports.collector_http,
+            ("jaeger", "admin") => &mut c.jaeger.ports.admin,
+            ("jaeger", "health") => &mut c.jaeger.ports.health,
+            ("jaeger", "metrics") => &mut c.jaeger.ports.metrics,
+            ("collector", "otlp_grpc") => &mut c.collector.ports.otlp_grpc,
+            ("collector", "otlp_http") => &mut c.collector.ports.otlp_http,
+            ("collector", "prometheus_exporter") => &mut c.collector.ports.prometheus_exporter,
+            ("collector", "metrics") => &mut c.collector.ports.metrics,
+            ("collector", "health") => &mut c.collector.ports.health,
+            ("prometheus", "http") => &mut c.prometheus.ports.http,
+            ("grafana", "http") => &mut c.grafana.ports.http,
+            (component, name) => unreachable!("listener {component}.{name} has no field"),
+        };
+        *slot = l.port;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(config: StackConfig, overrides: Overrides) -> Result<StackPlan, PlanError> {
+        StackPlan::new(config, &overrides, Path::new("/w"))
+    }
+
+    #[test]
+    fn default_plan_matches_the_design_port_table() {
+        let p = plan(StackConfig::default(), Overrides::default()).unwrap();
+        let ports: Vec<_> = p
+            .listeners
+            .iter()
+            .map(|l| (l.component.as_str(), l.name.as_str(), l.port))
+            .collect();
+        assert_eq!(
+            ports,
+            vec![
+                ("jaeger", "ui", 16686),
+                ("jaeger", "query_grpc", 16685),
+                ("jaeger", "otlp_grpc", 14317),
+                ("jaeger", "otlp_http", 14318),
+                ("jaeger", "zipkin", 9411),
+                ("jaeger", "grpc", 14250),
+                ("jaeger", "collector_http", 14271),
+                ("jaeger", "health", 13134),
+                ("jaeger", "metrics", 8887),
+                ("collector", "otlp_grpc", 4317),
+                ("collector", "otlp_http", 4318),
+                ("collector", "prometheus_exporter", 8889),
+                ("collector", "metrics", 8888),
+                ("collector", "health", 13133),
+                ("prometheus", "http", 9090),
+                ("grafana", "http", 3000),
+            ]
+        );
+        assert_eq!(p.state_dir, Path::new("/w/.obsdemo"));
+    }
+
+    #[test]
+    fn offset_shifts_every_port_and_the_config() {
+        let p = plan(
+            StackConfig::default(),
+            Overrides {
+                port_offset: 100,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.port("collector", "otlp_grpc"), 4417);
+        assert_eq!(p.config.collector.ports.otlp_grpc, 4417);
+        assert_eq!(p.config.jaeger.ports.ui, 16786);
+        assert!(
+            plan(
+                StackConfig::default(),
+                Overrides {
+                    port_offset: 60000,
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn direct_topology_gives_jaeger_the_original_otlp_ports() {
+        let config = StackConfig {
+            topology: Topology::Direct,
+            ..Default::default()
+        };
+        let p = plan(config, Overrides::default()).unwrap();
+        assert!(!p.is_enabled("collector"));
+        assert_eq!(p.port("jaeger", "otlp_grpc"), 4317);
+        assert_eq!(p.port("jaeger", "otlp_http"), 4318);
+        assert!(p.listeners.iter().all(|l| l.component != "collector"));
+    }
+
+    #[test]
+    fn shared_port_is_refused_naming_both_listeners() {
+        let mut config = StackConfig::default();
+        config.prometheus.ports.http = 16686;
+        let e = plan(config, Overrides::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("port 16686 (jaeger ui)") && e.contains("port 16686 (prometheus http)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn v1_has_an_admin_port_and_no_v2_health_port() {
+        let mut config = StackConfig::default();
+        config.jaeger.flavour = JaegerFlavour::V1;
+        let p = plan(config, Overrides::default()).unwrap();
+        assert_eq!(p.port("jaeger", "admin"), 14269);
+        assert!(
+            !p.listeners
+                .iter()
+                .any(|l| l.name == "health" && l.component == "jaeger")
+        );
+    }
+
+    #[test]
+    fn without_disables_and_rejects_unknown_names() {
+        let o = Overrides {
+            without: vec!["grafana".into()],
+            ..Default::default()
+        };
+        let p = plan(StackConfig::default(), o).unwrap();
+        assert_eq!(p.enabled(), vec!["jaeger", "collector", "prometheus"]);
+        let o = Overrides {
+            without: vec!["grafna".into()],
+            ..Default::default()
+        };
+        assert!(plan(StackConfig::default(), o).is_err());
+    }
+}

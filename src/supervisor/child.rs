@@ -1,0 +1,273 @@
+//! One component's life under the supervisor: wait for its dependencies, spawn it in
+//! its own process group, gate on its readiness probes, restart it after a crash with
+//! backoff, and stop it when asked.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use super::state::{ComponentState, ProcessId, StackState, now_secs};
+use crate::health::{ProbePolicy, Prober};
+use crate::platform;
+use crate::stack::process::ProcessSpec;
+
+/// How a component is brought back after it crashes.
+#[derive(Clone, Copy, Debug)]
+pub struct RestartPolicy {
+    /// Restarts allowed before the component is marked failed.
+    pub max_restarts: u32,
+    /// Wait before the first restart; doubled each time up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// The longest wait between restarts.
+    pub max_backoff: Duration,
+    /// Time between SIGTERM and SIGKILL when stopping.
+    pub grace: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What dependents see of a component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Not ready yet.
+    Pending,
+    /// Its probes passed.
+    Ready,
+    /// It will not become ready; dependents give up too.
+    Failed,
+}
+
+/// Shared between the supervisor and every component task.
+#[derive(Clone)]
+pub struct Shared {
+    /// The state, persisted to `state.json` on every change.
+    pub state: Arc<Mutex<StackState>>,
+    /// Where `state.json` lives.
+    pub state_json: std::path::PathBuf,
+    /// The restart policy.
+    pub policy: RestartPolicy,
+}
+
+impl Shared {
+    /// Changes the record of `name` and writes `state.json`.
+    pub fn update(&self, name: &str, f: impl FnOnce(&mut super::state::ComponentRecord)) {
+        let mut state = self
+            .state
+            .lock()
+            .expect("state lock is never poisoned: no panics under it");
+        if let Some(rec) = state.components.iter_mut().find(|c| c.name == name) {
+            f(rec);
+        }
+        if let Err(e) = state.write(&self.state_json) {
+            eprintln!("obsdemo supervisor: cannot write state.json: {e}");
+        }
+    }
+}
+
+/// How one run of the process ended.
+enum Ended {
+    /// Stopped on request.
+    Stopped,
+    /// Exited on its own.
+    Exited(String),
+}
+
+/// Runs component `spec` until it is stopped or fails for good.
+pub async fn run(
+    spec: ProcessSpec,
+    shared: Shared,
+    mut dependencies: Vec<watch::Receiver<Readiness>>,
+    readiness: watch::Sender<Readiness>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let name = spec.name.clone();
+    for dep in &mut dependencies {
+        let dependency_ready = tokio::select! {
+            r = dep.wait_for(|r| *r != Readiness::Pending) => matches!(r.as_deref(), Ok(Readiness::Ready)),
+            _ = stop.wait_for(|s| *s) => {
+                shared.update(&name, |c| c.state = ComponentState::Stopped);
+                return;
+            }
+        };
+        if !dependency_ready {
+            shared.update(&name, |c| {
+                c.state = ComponentState::Failed;
+                c.last_exit = Some("not started: a dependency failed".into());
+            });
+            readiness.send_replace(Readiness::Failed);
+            return;
+        }
+    }
+    let prober = Prober::new(ProbePolicy::default().timeout);
+    let mut backoff = shared.policy.initial_backoff;
+    let mut restarts = 0;
+    loop {
+        let mut child = match spawn(&spec, &shared, restarts) {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = append_log(
+                    &shared,
+                    &name,
+                    &format!("obsdemo: cannot start {}: {e}", spec.program.display()),
+                );
+                shared.update(&name, |c| {
+                    c.state = ComponentState::Failed;
+                    c.last_exit = Some(format!("cannot start: {e}"));
+                });
+                readiness.send_replace(Readiness::Failed);
+                return;
+            }
+        };
+        let pid = child.id().expect("a just-spawned child has a pid");
+        let was_ready = *readiness.borrow() == Readiness::Ready;
+        let exited_before_ready = tokio::select! {
+            () = wait_ready(&spec, &prober) => None,
+            ended = wait_exit(&mut child, pid, &mut stop, shared.policy.grace) => Some(ended),
+        };
+        let ended = match exited_before_ready {
+            Some(ended) => ended,
+            None => {
+                shared.update(&name, |c| c.state = ComponentState::Running);
+                readiness.send_replace(Readiness::Ready);
+                wait_exit(&mut child, pid, &mut stop, shared.policy.grace).await
+            }
+        };
+        match ended {
+            Ended::Stopped => {
+                shared.update(&name, |c| {
+                    c.state = ComponentState::Stopped;
+                    c.process = None;
+                });
+                return;
+            }
+            Ended::Exited(status) => {
+                let ever_ready = was_ready || *readiness.borrow() == Readiness::Ready;
+                let _ = append_log(&shared, &name, &format!("obsdemo: {name} exited: {status}"));
+                // A component that dies before it was ever ready has a configuration or
+                // environment problem that a restart will not fix: fail fast instead.
+                if !ever_ready || restarts >= shared.policy.max_restarts {
+                    shared.update(&name, |c| {
+                        c.state = ComponentState::Failed;
+                        c.process = None;
+                        c.last_exit = Some(status);
+                    });
+                    readiness.send_replace(Readiness::Failed);
+                    return;
+                }
+                restarts += 1;
+                shared.update(&name, |c| {
+                    c.state = ComponentState::Starting;
+                    c.process = None;
+                    c.restarts = restarts;
+                    c.last_exit = Some(status);
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => {
+                        shared.update(&name, |c| c.state = ComponentState::Stopped);
+                        return;
+                    }
+                }
+                backoff = (backoff * 2).min(shared.policy.max_backoff);
+            }
+        }
+    }
+}
+
+/// Starts the process, its output appended to the component's log.
+fn spawn(spec: &ProcessSpec, shared: &Shared, attempt: u32) -> std::io::Result<Child> {
+    let log = append_log(
+        shared,
+        &spec.name,
+        &format!(
+            "obsdemo: starting {} (attempt {}): {} {}",
+            spec.name,
+            attempt + 1,
+            spec.program.display(),
+            spec.args.join(" ")
+        ),
+    )?;
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(false);
+    platform::own_group_dies_with_parent(&mut cmd);
+    let child = cmd.spawn()?;
+    let pid = child.id().expect("a just-spawned child has a pid");
+    let identity = ProcessId::of(pid);
+    shared.update(&spec.name, |c| {
+        c.state = ComponentState::Starting;
+        c.process = identity.or(Some(ProcessId { pid, start_time: 0 }));
+        c.started_at = Some(now_secs());
+    });
+    Ok(child)
+}
+
+/// Opens the component's log for appending and writes one obsdemo line to it.
+fn append_log(shared: &Shared, name: &str, line: &str) -> std::io::Result<std::fs::File> {
+    let path = {
+        let state = shared.state.lock().expect("state lock is never poisoned");
+        state
+            .components
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.log.clone())
+    }
+    .ok_or_else(|| std::io::Error::other(format!("no record for {name}")))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(f, "{line}")?;
+    Ok(f)
+}
+
+/// Returns once every probe of `spec` passes. Polls; never sleeps a fixed warm-up.
+async fn wait_ready(spec: &ProcessSpec, prober: &Prober) {
+    let period = ProbePolicy::default().period;
+    loop {
+        if prober.check_all(&spec.probes).await.iter().all(|r| r.ok) {
+            return;
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// Waits for the process to exit, or stops its group when `stop` turns true.
+async fn wait_exit(
+    child: &mut Child,
+    pgid: u32,
+    stop: &mut watch::Receiver<bool>,
+    grace: Duration,
+) -> Ended {
+    let stopping = tokio::select! {
+        status = child.wait() => return Ended::Exited(match status {
+            Ok(s) => s.to_string(),
+            Err(e) => format!("unknown ({e})"),
+        }),
+        stop = stop.wait_for(|s| *s) => stop.is_ok(),
+    };
+    debug_assert!(
+        stopping,
+        "the supervisor holds every stop sender until its components end"
+    );
+    platform::stop_group(pgid, grace).await;
+    let _ = child.wait().await;
+    Ended::Stopped
+}

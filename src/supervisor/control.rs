@@ -1,0 +1,95 @@
+//! The supervisor's control socket: one JSON request per connection, one JSON answer.
+//!
+//! `{"cmd":"status"}` answers the current [`StackState`]; `{"cmd":"stop"}` answers
+//! `{"stopped":true}` once every process is gone and every port is free.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::state::StackState;
+
+/// A request to the supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase")]
+pub enum Request {
+    /// The current state.
+    Status,
+    /// Stop everything and exit.
+    Stop,
+}
+
+/// Sent to the supervisor's main loop when a client asks it to stop; the sender is
+/// answered once the stack is down.
+pub type StopRequest = oneshot::Sender<()>;
+
+/// Serves the socket until the supervisor exits. `state` gives the current state.
+pub async fn serve(
+    listener: UnixListener,
+    state: impl Fn() -> StackState + Send + Sync + 'static,
+    stops: mpsc::Sender<StopRequest>,
+) {
+    let state = std::sync::Arc::new(state);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        let stops = stops.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            if BufReader::new(read).read_line(&mut line).await.is_err() {
+                return;
+            }
+            let answer = match serde_json::from_str::<Request>(&line) {
+                Ok(Request::Status) => serde_json::to_string(&state()).expect("state serializes"),
+                Ok(Request::Stop) => {
+                    let (done, wait) = oneshot::channel();
+                    if stops.send(done).await.is_ok() {
+                        let _ = wait.await;
+                    }
+                    r#"{"stopped":true}"#.to_owned()
+                }
+                Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
+            };
+            let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
+        });
+    }
+}
+
+/// Sends `request` to the supervisor of the state dir whose socket is `socket` and
+/// returns its answer. Errors when no supervisor answers within `timeout`.
+pub async fn request(
+    socket: &Path,
+    request: Request,
+    timeout: Duration,
+) -> std::io::Result<serde_json::Value> {
+    let exchange = async {
+        let mut stream = UnixStream::connect(socket).await?;
+        let mut line = serde_json::to_string(&request).expect("request serializes");
+        line.push('\n');
+        stream.write_all(line.as_bytes()).await?;
+        let mut answer = String::new();
+        BufReader::new(stream).read_line(&mut answer).await?;
+        serde_json::from_str(&answer).map_err(std::io::Error::other)
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the supervisor did not answer",
+        )
+    })?
+}
+
+/// The supervisor's state, when one answers on `socket`.
+pub async fn status(socket: &Path) -> Option<StackState> {
+    let answer = request(socket, Request::Status, Duration::from_secs(2))
+        .await
+        .ok()?;
+    serde_json::from_value(answer).ok()
+}

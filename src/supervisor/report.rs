@@ -1,0 +1,133 @@
+//! The status of a stack, gathered for `status` and `up`: the supervisor's state (or
+//! `state.json` when it is gone), a fresh probe of every running component, and each
+//! process's CPU and memory.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::control;
+use super::state::{ComponentState, StackState, now_secs, usage};
+use crate::health::{ProbeResult, Prober};
+use crate::stack::StatePaths;
+
+/// The whole stack.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    /// The state dir.
+    pub state_dir: String,
+    /// The supervisor's pid, and whether it is alive.
+    pub supervisor: SupervisorStatus,
+    /// Every component, disabled ones included.
+    pub components: Vec<ComponentStatus>,
+}
+
+/// The supervisor process.
+#[derive(Clone, Debug, Serialize)]
+pub struct SupervisorStatus {
+    /// Its pid.
+    pub pid: u32,
+    /// Whether it answers on its socket.
+    pub running: bool,
+}
+
+/// One component.
+#[derive(Clone, Debug, Serialize)]
+pub struct ComponentStatus {
+    /// Component name.
+    pub name: String,
+    /// Lifecycle state.
+    pub state: ComponentState,
+    /// Running and every probe passed just now.
+    pub healthy: bool,
+    /// The process id, while it runs.
+    pub pid: Option<u32>,
+    /// The component's main URL (its first probe).
+    pub url: Option<String>,
+    /// Seconds since its current process started.
+    pub uptime_s: Option<u64>,
+    /// Restarts after crashes.
+    pub restarts: u32,
+    /// The probes just run.
+    pub health: Vec<ProbeResult>,
+    /// CPU use in percent of one core.
+    pub cpu_percent: Option<f64>,
+    /// Resident memory in bytes.
+    pub rss_bytes: Option<u64>,
+    /// How it last exited.
+    pub last_exit: Option<String>,
+    /// Its log file.
+    pub log: String,
+}
+
+impl StatusReport {
+    /// Whether every enabled component is healthy.
+    pub fn all_healthy(&self) -> bool {
+        self.components
+            .iter()
+            .filter(|c| c.state != ComponentState::Disabled)
+            .all(|c| c.healthy)
+    }
+}
+
+/// The status of the stack in `paths`; `None` when it never ran there.
+pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>> {
+    let (state, running) = match control::status(&paths.socket()).await {
+        Some(state) => (state, true),
+        None => match StackState::read(&paths.state_json())? {
+            Some(state) => (state, false),
+            None => return Ok(None),
+        },
+    };
+    let prober = Prober::new(Duration::from_secs(2));
+    let mut components = Vec::new();
+    for c in &state.components {
+        let alive = c.process.filter(|p| p.is_alive());
+        let mut lifecycle = c.state;
+        if !running
+            && matches!(
+                lifecycle,
+                ComponentState::Running | ComponentState::Starting
+            )
+        {
+            // Nobody supervises it any more: it is stopped, or running unsupervised.
+            lifecycle = if alive.is_some() {
+                lifecycle
+            } else {
+                ComponentState::Stopped
+            };
+        }
+        let health = if alive.is_some() {
+            prober.check_all(&c.probes).await
+        } else {
+            Vec::new()
+        };
+        let used = alive.and_then(|p| usage(p.pid));
+        components.push(ComponentStatus {
+            name: c.name.clone(),
+            state: lifecycle,
+            healthy: lifecycle == ComponentState::Running
+                && !health.is_empty()
+                && health.iter().all(|r| r.ok),
+            pid: alive.map(|p| p.pid),
+            url: c.probes.first().map(|p| p.target().to_owned()),
+            uptime_s: alive
+                .and(c.started_at)
+                .map(|t| now_secs().saturating_sub(t)),
+            restarts: c.restarts,
+            health,
+            cpu_percent: used.map(|u| u.cpu_percent),
+            rss_bytes: used.map(|u| u.rss_bytes),
+            last_exit: c.last_exit.clone(),
+            log: c.log.display().to_string(),
+        });
+    }
+    Ok(Some(StatusReport {
+        state_dir: paths.root.display().to_string(),
+        supervisor: SupervisorStatus {
+            pid: state.supervisor.pid,
+            running,
+        },
+        components,
+    }))
+}

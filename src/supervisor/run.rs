@@ -1,0 +1,151 @@
+//! The supervisor process itself (`obsdemo supervise`, started detached by `up`).
+//!
+//! It reads `rendered/launch.json`, owns every component as a child, serves the
+//! control socket, and on a stop request or SIGTERM/SIGINT stops the components in
+//! reverse start order, waits for their ports to be free, and exits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+
+use super::child::{self, Readiness, RestartPolicy, Shared};
+use super::control;
+use super::launch::Launch;
+use super::state::{ComponentRecord, ComponentState, ProcessId, StackState};
+use super::wait_ports_free;
+use crate::stack::StatePaths;
+
+/// Runs the supervisor for the state dir `paths` until the stack is stopped.
+///
+/// Uses a single-threaded runtime on purpose: the parent-death signal of each child
+/// is tied to the thread that spawned it, and this way that thread is the process.
+pub fn run_blocking(paths: &StatePaths) -> anyhow::Result<()> {
+    if let Some(why) = crate::platform::SUPERVISION_UNSUPPORTED {
+        anyhow::bail!(why);
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the supervisor's runtime")?
+        .block_on(run(paths))
+}
+
+async fn run(paths: &StatePaths) -> anyhow::Result<()> {
+    let launch = Launch::read(paths)?;
+    let socket = paths.socket();
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    let supervisor = ProcessId::of(std::process::id())
+        .context("cannot read the supervisor's own process entry")?;
+
+    let record = |name: &str, state, probes, ports| ComponentRecord {
+        name: name.to_owned(),
+        state,
+        process: None,
+        started_at: None,
+        restarts: 0,
+        last_exit: None,
+        probes,
+        ports,
+        log: paths.log(name),
+    };
+    let mut components: Vec<ComponentRecord> = launch
+        .specs
+        .iter()
+        .map(|s| {
+            record(
+                &s.name,
+                ComponentState::Starting,
+                s.probes.clone(),
+                s.ports.clone(),
+            )
+        })
+        .collect();
+    components.extend(
+        launch
+            .disabled
+            .iter()
+            .map(|n| record(n, ComponentState::Disabled, vec![], vec![])),
+    );
+    let state = StackState {
+        supervisor,
+        bind: launch.bind.to_string(),
+        components,
+    };
+    state.write(&paths.state_json())?;
+    let shared = Shared {
+        state: Arc::new(Mutex::new(state)),
+        state_json: paths.state_json(),
+        policy: RestartPolicy::default(),
+    };
+
+    // Start every component task now; each waits on its own dependencies' readiness,
+    // so independent components start in parallel.
+    let mut readiness: HashMap<String, watch::Receiver<Readiness>> = HashMap::new();
+    let mut tasks = Vec::new();
+    for spec in launch.specs.iter().cloned() {
+        let (ready_tx, ready_rx) = watch::channel(Readiness::Pending);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let deps = spec
+            .depends_on
+            .iter()
+            .filter_map(|d| readiness.get(d).cloned())
+            .collect();
+        readiness.insert(spec.name.clone(), ready_rx);
+        let handle = tokio::spawn(child::run(spec, shared.clone(), deps, ready_tx, stop_rx));
+        tasks.push((stop_tx, handle));
+    }
+
+    let (stops_tx, mut stops) = mpsc::channel(8);
+    let snapshot = shared.state.clone();
+    tokio::spawn(control::serve(
+        listener,
+        move || {
+            snapshot
+                .lock()
+                .expect("state lock is never poisoned")
+                .clone()
+        },
+        stops_tx,
+    ));
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let first_requester = tokio::select! {
+        r = stops.recv() => r,
+        _ = sigterm.recv() => None,
+        _ = sigint.recv() => None,
+    };
+
+    // Dependents first, so the Collector can flush to a still-running Jaeger.
+    for (stop, handle) in tasks.into_iter().rev() {
+        stop.send_replace(true);
+        let _ = handle.await;
+    }
+    let ports = shared
+        .state
+        .lock()
+        .expect("state lock is never poisoned")
+        .ports();
+    let busy = wait_ports_free(launch.bind, &ports, Duration::from_secs(15)).await;
+    if !busy.is_empty() {
+        eprintln!("obsdemo supervisor: ports still in use after stop: {busy:?}");
+    }
+    let _ = std::fs::remove_file(&socket);
+    for requester in first_requester
+        .into_iter()
+        .chain(std::iter::from_fn(|| stops.try_recv().ok()))
+    {
+        let _ = requester.send(());
+    }
+    // Let the control task write its answer before the runtime is dropped; the client
+    // also accepts a closed connection once the socket is gone.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! A small harness that drives the real `obsdemo` binary against the real Collector,
+//! Jaeger and Prometheus: each test stack gets its own directory and its own port
+//! offset, so tests run in parallel, and is always taken down when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use obsdemo::stack::{Overrides, StackConfig, StackPlan};
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_obsdemo");
+
+/// Offsets step by 20: no two default ports differ by a multiple of 20 below 1000,
+/// so stacks at different offsets never share a port, and every port stays below the
+/// kernel's ephemeral range.
+static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
+
+/// Fails the test, naming the command that provides the binary, when a component the
+/// test needs is missing. Never skips.
+pub fn require(components: &[&str]) {
+    let config = StackConfig::default();
+    for c in components {
+        if let Err(e) = obsdemo::install::resolve(&config, c) {
+            let fix = match *c {
+                "prometheus" => {
+                    "apt-get install prometheus (or ./scripts/test.sh, which installs everything)"
+                }
+                _ => "obsdemo install --from-source jaeger collector (or ./scripts/test.sh)",
+            };
+            panic!("this test needs {c}, which is missing; provide it with `{fix}`.\n{e}");
+        }
+    }
+}
+
+/// Whether a Grafana binary is installed here.
+pub fn grafana_present() -> bool {
+    obsdemo::install::resolve(&StackConfig::default(), "grafana").is_ok()
+}
+
+/// One stack under test.
+pub struct TestStack {
+    dir: tempfile::TempDir,
+    /// Added to every default port.
+    pub offset: u16,
+    /// Start Grafana too; by default only where a Grafana binary is installed.
+    pub include_grafana: bool,
+}
+
+impl TestStack {
+    /// A stack with the default configuration (fast scrape intervals for tests).
+    pub fn new() -> Self {
+        Self::with_config("")
+    }
+
+    /// A stack whose `stack.toml` is `extra` on top of the test defaults.
+    pub fn with_config(extra: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("obsdemo-test-")
+            .tempdir()
+            .expect("temp dir");
+        let mut stack = Self {
+            dir,
+            offset: 0,
+            include_grafana: grafana_present(),
+        };
+        let config = stack.set_config(extra);
+        stack.offset = free_offset(&config);
+        stack
+    }
+
+    /// Rewrites `stack.toml` as `extra` on top of the test defaults.
+    pub fn set_config(&self, extra: &str) -> StackConfig {
+        let toml = format!("{TEST_DEFAULTS}\n{extra}");
+        std::fs::write(self.dir.path().join("stack.toml"), &toml).expect("write stack.toml");
+        toml::from_str(&toml).expect("test stack.toml parses")
+    }
+
+    /// The stack's working directory (holds `stack.toml`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The state dir.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join(".obsdemo")
+    }
+
+    /// `base` shifted by this stack's offset.
+    pub fn port(&self, base: u16) -> u16 {
+        base + self.offset
+    }
+
+    /// A command running obsdemo in this stack's directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("OBSDEMO_CONFIG")
+            .env_remove("OBSDEMO_STATE_DIR")
+            .args(args);
+        cmd
+    }
+
+    /// Runs obsdemo with `args` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("obsdemo runs")
+    }
+
+    /// `up` with this stack's port offset, plus `extra` flags; panics unless it succeeds.
+    pub fn up(&self, extra: &[&str]) -> Value {
+        let out = self.try_up(extra);
+        assert_success(&out, "up");
+        serde_json::from_slice(&out.stdout).expect("up --json prints JSON")
+    }
+
+    /// `up` with this stack's port offset, plus `extra` flags.
+    pub fn try_up(&self, extra: &[&str]) -> Output {
+        let offset = self.offset.to_string();
+        let mut args = vec!["up", "--json", "--port-offset", &offset];
+        if !self.include_grafana {
+            args.extend(["--without", "grafana"]);
+        }
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    /// `status --json`, parsed.
+    pub fn status(&self) -> Value {
+        let out = self.run(&["status", "--json"]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("status --json: {e}\n{}", describe(&out)))
+    }
+
+    /// The `state.json` of the stack.
+    pub fn state(&self) -> Value {
+        let bytes = std::fs::read(self.state_dir().join("state.json")).expect("state.json exists");
+        serde_json::from_slice(&bytes).expect("state.json parses")
+    }
+
+    /// Pids of the supervisor and every component process recorded in `state.json`.
+    pub fn recorded_pids(&self) -> Vec<u32> {
+        let state = self.state();
+        let mut pids = vec![state["supervisor"]["pid"].as_u64().unwrap() as u32];
+        for c in state["components"].as_array().unwrap() {
+            if let Some(pid) = c["process"]["pid"].as_u64() {
+                pids.push(pid as u32);
+            }
+        }
+        pids
+    }
+
+    /// Every port of the stack's listeners, from `state.json`.
+    pub fn recorded_ports(&self) -> Vec<u16> {
+        self.state()["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| {
+                c["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_u64().unwrap() as u16)
+            })
+            .collect()
+    }
+
+    /// `down`; panics unless it succeeds.
+    pub fn down(&self) {
+        let out = self.run(&["down"]);
+        assert_success(&out, "down");
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        // Whatever the test did, leave nothing running.
+        let _ = self.run(&["down", "--grace", "2"]);
+    }
+}
+
+/// The test stacks sample the host every 2 s and scrape every second, so metrics
+/// arrive within seconds.
+const TEST_DEFAULTS: &str = r#"
+[collector.hostmetrics]
+interval = "2s"
+
+[prometheus]
+scrape_interval = "1s"
+"#;
+
+/// An offset at which every port of `config`'s plan is free right now.
+fn free_offset(config: &StackConfig) -> u16 {
+    loop {
+        let slot = NEXT_SLOT.fetch_add(1, Ordering::SeqCst);
+        assert!(slot < 400, "no free port offset found");
+        // Spread parallel test binaries apart too.
+        let offset = 10_000 + ((slot + (std::process::id() % 7) as u16 * 50) % 400) * 20;
+        let plan = StackPlan::new(
+            config.clone(),
+            &Overrides {
+                port_offset: offset,
+                ..Default::default()
+            },
+            Path::new("/"),
+        )
+        .expect("test plan is valid");
+        if plan
+            .listeners
+            .iter()
+            .all(|l| TcpListener::bind(("127.0.0.1", l.port)).is_ok())
+        {
+            return offset;
+        }
+    }
+}
+
+/// Output of a command, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Panics with the command's output unless it exited 0.
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "`obsdemo {what}` failed\n{}",
+        describe(out)
+    );
+}
+
+/// Polls `f` every 200 ms until it returns `Some`, or panics after `timeout`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether the process `pid` is alive (a zombie counts as dead).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Whether TCP `port` on loopback can be bound.
+pub fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// Asserts that none of `pids` is alive and every one of `ports` is free.
+pub fn assert_nothing_left(pids: &[u32], ports: &[u16]) {
+    let alive: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(
+        alive.is_empty(),
+        "processes of the stack still alive: {alive:?}"
+    );
+    let busy: Vec<u16> = ports.iter().copied().filter(|p| !port_free(*p)).collect();
+    assert!(busy.is_empty(), "ports of the stack still in use: {busy:?}");
+}
+
+/// A blocking GET returning parsed JSON, or `None` on any failure.
+pub fn get_json(url: &str) -> Option<Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let client = obsdemo::http::local_client(Duration::from_secs(5));
+        let resp = client.get(url).send().await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        resp.json().await.ok()
+    })
+}
+
+/// Sends one span named `span_name` from service `service` over OTLP/gRPC to
+/// `endpoint` with the real OpenTelemetry SDK; returns its trace id (hex).
+pub fn send_span(endpoint: &str, service: &str, span_name: &str) -> String {
+    use opentelemetry::trace::{Span, Tracer, TracerProvider};
+    use opentelemetry_otlp::WithExportConfig;
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()
+            .expect("exporter builds");
+        let provider = SdkTracerProvider::builder()
+            .with_resource(
+                Resource::builder()
+                    .with_service_name(service.to_owned())
+                    .build(),
+            )
+            .with_batch_exporter(exporter)
+            .build();
+        let tracer = provider.tracer("obsdemo-tests");
+        let mut span = tracer.start(span_name.to_owned());
+        let trace_id = span.span_context().trace_id().to_string();
+        span.end();
+        let provider_for_flush = provider.clone();
+        tokio::task::spawn_blocking(move || {
+            provider_for_flush.force_flush().expect("span flushed");
+            provider_for_flush.shutdown().expect("provider shuts down");
+        })
+        .await
+        .unwrap();
+        trace_id
+    })
+}
+
+/// Waits until Jaeger (UI port `ui_port`) returns the trace `trace_id` holding a span
+/// named `span_name`; returns the trace.
+pub fn jaeger_trace(ui_port: u16, trace_id: &str, span_name: &str) -> Value {
+    let url = format!("http://127.0.0.1:{ui_port}/api/traces/{trace_id}");
+    eventually(
+        &format!("trace {trace_id} in Jaeger"),
+        Duration::from_secs(30),
+        || {
+            let body = get_json(&url)?;
+            let trace = body["data"].as_array()?.first()?.clone();
+            trace["spans"]
+                .as_array()?
+                .iter()
+                .any(|s| s["operationName"] == span_name)
+                .then_some(trace)
+        },
+    )
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real `obsdemo` binary against the real OpenTelemetry
+//! Collector, Jaeger and Prometheus. Run them with `./scripts/test.sh`, which installs
+//! every binary they need; a missing binary fails a test, naming its installer.
+
+mod harness;
+mod lifecycle;
+mod refusals;
+mod topologies;
