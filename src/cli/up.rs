@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::exit::{Code, Interrupted};
 use super::{Global, PlanArgs, style};
+use crate::health::ProbePolicy;
 use crate::stack::{HumanDuration, StackPlan, StatePaths};
 use crate::supervisor::state::{ComponentState, ProcessId, StackState};
 use crate::supervisor::{control, start, stop};
@@ -138,7 +139,7 @@ async fn wait_healthy(
             }
             None => {}
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(ProbePolicy::default().period).await;
     }
 }
 

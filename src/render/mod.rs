@@ -5,6 +5,8 @@
 //! component, which is rendered from the same plan (v1 Jaeger is configured by flags).
 
 pub mod launch;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 
@@ -110,6 +112,11 @@ pub fn environment() -> Environment<'static> {
 
 /// Renders every config file of the enabled components of `plan`.
 pub fn render(plan: &StackPlan, paths: &StatePaths) -> Result<Vec<RenderedFile>, RenderError> {
+    render_for_host(plan, paths, &host_name())
+}
+
+/// [`render`], labelling host metrics with `host_name` (fixed in tests).
+pub fn render_for_host(plan: &StackPlan, paths: &StatePaths, host_name: &str) -> Result<Vec<RenderedFile>, RenderError> {
     let env = environment();
     let c = &plan.config;
     let (host, bind) = (plan.host(), plan.bind().to_string());
@@ -137,7 +144,7 @@ pub fn render(plan: &StackPlan, paths: &StatePaths) -> Result<Vec<RenderedFile>,
                 c => Serde(&c.collector),
                 jaeger_enabled => c.jaeger.enabled,
                 jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,
-                host_name => host_name(),
+                host_name,
                 os_type => std::env::consts::OS,
             },
         )?;

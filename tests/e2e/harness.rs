@@ -72,9 +72,10 @@ impl TestStack {
         stack
     }
 
-    /// Rewrites `stack.toml` as `extra` on top of the test defaults.
+    /// Rewrites `stack.toml` as `extra` plus the test defaults. `extra` comes first so
+    /// its top-level keys are not swallowed by a table of the defaults.
     pub fn set_config(&self, extra: &str) -> StackConfig {
-        let toml = format!("{TEST_DEFAULTS}\n{extra}");
+        let toml = format!("{extra}\n{TEST_DEFAULTS}");
         std::fs::write(self.dir.path().join("stack.toml"), &toml).expect("write stack.toml");
         toml::from_str(&toml).expect("test stack.toml parses")
     }

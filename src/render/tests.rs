@@ -1,0 +1,107 @@
+//! Golden files for every rendered config, and checks that each rendered file binds
+//! exactly the plan's ports. `OBSDEMO_BLESS=1 cargo test` rewrites the golden files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::stack::{Overrides, StackConfig, Topology};
+
+fn plan(config: StackConfig) -> StackPlan {
+    StackPlan::new(config, &Overrides::default(), Path::new("/work")).unwrap()
+}
+
+fn paths() -> StatePaths {
+    StatePaths::new("/state")
+}
+
+/// Compares `actual` with `tests/golden/<case>/<name>`, or rewrites it when blessing.
+fn golden(case: &str, name: &Path, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(case).join(name);
+    if std::env::var_os("OBSDEMO_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `OBSDEMO_BLESS=1 cargo test --lib render` to create it", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from the rendered output; if the change is intended, run `OBSDEMO_BLESS=1 cargo test --lib render`\n--- rendered:\n{actual}",
+        path.display()
+    );
+}
+
+fn binaries(plan: &StackPlan) -> BTreeMap<String, PathBuf> {
+    plan.enabled().into_iter().map(|c| (c.to_owned(), PathBuf::from(format!("/bin/{c}")))).collect()
+}
+
+fn check_case(case: &str, plan: &StackPlan) {
+    let files = render_for_host(plan, &paths(), "testhost").unwrap();
+    for f in &files {
+        golden(case, &f.path, &f.contents);
+    }
+    let specs = launch::process_specs(plan, &paths(), &binaries(plan));
+    golden(case, Path::new("launch.json"), &(serde_json::to_string_pretty(&specs).unwrap() + "\n"));
+}
+
+#[test]
+fn default_stack_matches_golden_files() {
+    check_case("default", &plan(StackConfig::default()));
+}
+
+#[test]
+fn v1_direct_stack_matches_golden_files() {
+    let mut config = StackConfig { topology: Topology::Direct, ..Default::default() };
+    config.jaeger.flavour = JaegerFlavour::V1;
+    check_case("v1-direct", &plan(config));
+}
+
+#[test]
+fn every_listener_is_bound_in_its_components_config() {
+    let plan = StackPlan::new(StackConfig::default(), &Overrides { port_offset: 7, ..Default::default() }, Path::new("/w")).unwrap();
+    let files = render_for_host(&plan, &paths(), "h").unwrap();
+    let text = |name: &str| files.iter().find(|f| f.path == Path::new(name)).unwrap().contents.clone();
+    let configs = [("collector", text("otelcol.yaml")), ("jaeger", text("jaeger.yaml"))];
+    for (component, config) in configs {
+        for l in plan.listeners.iter().filter(|l| l.component == component) {
+            let bound = format!("127.0.0.1:{}", l.port);
+            let as_field = format!("port: {}", l.port);
+            assert!(config.contains(&bound) || config.contains(&as_field), "{l} is not set in {component}'s config");
+        }
+    }
+    // Nothing in the Jaeger config may fall back to a default port of its own.
+    assert!(!text("jaeger.yaml").contains("localhost"), "every Jaeger listener must be bound explicitly");
+    let prometheus = launch::process_specs(&plan, &paths(), &binaries(&plan));
+    let args = &prometheus.iter().find(|s| s.name == "prometheus").unwrap().args;
+    assert!(args.contains(&format!("--web.listen-address=127.0.0.1:{}", plan.port("prometheus", "http"))));
+}
+
+#[test]
+fn dashboards_are_valid_grafana_json() {
+    let files = render_for_host(&plan(StackConfig::default()), &paths(), "h").unwrap();
+    let dashboards: Vec<&RenderedFile> = files.iter().filter(|f| f.path.starts_with("grafana/dashboards")).collect();
+    assert_eq!(dashboards.len(), DASHBOARDS.len());
+    for d in dashboards {
+        let json: serde_json::Value = serde_json::from_str(&d.contents).unwrap();
+        assert!(json["schemaVersion"].as_u64().is_some_and(|v| v >= 36), "{}: schemaVersion", d.path.display());
+        assert!(json["uid"].as_str().is_some_and(|u| !u.is_empty()));
+        let panels = json["panels"].as_array().unwrap();
+        let mut ids: Vec<u64> = panels.iter().map(|p| p["id"].as_u64().unwrap()).collect();
+        ids.sort_unstable();
+        let count = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "{}: panel ids must be unique", d.path.display());
+        for p in panels.iter().filter(|p| p["type"] != "row" && p["type"] != "text") {
+            assert_eq!(p["datasource"]["uid"], PROMETHEUS_DATASOURCE_UID, "{}: panel {}", d.path.display(), p["title"]);
+            for t in p["targets"].as_array().unwrap() {
+                assert_eq!(t["datasource"]["uid"], PROMETHEUS_DATASOURCE_UID);
+                assert!(t["expr"].as_str().is_some_and(|e| !e.is_empty()));
+            }
+        }
+    }
+    let datasources = files.iter().find(|f| f.path.ends_with("datasources/obsdemo.yaml")).unwrap();
+    let yaml: serde_json::Value = serde_saphyr::from_str(&datasources.contents).unwrap();
+    assert_eq!(yaml["datasources"][0]["uid"], PROMETHEUS_DATASOURCE_UID);
+    assert_eq!(yaml["datasources"][1]["uid"], JAEGER_DATASOURCE_UID);
+}
