@@ -21,7 +21,8 @@ fn main() {
     let obsdemo = Path::new(env!("CARGO_BIN_EXE_obsdemo"));
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let overrides = Overrides { without: vec!["grafana".into()], port_offset: OFFSET, state_dir: None };
+    let overrides =
+        Overrides { without: vec!["grafana".into(), "services".into()], port_offset: OFFSET, state_dir: None };
     let plan = StackPlan::new(StackConfig::default(), &overrides, dir.path()).unwrap();
     let paths = StatePaths::new(dir.path().join("alone"));
     paths.create().unwrap();
@@ -30,7 +31,10 @@ fn main() {
     let binaries: BTreeMap<String, _> = plan
         .enabled()
         .into_iter()
-        .map(|c| (c.to_owned(), obsdemo::install::resolve(&plan.config, c).expect("binary installed")))
+        .map(|c| {
+            let binary = obsdemo::install::resolve(&plan.config, &c).expect("binary installed");
+            (c, binary)
+        })
         .collect();
     let specs = launch::process_specs(&plan, &paths, &binaries);
 
@@ -55,13 +59,24 @@ fn main() {
         let started = Instant::now();
         let status = Command::new(obsdemo)
             .current_dir(dir.path())
-            .args(["up", "--without", "grafana", "--port-offset", &OFFSET.to_string(), "--json"])
+            .args([
+                "up",
+                "--without",
+                "grafana",
+                "--without",
+                "services",
+                "--port-offset",
+                &OFFSET.to_string(),
+                "--json",
+            ])
             .stdout(Stdio::null())
             .status()
             .unwrap();
         up.push(started.elapsed());
         assert!(status.success(), "obsdemo up failed in run {run}");
-        assert!(Command::new(obsdemo).current_dir(dir.path()).arg("down").stdout(Stdio::null()).status().unwrap().success());
+        assert!(
+            Command::new(obsdemo).current_dir(dir.path()).arg("down").stdout(Stdio::null()).status().unwrap().success()
+        );
     }
 
     let median = |v: &mut Vec<Duration>| {

@@ -19,4 +19,4 @@ source scripts/deps.sh
 echo "==> running the tests"
 # Integration tests fail loudly, never skip, when a binary is missing.
 export OBSDEMO_REQUIRE_ALL=1
-cargo test --all-targets "$@"
+cargo test "$@"

@@ -18,9 +18,5 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 
 /// A client for the stack's own loopback endpoints: no proxy may answer for them.
 pub fn local_client(timeout: std::time::Duration) -> reqwest::Client {
-    client_builder()
-        .no_proxy()
-        .timeout(timeout)
-        .build()
-        .expect("a client with these settings always builds")
+    client_builder().no_proxy().timeout(timeout).build().expect("a client with these settings always builds")
 }

@@ -11,6 +11,7 @@
 //!   and `down`.
 //! - [`render`]: templates -> config files and command lines, each parsed back.
 //! - [`install`]: finding binaries; building Jaeger and the Collector from source.
+//! - [`services`]: the demo microservices (depends on nothing above).
 //! - [`stack`]: `stack.toml` types, loading with precise errors, the port plan.
 //! - [`health`]: HTTP and TCP probes.
 //! - [`platform`]: process groups, signals, port holders, per operating system.
@@ -24,5 +25,6 @@ pub mod install;
 pub mod logs;
 pub mod platform;
 pub mod render;
+pub mod services;
 pub mod stack;
 pub mod supervisor;

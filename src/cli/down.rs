@@ -35,14 +35,9 @@ pub async fn run(args: DownArgs, global: &Global) -> anyhow::Result<Code> {
         println!("{out}");
     } else if !report.busy_ports.is_empty() {
         for port in &report.busy_ports {
-            let holder = platform::port_holder(*port).map_or_else(
-                || "an unknown process".to_owned(),
-                |h| format!("pid {} ({})", h.pid, h.name),
-            );
-            eprintln!(
-                "{} port {port} is still held by {holder}",
-                style::bad("busy:")
-            );
+            let holder = platform::port_holder(*port)
+                .map_or_else(|| "an unknown process".to_owned(), |h| format!("pid {} ({})", h.pid, h.name));
+            eprintln!("{} port {port} is still held by {holder}", style::bad("busy:"));
         }
     } else if report.was_running {
         println!(
@@ -53,9 +48,5 @@ pub async fn run(args: DownArgs, global: &Global) -> anyhow::Result<Code> {
     } else {
         println!("nothing was running in {}", paths.root.display());
     }
-    Ok(if report.busy_ports.is_empty() {
-        Code::Success
-    } else {
-        Code::Failure
-    })
+    Ok(if report.busy_ports.is_empty() { Code::Success } else { Code::Failure })
 }

@@ -10,9 +10,7 @@ use crate::stack::COMPONENTS;
 
 /// Arguments of `install`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  obsdemo install --from-source jaeger collector\n  obsdemo install --list"
-)]
+#[command(after_help = "Examples:\n  obsdemo install --from-source jaeger collector\n  obsdemo install --list")]
 pub struct InstallArgs {
     /// Components to install (default: all that the chosen method can provide).
     components: Vec<String>,
@@ -42,22 +40,16 @@ pub fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
              Debian package `prometheus`"
         );
     }
-    let components = if args.components.is_empty() {
-        vec!["jaeger".into(), "collector".into()]
-    } else {
-        args.components
-    };
+    let components =
+        if args.components.is_empty() { vec!["jaeger".into(), "collector".into()] } else { args.components };
     for name in &components {
         let version = match name.as_str() {
             "jaeger" => &config.jaeger.version,
             "collector" => &config.collector.version,
-            other => anyhow::bail!(
-                "`{other}` cannot be built from source: only jaeger and collector can"
-            ),
+            other => anyhow::bail!("`{other}` cannot be built from source: only jaeger and collector can"),
         };
-        let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template(
-            "{spinner} {prefix} [{elapsed}] {msg}",
-        )?);
+        let bar = ProgressBar::new_spinner()
+            .with_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}")?);
         bar.set_prefix(format!("{name} {version}"));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         let result = source::build(name, version, &mut |step| bar.set_message(step.to_owned()));
@@ -66,11 +58,7 @@ pub fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
             Built::AlreadyInstalled(dir) => {
                 println!("{name} {version} is already installed in {}", dir.display())
             }
-            Built::Installed(dir) => println!(
-                "{} {name} {version} in {}",
-                style::good("built"),
-                dir.display()
-            ),
+            Built::Installed(dir) => println!("{} {name} {version} in {}", style::good("built"), dir.display()),
         }
     }
     Ok(Code::Success)

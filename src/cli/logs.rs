@@ -15,7 +15,8 @@ use crate::stack::COMPONENTS;
     after_help = "Examples:\n  obsdemo logs collector\n  obsdemo logs jaeger -f\n  obsdemo logs supervisor -n 200"
 )]
 pub struct LogsArgs {
-    /// The component: jaeger, collector, prometheus, grafana, or supervisor.
+    /// The component: jaeger, collector, prometheus, grafana, a service (Order-service,
+    /// ...), or supervisor.
     name: String,
     /// Keep printing new lines as they are written (Ctrl-C to stop).
     #[arg(short, long)]
@@ -27,24 +28,16 @@ pub struct LogsArgs {
 
 /// Runs `logs`.
 pub async fn run(args: LogsArgs, global: &Global) -> anyhow::Result<Code> {
-    let known = COMPONENTS
-        .iter()
-        .chain(&["supervisor"])
-        .any(|c| *c == args.name);
-    if !known {
-        anyhow::bail!(
-            "no component named `{}`; logs exist for {}, supervisor",
-            args.name,
-            COMPONENTS.join(", ")
-        );
+    let (config, _) = global.config()?;
+    let mut known: Vec<&str> = COMPONENTS.to_vec();
+    known.extend(config.services.iter().map(|s| s.name.as_str()));
+    known.push("supervisor");
+    if !known.contains(&args.name.as_str()) {
+        anyhow::bail!("no component named `{}`; logs exist for {}", args.name, known.join(", "));
     }
     let path = global.paths()?.log(&args.name);
     if !path.exists() {
-        anyhow::bail!(
-            "{} has no log yet ({} does not exist); has `obsdemo up` run here?",
-            args.name,
-            path.display()
-        );
+        anyhow::bail!("{} has no log yet ({} does not exist); has `obsdemo up` run here?", args.name, path.display());
     }
     print!("{}", crate::logs::tail(&path, args.lines)?);
     println!();

@@ -75,6 +75,18 @@ enum Command {
     /// Run the supervisor of a state dir (started by `up`; not for direct use).
     #[command(hide = true)]
     Supervise,
+    /// Run one demo service (started by the supervisor; not for direct use).
+    #[command(hide = true)]
+    Service {
+        /// The service's name, as in `stack.toml`.
+        name: String,
+        /// The rendered services file.
+        #[arg(long, value_name = "FILE")]
+        services_file: PathBuf,
+        /// Serve without exporting spans (to measure what tracing costs).
+        #[arg(long)]
+        no_tracing: bool,
+    },
 }
 
 /// Flags that change the plan: shared by `up` and `render`.
@@ -91,10 +103,7 @@ struct PlanArgs {
 impl Global {
     /// The stack file, read and parsed.
     fn config(&self) -> anyhow::Result<(StackConfig, ConfigSource)> {
-        Ok(stack::load(
-            self.config.as_deref(),
-            &std::env::current_dir()?,
-        )?)
+        Ok(stack::load(self.config.as_deref(), &std::env::current_dir()?)?)
     }
 
     /// The plan, with `args` applied.
@@ -105,11 +114,7 @@ impl Global {
             port_offset: args.port_offset,
             state_dir: self.state_dir.clone(),
         };
-        Ok(StackPlan::new(
-            config,
-            &overrides,
-            &std::env::current_dir()?,
-        )?)
+        Ok(StackPlan::new(config, &overrides, &std::env::current_dir()?)?)
     }
 
     /// The state dir, for commands that act on a running stack.
@@ -127,22 +132,19 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Supervise => {
-            return match cli
-                .global
-                .paths()
-                .and_then(|p| crate::supervisor::run::run_blocking(&p))
-            {
+            return match cli.global.paths().and_then(|p| crate::supervisor::run::run_blocking(&p)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => exit::report(&e),
+            };
+        }
+        Command::Service { name, services_file, no_tracing } => {
+            return match crate::services::run(&name, &services_file, !no_tracing) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => exit::report(&e),
             };
         }
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "obsdemo",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "obsdemo", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
         command => tokio::runtime::Builder::new_multi_thread()
@@ -166,7 +168,7 @@ async fn dispatch(command: Command, global: &Global) -> anyhow::Result<Code> {
         Command::Down(args) => down::run(args, global).await,
         Command::Render(args) => render::run(args, global),
         Command::Install(args) => install::run(args, global),
-        Command::Completions { .. } | Command::Supervise => {
+        Command::Completions { .. } | Command::Supervise | Command::Service { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

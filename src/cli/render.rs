@@ -12,9 +12,7 @@ use crate::stack::StatePaths;
 
 /// Arguments of `render`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  obsdemo render\n  obsdemo render --out ./configs --without grafana"
-)]
+#[command(after_help = "Examples:\n  obsdemo render\n  obsdemo render --out ./configs --without grafana")]
 pub struct RenderArgs {
     #[command(flatten)]
     plan: PlanArgs,

@@ -42,15 +42,9 @@ pub async fn run(args: StatusArgs, global: &Global) -> anyhow::Result<Code> {
     };
     let Some(report) = report else {
         if args.json {
-            println!(
-                r#"{{"state_dir":{:?},"supervisor":null,"components":[]}}"#,
-                paths.root.display().to_string()
-            );
+            println!(r#"{{"state_dir":{:?},"supervisor":null,"components":[]}}"#, paths.root.display().to_string());
         } else {
-            eprintln!(
-                "no stack has run in {}; start one with `obsdemo up`",
-                paths.root.display()
-            );
+            eprintln!("no stack has run in {}; start one with `obsdemo up`", paths.root.display());
         }
         return Ok(Code::Failure);
     };
@@ -59,11 +53,7 @@ pub async fn run(args: StatusArgs, global: &Global) -> anyhow::Result<Code> {
     } else {
         print_table(&report);
     }
-    Ok(if report.all_healthy() {
-        Code::Success
-    } else {
-        Code::Failure
-    })
+    Ok(if report.all_healthy() { Code::Success } else { Code::Failure })
 }
 
 fn print_table(report: &StatusReport) {
@@ -82,10 +72,7 @@ fn print_table(report: &StatusReport) {
             let health = match c.health.iter().find(|r| !r.ok).or(c.health.first()) {
                 Some(r) => format!(
                     "{} {} {:.0}ms",
-                    r.code.map_or_else(
-                        || r.error.clone().unwrap_or_default(),
-                        |code| code.to_string()
-                    ),
+                    r.code.map_or_else(|| r.error.clone().unwrap_or_default(), |code| code.to_string()),
                     r.target,
                     r.latency_ms
                 ),
@@ -100,9 +87,7 @@ fn print_table(report: &StatusReport) {
                 c.restarts.to_string(),
                 health,
                 opt(c.cpu_percent.map(|p| format!("{p:.1}%"))),
-                opt(c
-                    .rss_bytes
-                    .map(|b| format!("{:.0} MiB", b as f64 / 1048576.0))),
+                opt(c.rss_bytes.map(|b| format!("{:.0} MiB", b as f64 / 1048576.0))),
             ]
         })
         .collect();
@@ -112,27 +97,16 @@ fn print_table(report: &StatusReport) {
         style::warn("supervisor not running")
     };
     println!("{} ({supervisor})\n", report.state_dir);
-    print!(
-        "{}",
-        style::table(
-            &[
-                "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "RSS"
-            ],
-            &rows
-        )
-    );
-    for c in report
-        .components
-        .iter()
-        .filter(|c| c.state == ComponentState::Failed)
-    {
-        println!(
-            "\n{} {}: {}; see {}",
-            style::bad("failed"),
-            c.name,
-            c.last_exit.as_deref().unwrap_or("?"),
-            c.log
-        );
+    print!("{}", style::table(&["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "RSS"], &rows));
+    for c in &report.components {
+        for t in c.scrape_targets.iter().flatten() {
+            let health = if t.health == "up" { style::good("up") } else { style::bad(&t.health) };
+            let error = if t.last_error.is_empty() { String::new() } else { format!(": {}", t.last_error) };
+            println!("\n{} scrapes {} (job {}): {health}{error}", c.name, t.url, t.job);
+        }
+    }
+    for c in report.components.iter().filter(|c| c.state == ComponentState::Failed) {
+        println!("\n{} {}: {}; see {}", style::bad("failed"), c.name, c.last_exit.as_deref().unwrap_or("?"), c.log);
     }
 }
 

@@ -8,11 +8,7 @@ pub fn color() -> bool {
 }
 
 fn paint(code: &str, text: &str) -> String {
-    if color() {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_owned()
-    }
+    if color() { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
 }
 
 /// Red and bold, for errors.

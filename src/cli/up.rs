@@ -62,16 +62,9 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<Code> {
         }
         Outcome::Failed { component, reason } => {
             let log = paths.log(&component);
-            let lines = crate::logs::tail(&log, 20)
-                .unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()));
-            eprintln!(
-                "{} the last lines of {}:\n{lines}",
-                style::bold("---"),
-                log.display()
-            );
-            anyhow::anyhow!(
-                "{component} did not start: {reason}; everything this `up` started is being stopped"
-            )
+            let lines = crate::logs::tail(&log, 20).unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()));
+            eprintln!("{} the last lines of {}:\n{lines}", style::bold("---"), log.display());
+            anyhow::anyhow!("{component} did not start: {reason}; everything this `up` started is being stopped")
         }
         Outcome::TimedOut { waiting } => anyhow::anyhow!(
             "not healthy within {}: still waiting for {}; see `obsdemo logs <component>` (the stack is being stopped)",
@@ -97,26 +90,14 @@ async fn wait_healthy(
         match control::status(&paths.socket()).await {
             Some(state) => {
                 progress.show(&state);
-                if let Some(failed) = state
-                    .components
-                    .iter()
-                    .find(|c| c.state == ComponentState::Failed)
-                {
-                    let reason = failed
-                        .last_exit
-                        .clone()
-                        .unwrap_or_else(|| "it failed".into());
-                    return Outcome::Failed {
-                        component: failed.name.clone(),
-                        reason,
-                    };
+                if let Some(failed) = state.components.iter().find(|c| c.state == ComponentState::Failed) {
+                    let reason = failed.last_exit.clone().unwrap_or_else(|| "it failed".into());
+                    return Outcome::Failed { component: failed.name.clone(), reason };
                 }
                 let waiting: Vec<String> = state
                     .components
                     .iter()
-                    .filter(|c| {
-                        !matches!(c.state, ComponentState::Running | ComponentState::Disabled)
-                    })
+                    .filter(|c| !matches!(c.state, ComponentState::Running | ComponentState::Disabled))
                     .map(|c| c.name.clone())
                     .collect();
                 if waiting.is_empty() {
@@ -127,15 +108,10 @@ async fn wait_healthy(
                 }
             }
             None if !supervisor.is_some_and(|s| s.is_alive()) => {
-                return Outcome::Failed {
-                    component: "supervisor".into(),
-                    reason: "the supervisor exited".into(),
-                };
+                return Outcome::Failed { component: "supervisor".into(), reason: "the supervisor exited".into() };
             }
             None if Instant::now() >= deadline => {
-                return Outcome::TimedOut {
-                    waiting: vec!["the supervisor".into()],
-                };
+                return Outcome::TimedOut { waiting: vec!["the supervisor".into()] };
             }
             None => {}
         }
@@ -150,38 +126,31 @@ struct Progress {
     started: Instant,
     last: std::sync::Mutex<BTreeMap<String, ComponentState>>,
     live: bool,
+    /// Width of the longest component name, for aligned lines.
+    width: usize,
 }
 
 impl Progress {
-    fn new(components: &[&str]) -> Self {
+    fn new(components: &[String]) -> Self {
         let live = std::io::stderr().is_terminal();
         let multi = MultiProgress::with_draw_target(if live {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         });
-        let style = ProgressStyle::with_template("{spinner} {prefix:<11} {msg}")
+        let width = components.iter().map(String::len).max().unwrap_or(0);
+        let style = ProgressStyle::with_template(&format!("{{spinner}} {{prefix:<{width}}} {{msg}}"))
             .expect("template is valid");
         let bars = components
             .iter()
             .map(|name| {
-                let bar = multi.add(
-                    ProgressBar::new_spinner()
-                        .with_style(style.clone())
-                        .with_prefix(name.to_string()),
-                );
+                let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()).with_prefix(name.to_string()));
                 bar.set_message("waiting");
                 bar.enable_steady_tick(Duration::from_millis(100));
                 (name.to_string(), bar)
             })
             .collect();
-        Self {
-            bars,
-            multi,
-            started: Instant::now(),
-            last: Default::default(),
-            live,
-        }
+        Self { bars, multi, started: Instant::now(), last: Default::default(), live, width }
     }
 
     fn show(&self, state: &StackState) {
@@ -204,7 +173,7 @@ impl Progress {
                 ComponentState::Disabled => "disabled".to_owned(),
             };
             if !self.live {
-                eprintln!("{:<11} {message}", c.name);
+                eprintln!("{:<width$} {message}", c.name, width = self.width);
             }
             if matches!(c.state, ComponentState::Running | ComponentState::Failed) {
                 bar.finish_with_message(message);
@@ -224,12 +193,7 @@ impl Progress {
     }
 }
 
-fn print_success(
-    plan: &StackPlan,
-    paths: &StatePaths,
-    elapsed: Duration,
-    json: bool,
-) -> anyhow::Result<()> {
+fn print_success(plan: &StackPlan, paths: &StatePaths, elapsed: Duration, json: bool) -> anyhow::Result<()> {
     let endpoints = plan.endpoints();
     let password_file = plan.is_enabled("grafana").then(|| paths.grafana_password());
     if json {
@@ -249,18 +213,12 @@ fn print_success(
         elapsed.as_secs_f64(),
         paths.root.display()
     );
-    let rows: Vec<Vec<String>> = endpoints
-        .iter()
-        .map(|e| vec![e.component.clone(), e.what.clone(), e.url.clone()])
-        .collect();
+    let rows: Vec<Vec<String>> =
+        endpoints.iter().map(|e| vec![e.component.clone(), e.what.clone(), e.url.clone()]).collect();
     print!("{}", style::table(&["COMPONENT", "WHAT", "URL"], &rows));
     if let Some(file) = password_file {
         let password = std::fs::read_to_string(&file).unwrap_or_default();
-        println!(
-            "\nGrafana login: admin / {} (stored in {}, mode 0600)",
-            password.trim(),
-            file.display()
-        );
+        println!("\nGrafana login: admin / {} (stored in {}, mode 0600)", password.trim(), file.display());
     }
     println!("\nNext: `obsdemo status`, `obsdemo logs <component> -f`, `obsdemo down`.");
     Ok(())

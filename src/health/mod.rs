@@ -50,10 +50,7 @@ pub struct ProbePolicy {
 
 impl Default for ProbePolicy {
     fn default() -> Self {
-        Self {
-            period: Duration::from_millis(20),
-            timeout: Duration::from_secs(2),
-        }
+        Self { period: Duration::from_millis(20), timeout: Duration::from_secs(2) }
     }
 }
 
@@ -82,10 +79,7 @@ pub struct Prober {
 impl Prober {
     /// A prober whose every probe gives up after `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        Self {
-            client: crate::http::local_client(timeout),
-            timeout,
-        }
+        Self { client: crate::http::local_client(timeout), timeout }
     }
 
     /// Runs `probe` once.
@@ -102,8 +96,7 @@ impl Prober {
                 Err(e) => (false, None, Some(describe(&e))),
             },
             Probe::Tcp { addr } => {
-                match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(addr)).await
-                {
+                match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(addr)).await {
                     Ok(Ok(_)) => (true, None, None),
                     Ok(Err(e)) => (false, None, Some(e.to_string())),
                     Err(_) => (false, None, Some("timed out".into())),
@@ -153,30 +146,18 @@ mod tests {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let mut buf = [0; 1024];
                 let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
-                    .await;
+                let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n").await;
             }
         });
         let prober = Prober::new(Duration::from_secs(1));
         let r = prober.check(&Probe::http(format!("http://{addr}/"))).await;
         assert!(!r.ok);
         assert_eq!(r.code, Some(503));
-        let tcp = prober
-            .check(&Probe::Tcp {
-                addr: addr.to_string(),
-            })
-            .await;
+        let tcp = prober.check(&Probe::Tcp { addr: addr.to_string() }).await;
         assert!(tcp.ok);
 
-        let free = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let r = prober.check(&Probe::http(format!("http://{free}/"))).await;
-        assert_eq!(
-            (r.ok, r.code, r.error.as_deref()),
-            (false, None, Some("connection refused"))
-        );
+        assert_eq!((r.ok, r.code, r.error.as_deref()), (false, None, Some("connection refused")));
     }
 }

@@ -24,14 +24,8 @@ pub fn binary_names(config: &StackConfig, component: &str) -> &'static [&'static
 fn version_and_binary<'a>(config: &'a StackConfig, component: &str) -> (&'a str, Option<&'a Path>) {
     match component {
         "jaeger" => (&config.jaeger.version, config.jaeger.binary.as_deref()),
-        "collector" => (
-            &config.collector.version,
-            config.collector.binary.as_deref(),
-        ),
-        "prometheus" => (
-            &config.prometheus.version,
-            config.prometheus.binary.as_deref(),
-        ),
+        "collector" => (&config.collector.version, config.collector.binary.as_deref()),
+        "prometheus" => (&config.prometheus.version, config.prometheus.binary.as_deref()),
         "grafana" => (&config.grafana.version, config.grafana.binary.as_deref()),
         _ => ("", None),
     }
@@ -94,14 +88,8 @@ pub fn resolve(config: &StackConfig, component: &str) -> Result<PathBuf, Missing
         if is_executable(path) {
             return Ok(path.to_path_buf());
         }
-        looked_in.push(format!(
-            "{} (from stack.toml: not an executable file)",
-            path.display()
-        ));
-        return Err(MissingBinary {
-            component: component.to_owned(),
-            looked_in,
-        });
+        looked_in.push(format!("{} (from stack.toml: not an executable file)", path.display()));
+        return Err(MissingBinary { component: component.to_owned(), looked_in });
     }
     let dir = install_dir(component, version);
     for name in names {
@@ -118,10 +106,7 @@ pub fn resolve(config: &StackConfig, component: &str) -> Result<PathBuf, Missing
         }
     }
     looked_in.push(format!("PATH, for {}", names.join(" or ")));
-    Err(MissingBinary {
-        component: component.to_owned(),
-        looked_in,
-    })
+    Err(MissingBinary { component: component.to_owned(), looked_in })
 }
 
 /// `name` with the platform's executable suffix.
@@ -133,8 +118,7 @@ fn is_executable(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        path.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
     #[cfg(not(unix))]
     {

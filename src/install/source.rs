@@ -42,10 +42,7 @@ impl Manifest {
     /// Reads the manifest of an install dir, when it is a complete install.
     pub fn read(dir: &Path) -> Option<Self> {
         let m: Self = serde_json::from_slice(&std::fs::read(Self::path(dir)).ok()?).ok()?;
-        m.binaries
-            .iter()
-            .all(|b| dir.join(b).is_file())
-            .then_some(m)
+        m.binaries.iter().all(|b| dir.join(b).is_file()).then_some(m)
     }
 }
 
@@ -74,24 +71,16 @@ pub fn build(component: &str, version: &str, step: &mut dyn FnMut(&str)) -> anyh
              for the official release"
         )
     })?;
-    let work = obsdemo_home()
-        .join("build")
-        .join(format!("{component}-{version}"));
+    let work = obsdemo_home().join("build").join(format!("{component}-{version}"));
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let log_path = work.with_file_name(format!("{component}-{version}.log"));
-    let go_run = GoRun {
-        go,
-        work: work.clone(),
-        log: log_path.clone(),
-    };
+    let go_run = GoRun { go, work: work.clone(), log: log_path.clone() };
     let staging = target.with_file_name(format!(".{version}.partial"));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
     let binaries = match &recipe.builder_manifest {
         None => build_jaeger(&go_run, version, &staging, step)?,
-        Some(builder_manifest) => {
-            build_collector(&go_run, version, builder_manifest, &staging, step)?
-        }
+        Some(builder_manifest) => build_collector(&go_run, version, builder_manifest, &staging, step)?,
     };
     let manifest = Manifest {
         component: component.into(),
@@ -100,13 +89,9 @@ pub fn build(component: &str, version: &str, step: &mut dyn FnMut(&str)) -> anyh
         sha256: None,
         binaries,
     };
-    std::fs::write(
-        Manifest::path(&staging),
-        serde_json::to_vec_pretty(&manifest)?,
-    )?;
+    std::fs::write(Manifest::path(&staging), serde_json::to_vec_pretty(&manifest)?)?;
     let _ = std::fs::remove_dir_all(&target);
-    std::fs::rename(&staging, &target)
-        .with_context(|| format!("cannot move the build into {}", target.display()))?;
+    std::fs::rename(&staging, &target).with_context(|| format!("cannot move the build into {}", target.display()))?;
     Ok(Built::Installed(target))
 }
 
@@ -122,17 +107,10 @@ struct Recipe {
 impl Recipe {
     fn new(component: &str, version: &str) -> anyhow::Result<Self> {
         match component {
-            "jaeger" => Ok(Self {
-                source: format!("source: {JAEGER_MODULE}@v{version}"),
-                builder_manifest: None,
-            }),
+            "jaeger" => Ok(Self { source: format!("source: {JAEGER_MODULE}@v{version}"), builder_manifest: None }),
             "collector" => {
-                let dist = obsdemo_home()
-                    .join("build")
-                    .join(format!("collector-{version}"))
-                    .join("dist");
-                let manifest =
-                    crate::render::builder_manifest(version, &providers_version(version)?, &dist)?;
+                let dist = obsdemo_home().join("build").join(format!("collector-{version}")).join("dist");
+                let manifest = crate::render::builder_manifest(version, &providers_version(version)?, &dist)?;
                 let digest = super::sha256_hex(manifest.as_bytes());
                 Ok(Self {
                     source: format!(
@@ -162,13 +140,7 @@ impl GoRun {
         self.run_in(&self.work, program, args, env)
     }
 
-    fn run_in(
-        &self,
-        dir: &Path,
-        program: &Path,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> anyhow::Result<()> {
+    fn run_in(&self, dir: &Path, program: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
         let log = File::options().create(true).append(true).open(&self.log)?;
         let status = Command::new(program)
             .args(args)
@@ -196,12 +168,7 @@ impl GoRun {
     }
 }
 
-fn build_jaeger(
-    go: &GoRun,
-    version: &str,
-    out: &Path,
-    step: &mut dyn FnMut(&str),
-) -> anyhow::Result<Vec<String>> {
+fn build_jaeger(go: &GoRun, version: &str, out: &Path, step: &mut dyn FnMut(&str)) -> anyhow::Result<Vec<String>> {
     // `go install pkg@version` refuses this module (its go.mod has replace directives),
     // so a small wrapper module depends on it and builds its commands.
     if !go.work.join("go.mod").is_file() {
@@ -209,24 +176,13 @@ fn build_jaeger(
     }
     step(&format!("resolving {JAEGER_MODULE} v{version}"));
     for cmd in ["jaeger", "all-in-one"] {
-        go.go(&[
-            "get",
-            "-tool",
-            &format!("{JAEGER_MODULE}/cmd/{cmd}@v{version}"),
-        ])?;
+        go.go(&["get", "-tool", &format!("{JAEGER_MODULE}/cmd/{cmd}@v{version}")])?;
     }
     let mut binaries = Vec::new();
     for (cmd, name) in [("jaeger", "jaeger"), ("all-in-one", "jaeger-all-in-one")] {
-        step(&format!(
-            "compiling {name} (several minutes on 2 cores the first time)"
-        ));
+        step(&format!("compiling {name} (several minutes on 2 cores the first time)"));
         let bin = exe(name);
-        go.go(&[
-            "build",
-            "-o",
-            &out.join(&bin).display().to_string(),
-            &format!("{JAEGER_MODULE}/cmd/{cmd}"),
-        ])?;
+        go.go(&["build", "-o", &out.join(&bin).display().to_string(), &format!("{JAEGER_MODULE}/cmd/{cmd}")])?;
         binaries.push(bin);
     }
     Ok(binaries)
@@ -242,16 +198,11 @@ fn build_collector(
     let tools = go.work.join("tools");
     let builder = tools.join(exe("builder"));
     if !builder.is_file() {
-        step(&format!(
-            "installing the OpenTelemetry Collector Builder v{version}"
-        ));
+        step(&format!("installing the OpenTelemetry Collector Builder v{version}"));
         let gobin = tools.display().to_string();
         go.run(
             &go.go,
-            &[
-                "install",
-                &format!("go.opentelemetry.io/collector/cmd/builder@v{version}"),
-            ],
+            &["install", &format!("go.opentelemetry.io/collector/cmd/builder@v{version}")],
             &[("GOBIN", &gobin)],
         )?;
     }
@@ -262,27 +213,13 @@ fn build_collector(
     // of them. So the builder only generates the sources, and `go mod tidy -e` (which
     // tolerates a missing test-only module) and `go build` run here.
     step("generating the Collector's sources");
-    go.run(
-        &builder,
-        &[
-            "--config",
-            "manifest.yaml",
-            "--skip-compilation",
-            "--skip-get-modules",
-        ],
-        &[],
-    )?;
+    go.run(&builder, &["--config", "manifest.yaml", "--skip-compilation", "--skip-get-modules"], &[])?;
     step("resolving the Collector's modules");
     go.run_in(&dist, &go.go, &["mod", "tidy", "-e"], &[])?;
     step("compiling the Collector (several minutes on 2 cores the first time)");
     let bin = exe("otelcol-obsdemo");
     let target = out.join(&bin).display().to_string();
-    go.run_in(
-        &dist,
-        &go.go,
-        &["build", "-trimpath", "-o", &target, "."],
-        &[],
-    )?;
+    go.run_in(&dist, &go.go, &["build", "-trimpath", "-o", &target, "."], &[])?;
     Ok(vec![bin])
 }
 
@@ -293,9 +230,7 @@ fn providers_version(collector: &str) -> anyhow::Result<String> {
         .and_then(|rest| rest.split('.').next())
         .and_then(|m| m.parse().ok())
         .filter(|m| *m >= 120)
-        .with_context(|| {
-            format!("collector version {collector} is not a 0.x release from 0.120 on")
-        })?;
+        .with_context(|| format!("collector version {collector} is not a 0.x release from 0.120 on"))?;
     Ok(format!("1.{}.0", minor - 94))
 }
 

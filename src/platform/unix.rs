@@ -26,9 +26,7 @@ pub fn own_group_dies_with_parent(cmd: &mut tokio::process::Command) {
                 // The parent may have died between fork and prctl; then nobody is left
                 // to signal us, so give up now rather than run as an orphan.
                 if nix::unistd::getppid() != parent {
-                    return Err(std::io::Error::other(
-                        "supervisor exited while starting a child",
-                    ));
+                    return Err(std::io::Error::other("supervisor exited while starting a child"));
                 }
                 Ok(())
             });
@@ -41,11 +39,7 @@ pub fn detach(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: setsid is async-signal-safe and the closure touches no shared state.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
+        cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
     }
 }
 
@@ -168,11 +162,7 @@ fn linux_port_holder(port: u16) -> Option<PortHolder> {
     }
     let targets: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
@@ -182,10 +172,7 @@ fn linux_port_holder(port: u16) -> Option<PortHolder> {
             if let Ok(link) = std::fs::read_link(fd.path())
                 && targets.iter().any(|t| link.as_os_str() == t.as_str())
             {
-                let name = std::fs::read_to_string(entry.path().join("comm"))
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+                let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default().trim().to_owned();
                 return Some(PortHolder { pid, name });
             }
         }

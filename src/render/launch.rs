@@ -11,32 +11,20 @@ use crate::stack::{JaegerFlavour, StackPlan, StatePaths, process::ProcessSpec};
 /// The process of every enabled component, in start order.
 ///
 /// `binaries` maps each enabled component to its resolved binary.
-pub fn process_specs(
-    plan: &StackPlan,
-    paths: &StatePaths,
-    binaries: &BTreeMap<String, PathBuf>,
-) -> Vec<ProcessSpec> {
+pub fn process_specs(plan: &StackPlan, paths: &StatePaths, binaries: &BTreeMap<String, PathBuf>) -> Vec<ProcessSpec> {
     plan.enabled()
         .into_iter()
         .map(|name| {
-            let program = binaries
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from(name));
-            let (args, env) = command_line(plan, paths, name, &program);
+            let program = binaries.get(&name).cloned().unwrap_or_else(|| PathBuf::from(&name));
+            let (args, env) = command_line(plan, paths, &name, &program);
             ProcessSpec {
-                name: name.to_owned(),
                 args,
                 env,
                 program,
-                depends_on: depends_on(plan, name),
-                probes: probes(plan, name),
-                ports: plan
-                    .listeners
-                    .iter()
-                    .filter(|l| l.component == name)
-                    .map(|l| l.port)
-                    .collect(),
+                depends_on: depends_on(plan, &name),
+                probes: probes(plan, &name),
+                ports: plan.listeners.iter().filter(|l| l.component == name).map(|l| l.port).collect(),
+                name,
             }
         })
         .collect()
@@ -48,24 +36,18 @@ fn depends_on(plan: &StackPlan, name: &str) -> Vec<String> {
     let upstream = match name {
         "collector" => "jaeger",
         "grafana" => "prometheus",
+        // Services export spans from their first request on: start them once the
+        // receiver is ready.
+        service if plan.is_service(service) => plan.otlp_target(),
         _ => return Vec::new(),
     };
-    if plan.is_enabled(upstream) {
-        vec![upstream.to_owned()]
-    } else {
-        Vec::new()
-    }
+    if plan.is_enabled(upstream) { vec![upstream.to_owned()] } else { Vec::new() }
 }
 
 /// What must answer before a component counts as ready.
 pub fn probes(plan: &StackPlan, name: &str) -> Vec<Probe> {
-    let url = |listener: &str, path: &str| {
-        Probe::http(format!(
-            "http://{}:{}{path}",
-            plan.host(),
-            plan.port(name, listener)
-        ))
-    };
+    let url =
+        |listener: &str, path: &str| Probe::http(format!("http://{}:{}{path}", plan.host(), plan.port(name, listener)));
     match name {
         "jaeger" => match plan.config.jaeger.flavour {
             JaegerFlavour::V2 => vec![url("ui", "/"), url("health", "/status")],
@@ -74,7 +56,7 @@ pub fn probes(plan: &StackPlan, name: &str) -> Vec<Probe> {
         "collector" => vec![url("health", "/")],
         "prometheus" => vec![url("http", "/-/ready")],
         "grafana" => vec![url("http", "/api/health")],
-        other => unreachable!("no probes for component {other}"),
+        _service => vec![url("http", "/healthz")],
     }
 }
 
@@ -118,21 +100,14 @@ fn command_line(
         "prometheus" => {
             let args = vec![
                 format!("--config.file={}", file("prometheus.yml")),
-                format!(
-                    "--storage.tsdb.path={}",
-                    paths.data().join("prometheus").display()
-                ),
+                format!("--storage.tsdb.path={}", paths.data().join("prometheus").display()),
                 format!("--storage.tsdb.retention.time={}", c.prometheus.retention),
                 format!("--web.listen-address={}", hp(c.prometheus.ports.http)),
             ];
             (args, vec![])
         }
         "grafana" => {
-            let home = c
-                .grafana
-                .homepath
-                .clone()
-                .unwrap_or_else(|| grafana_home(program));
+            let home = c.grafana.homepath.clone().unwrap_or_else(|| grafana_home(program));
             let mut args = Vec::new();
             // Grafana 10+ ships one `grafana` binary with subcommands; older ones `grafana-server`.
             if program.file_stem().is_some_and(|s| s == "grafana") {
@@ -144,17 +119,21 @@ fn command_line(
                 ("GF_PATHS_DATA", paths.data().join("grafana")),
                 ("GF_PATHS_LOGS", paths.logs().join("grafana")),
                 ("GF_PATHS_PLUGINS", paths.data().join("grafana/plugins")),
-                (
-                    "GF_PATHS_PROVISIONING",
-                    rendered.join("grafana/provisioning"),
-                ),
+                ("GF_PATHS_PROVISIONING", rendered.join("grafana/provisioning")),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.display().to_string()))
             .collect();
             (args, env)
         }
-        other => unreachable!("no command line for component {other}"),
+        service => {
+            let args = vec![
+                "service".to_owned(),
+                service.to_owned(),
+                format!("--services-file={}", file(super::SERVICES_FILE)),
+            ];
+            (args, vec![])
+        }
     }
 }
 

@@ -21,46 +21,19 @@ pub const JAEGER_DATASOURCE_UID: &str = "obsdemo-jaeger";
 
 /// The templates, compiled in so the binary needs no files beside it.
 const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "otelcol.yaml",
-        include_str!("../../templates/otelcol.yaml.j2"),
-    ),
-    (
-        "jaeger-v2.yaml",
-        include_str!("../../templates/jaeger-v2.yaml.j2"),
-    ),
-    (
-        "prometheus.yml",
-        include_str!("../../templates/prometheus.yml.j2"),
-    ),
-    (
-        "grafana.ini",
-        include_str!("../../templates/grafana/grafana.ini.j2"),
-    ),
-    (
-        "grafana-datasources.yaml",
-        include_str!("../../templates/grafana/datasources.yaml.j2"),
-    ),
-    (
-        "grafana-dashboards.yaml",
-        include_str!("../../templates/grafana/dashboards.yaml.j2"),
-    ),
-    (
-        "otelcol-builder.yaml",
-        include_str!("../../templates/otelcol-builder.yaml.j2"),
-    ),
+    ("otelcol.yaml", include_str!("../../templates/otelcol.yaml.j2")),
+    ("jaeger-v2.yaml", include_str!("../../templates/jaeger-v2.yaml.j2")),
+    ("prometheus.yml", include_str!("../../templates/prometheus.yml.j2")),
+    ("grafana.ini", include_str!("../../templates/grafana/grafana.ini.j2")),
+    ("grafana-datasources.yaml", include_str!("../../templates/grafana/datasources.yaml.j2")),
+    ("grafana-dashboards.yaml", include_str!("../../templates/grafana/dashboards.yaml.j2")),
+    ("otelcol-builder.yaml", include_str!("../../templates/otelcol-builder.yaml.j2")),
 ];
 
 /// Grafana dashboards, JSON with the datasource uid as a template variable.
 pub const DASHBOARDS: &[(&str, &str)] = &[
-    (
-        "system-resources.json",
-        include_str!("../../templates/grafana/dashboards/system-resources.json.j2"),
-    ),
-    (
-        "overview.json",
-        include_str!("../../templates/grafana/dashboards/overview.json.j2"),
-    ),
+    ("system-resources.json", include_str!("../../templates/grafana/dashboards/system-resources.json.j2")),
+    ("overview.json", include_str!("../../templates/grafana/dashboards/overview.json.j2")),
 ];
 
 /// One rendered file.
@@ -104,8 +77,7 @@ pub fn environment() -> Environment<'static> {
     // deliberately (and use `tojson` where a value must become a JSON string).
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     for (name, source) in TEMPLATES.iter().chain(DASHBOARDS) {
-        env.add_template(name, source)
-            .expect("built-in templates are valid");
+        env.add_template(name, source).expect("built-in templates are valid");
     }
     env
 }
@@ -116,7 +88,11 @@ pub fn render(plan: &StackPlan, paths: &StatePaths) -> Result<Vec<RenderedFile>,
 }
 
 /// [`render`], labelling host metrics with `host_name` (fixed in tests).
-pub fn render_for_host(plan: &StackPlan, paths: &StatePaths, host_name: &str) -> Result<Vec<RenderedFile>, RenderError> {
+pub fn render_for_host(
+    plan: &StackPlan,
+    paths: &StatePaths,
+    host_name: &str,
+) -> Result<Vec<RenderedFile>, RenderError> {
     let env = environment();
     let c = &plan.config;
     let (host, bind) = (plan.host(), plan.bind().to_string());
@@ -126,10 +102,7 @@ pub fn render_for_host(plan: &StackPlan, paths: &StatePaths, host_name: &str) ->
         let contents = env
             .get_template(template)
             .and_then(|t| t.render(ctx))
-            .map_err(|source| RenderError::Template {
-                template: template.to_owned(),
-                source,
-            })?;
+            .map_err(|source| RenderError::Template { template: template.to_owned(), source })?;
         let path = PathBuf::from(out);
         check_parses(&path, &contents)?;
         files.push(RenderedFile { path, contents });
@@ -150,11 +123,7 @@ pub fn render_for_host(plan: &StackPlan, paths: &StatePaths, host_name: &str) ->
         )?;
     }
     if c.jaeger.enabled && c.jaeger.flavour == JaegerFlavour::V2 {
-        emit(
-            "jaeger-v2.yaml",
-            "jaeger.yaml",
-            context! { bind, j => Serde(&c.jaeger) },
-        )?;
+        emit("jaeger-v2.yaml", "jaeger.yaml", context! { bind, j => Serde(&c.jaeger) })?;
     }
     if c.prometheus.enabled {
         emit(
@@ -167,11 +136,7 @@ pub fn render_for_host(plan: &StackPlan, paths: &StatePaths, host_name: &str) ->
         )?;
     }
     if c.grafana.enabled {
-        let dashboards_dir = paths
-            .rendered()
-            .join("grafana/dashboards")
-            .display()
-            .to_string();
+        let dashboards_dir = paths.rendered().join("grafana/dashboards").display().to_string();
         emit(
             "grafana.ini",
             "grafana/grafana.ini",
@@ -218,21 +183,62 @@ pub fn render_for_host(plan: &StackPlan, paths: &StatePaths, host_name: &str) ->
             )?;
         }
     }
+    if plan.config.services.iter().any(|s| s.enabled) {
+        let services = services_file(plan);
+        let contents = serde_json::to_string_pretty(&services).expect("services file serializes") + "\n";
+        files.push(RenderedFile { path: PathBuf::from(SERVICES_FILE), contents });
+    }
     Ok(files)
 }
 
 /// Renders the OpenTelemetry Collector Builder manifest for a source build.
-pub fn builder_manifest(
-    version: &str,
-    providers_version: &str,
-    output_path: &Path,
-) -> Result<String, RenderError> {
+pub fn builder_manifest(version: &str, providers_version: &str, output_path: &Path) -> Result<String, RenderError> {
     let contents = environment()
         .get_template("otelcol-builder.yaml")
-        .and_then(|t| t.render(context! { version, providers_version, output_path => output_path.display().to_string() }))
+        .and_then(|t| {
+            t.render(context! { version, providers_version, output_path => output_path.display().to_string() })
+        })
         .map_err(|source| RenderError::Template { template: "otelcol-builder.yaml".into(), source })?;
     check_parses(Path::new("otelcol-builder.yaml"), &contents)?;
     Ok(contents)
+}
+
+/// The demo services' settings, below the rendered dir.
+pub const SERVICES_FILE: &str = "services.json";
+
+/// What each demo service needs at start: its address, whom it calls, where spans go.
+fn services_file(plan: &StackPlan) -> crate::services::config::ServicesFile {
+    use crate::services::config::{Peer, ServiceSpec, ServicesFile};
+    let host = plan.host();
+    let bind = plan.bind();
+    let kind = |k: crate::stack::ServiceKind| {
+        serde_json::to_value(k).expect("kind serializes").as_str().unwrap_or_default().to_owned()
+    };
+    let services = &plan.config.services;
+    ServicesFile {
+        otlp_endpoint: format!("http://{host}:{}", plan.port(plan.otlp_target(), "otlp_grpc")),
+        services: services
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| ServiceSpec {
+                name: s.name.clone(),
+                kind: kind(s.kind),
+                listen: std::net::SocketAddr::new(bind, s.port).to_string(),
+                latency_ms: s.latency.map_or(0, |d| d.get().as_millis() as u64),
+                error_rate: s.error_rate,
+                calls: s
+                    .calls
+                    .iter()
+                    .filter_map(|name| services.iter().find(|t| &t.name == name && t.enabled))
+                    .map(|t| Peer {
+                        name: t.name.clone(),
+                        kind: kind(t.kind),
+                        url: format!("http://{host}:{}", t.port),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// This machine's name, as the Collector labels its host metrics.
@@ -254,11 +260,7 @@ pub fn write(files: &[RenderedFile], dir: &Path) -> std::io::Result<()> {
 
 /// Parses YAML and JSON outputs back; other formats are passed through.
 fn check_parses(path: &Path, contents: &str) -> Result<(), RenderError> {
-    let parse_error = |format, message: String| RenderError::Parse {
-        path: path.to_owned(),
-        format,
-        message,
-    };
+    let parse_error = |format, message: String| RenderError::Parse { path: path.to_owned(), format, message };
     match path.extension().and_then(|e| e.to_str()) {
         Some("yaml" | "yml") => serde_saphyr::from_str::<serde_json::Value>(contents)
             .map(drop)

@@ -23,8 +23,9 @@ fn golden(case: &str, name: &Path, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run `OBSDEMO_BLESS=1 cargo test --lib render` to create it", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}; run `OBSDEMO_BLESS=1 cargo test --lib render` to create it", path.display())
+    });
     assert!(
         expected == actual,
         "{} differs from the rendered output; if the change is intended, run `OBSDEMO_BLESS=1 cargo test --lib render`\n--- rendered:\n{actual}",
@@ -59,7 +60,9 @@ fn v1_direct_stack_matches_golden_files() {
 
 #[test]
 fn every_listener_is_bound_in_its_components_config() {
-    let plan = StackPlan::new(StackConfig::default(), &Overrides { port_offset: 7, ..Default::default() }, Path::new("/w")).unwrap();
+    let plan =
+        StackPlan::new(StackConfig::default(), &Overrides { port_offset: 7, ..Default::default() }, Path::new("/w"))
+            .unwrap();
     let files = render_for_host(&plan, &paths(), "h").unwrap();
     let text = |name: &str| files.iter().find(|f| f.path == Path::new(name)).unwrap().contents.clone();
     let configs = [("collector", text("otelcol.yaml")), ("jaeger", text("jaeger.yaml"))];

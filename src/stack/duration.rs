@@ -19,6 +19,11 @@ impl HumanDuration {
         Self(Duration::from_secs(secs))
     }
 
+    /// A duration of whole milliseconds.
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(Duration::from_millis(ms))
+    }
+
     /// The value as a [`Duration`].
     pub fn get(self) -> Duration {
         self.0
@@ -32,18 +37,16 @@ impl FromStr for HumanDuration {
         let s = s.trim();
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (digits, unit) = s.split_at(split);
-        let n: u64 = digits.parse().map_err(|_| {
-            format!("`{s}` is not a duration: expected a number and a unit, like `10s` or `500ms`")
-        })?;
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration: expected a number and a unit, like `10s` or `500ms`"))?;
         let d = match unit {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
             _ => {
-                return Err(format!(
-                    "`{s}` has no known unit: use ms, s, m or h, like `10s`"
-                ));
+                return Err(format!("`{s}` has no known unit: use ms, s, m or h, like `10s`"));
             }
         };
         if d.is_zero() {
@@ -87,19 +90,13 @@ mod tests {
         for s in ["500ms", "10s", "5m", "2h"] {
             assert_eq!(s.parse::<HumanDuration>().unwrap().to_string(), s);
         }
-        assert_eq!(
-            "90s".parse::<HumanDuration>().unwrap().get(),
-            Duration::from_secs(90)
-        );
+        assert_eq!("90s".parse::<HumanDuration>().unwrap().get(), Duration::from_secs(90));
     }
 
     #[test]
     fn rejects_bad_input() {
         for s in ["", "10", "s", "10x", "0s", "-1s"] {
-            assert!(
-                s.parse::<HumanDuration>().is_err(),
-                "{s} should be rejected"
-            );
+            assert!(s.parse::<HumanDuration>().is_err(), "{s} should be rejected");
         }
     }
 }

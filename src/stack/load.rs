@@ -59,10 +59,7 @@ impl fmt::Display for ConfigError {
 /// Finds and parses the stack configuration.
 ///
 /// `explicit` is `--config`; `cwd` is where a `stack.toml` overrides the built-in one.
-pub fn load(
-    explicit: Option<&Path>,
-    cwd: &Path,
-) -> Result<(StackConfig, ConfigSource), ConfigError> {
+pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<(StackConfig, ConfigSource), ConfigError> {
     let candidate = cwd.join("stack.toml");
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
@@ -70,10 +67,7 @@ pub fn load(
         None => None,
     };
     match path {
-        None => Ok((
-            parse(EMBEDDED_STACK_TOML, ConfigSource::Embedded)?,
-            ConfigSource::Embedded,
-        )),
+        None => Ok((parse(EMBEDDED_STACK_TOML, ConfigSource::Embedded)?, ConfigSource::Embedded)),
         Some(path) => {
             let source = ConfigSource::File(path.clone());
             let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
@@ -89,15 +83,13 @@ pub fn load(
 
 /// Parses TOML text into a [`StackConfig`], filling in defaults.
 pub fn parse(text: &str, source: ConfigSource) -> Result<StackConfig, ConfigError> {
-    let error =
-        |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| ConfigError {
-            source_name: source.clone(),
-            position: span.map(|s| line_col(text, s.start)),
-            key,
-            message,
-        };
-    let de = toml::Deserializer::parse(text)
-        .map_err(|e| error(e.span(), None, e.message().to_owned()))?;
+    let error = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| ConfigError {
+        source_name: source.clone(),
+        position: span.map(|s| line_col(text, s.start)),
+        key,
+        message,
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| error(e.span(), None, e.message().to_owned()))?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -135,10 +127,7 @@ mod tests {
 
     #[test]
     fn empty_file_is_the_default_stack() {
-        assert_eq!(
-            parse("", ConfigSource::Embedded).unwrap(),
-            StackConfig::default()
-        );
+        assert_eq!(parse("", ConfigSource::Embedded).unwrap(), StackConfig::default());
     }
 
     #[test]
@@ -146,11 +135,7 @@ mod tests {
         let e = err("[jaeger]\nenabled = true\n\n[jaeger.ports]\nui = \"sixteen\"\n");
         assert_eq!(e.position, Some((5, 6)));
         assert_eq!(e.key.as_deref(), Some("jaeger.ports.ui"));
-        assert!(
-            e.to_string()
-                .starts_with("s.toml:5:6: key `jaeger.ports.ui`: "),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("s.toml:5:6: key `jaeger.ports.ui`: "), "{e}");
     }
 
     #[test]

@@ -11,6 +11,6 @@ pub mod process;
 
 pub use duration::HumanDuration;
 pub use load::{ConfigError, ConfigSource, load};
-pub use model::{JaegerFlavour, StackConfig, Topology};
+pub use model::{JaegerFlavour, ServiceConfig, ServiceKind, StackConfig, Topology};
 pub use paths::StatePaths;
-pub use plan::{COMPONENTS, Endpoint, Listener, Overrides, PlanError, StackPlan};
+pub use plan::{ALL_SERVICES, COMPONENTS, Endpoint, Listener, Overrides, PlanError, StackPlan};

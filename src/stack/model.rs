@@ -32,6 +32,8 @@ pub struct StackConfig {
     pub prometheus: PrometheusConfig,
     /// Dashboards over Prometheus.
     pub grafana: GrafanaConfig,
+    /// The demo microservices (`[[services]]`), each its own process.
+    pub services: Vec<ServiceConfig>,
 }
 
 impl Default for StackConfig {
@@ -44,6 +46,7 @@ impl Default for StackConfig {
             jaeger: JaegerConfig::default(),
             prometheus: PrometheusConfig::default(),
             grafana: GrafanaConfig::default(),
+            services: ServiceConfig::defaults(),
         }
     }
 }
@@ -116,13 +119,7 @@ pub struct CollectorPorts {
 
 impl Default for CollectorPorts {
     fn default() -> Self {
-        Self {
-            otlp_grpc: 4317,
-            otlp_http: 4318,
-            prometheus_exporter: 8889,
-            metrics: 8888,
-            health: 13133,
-        }
+        Self { otlp_grpc: 4317, otlp_http: 4318, prometheus_exporter: 8889, metrics: 8888, health: 13133 }
     }
 }
 
@@ -138,10 +135,7 @@ pub struct HostMetricsConfig {
 
 impl Default for HostMetricsConfig {
     fn default() -> Self {
-        Self {
-            interval: HumanDuration::from_secs(10),
-            scrapers: HostScraper::ALL.to_vec(),
-        }
+        Self { interval: HumanDuration::from_secs(10), scrapers: HostScraper::ALL.to_vec() }
     }
 }
 
@@ -343,5 +337,77 @@ pub struct GrafanaPorts {
 impl Default for GrafanaPorts {
     fn default() -> Self {
         Self { http: 3000 }
+    }
+}
+
+/// What a demo service does; decides its API and whom it calls for what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// `POST /orders`, `GET /orders/{id}`: reserves stock, charges, books shipping.
+    Order,
+    /// `POST /charges`: authorizes a payment (errors are declined cards).
+    Payment,
+    /// `POST /reservations`: reserves stock.
+    Inventory,
+    /// `POST /shipments`: books a shipment and notifies the customer.
+    Shipping,
+    /// `POST /notifications`: sends a notification.
+    Notification,
+}
+
+/// One demo microservice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Its `service.name`, exactly as traces show it.
+    pub name: String,
+    /// What it does.
+    pub kind: ServiceKind,
+    /// Its HTTP port.
+    pub port: u16,
+    /// The services it calls, by name.
+    #[serde(default)]
+    pub calls: Vec<String>,
+    /// Simulated work time of each request.
+    #[serde(default)]
+    pub latency: Option<HumanDuration>,
+    /// Share of requests that fail (0.0 to 1.0); for Payment these are declined cards.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Start this service with the stack.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ServiceConfig {
+    /// The original plan's five services.
+    pub fn defaults() -> Vec<Self> {
+        let service = |name: &str, kind, port, calls: &[&str], latency_ms: u64| ServiceConfig {
+            name: name.into(),
+            kind,
+            port,
+            calls: calls.iter().map(|c| c.to_string()).collect(),
+            latency: Some(HumanDuration::from_millis(latency_ms)),
+            error_rate: 0.0,
+            enabled: true,
+        };
+        vec![
+            service(
+                "Order-service",
+                ServiceKind::Order,
+                8001,
+                &["Inventory-service", "Payment-service", "Shipping-service"],
+                2,
+            ),
+            service("Payment-service", ServiceKind::Payment, 8002, &[], 5),
+            service("Inventory-service", ServiceKind::Inventory, 8003, &[], 3),
+            service("Shipping-service", ServiceKind::Shipping, 8004, &["Notification-service"], 4),
+            service("Notification-service", ServiceKind::Notification, 8005, &[], 1),
+        ]
     }
 }

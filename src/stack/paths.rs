@@ -58,13 +58,7 @@ impl StatePaths {
 
     /// Creates the state dir (mode 0700) and its subdirectories.
     pub fn create(&self) -> std::io::Result<()> {
-        for dir in [
-            self.root.clone(),
-            self.rendered(),
-            self.logs(),
-            self.data(),
-            self.secrets(),
-        ] {
+        for dir in [self.root.clone(), self.rendered(), self.logs(), self.data(), self.secrets()] {
             std::fs::create_dir_all(&dir)?;
         }
         restrict(&self.root, 0o700)?;
@@ -93,10 +87,7 @@ pub fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
 }
 
 #[cfg(unix)]
@@ -127,10 +118,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(paths.grafana_password())
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(paths.grafana_password()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
             let mode = std::fs::metadata(&paths.root).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700);

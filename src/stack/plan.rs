@@ -11,10 +11,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{JaegerFlavour, StackConfig, Topology};
+use super::model::{JaegerFlavour, ServiceKind, StackConfig, Topology};
 
-/// The components obsdemo can run, in start order.
+/// The third-party components obsdemo can run, in start order; the demo services
+/// (named in `stack.toml`) start after them.
 pub const COMPONENTS: [&str; 4] = ["jaeger", "collector", "prometheus", "grafana"];
+
+/// `--without services` leaves out every demo service.
+pub const ALL_SERVICES: &str = "services";
 
 /// Changes asked for on the command line, applied on top of `stack.toml`.
 #[derive(Clone, Debug, Default)]
@@ -59,8 +63,11 @@ pub struct Endpoint {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// `--without` named something that is not a component.
-    #[error("`{0}` is not a component; the components are: {list}", list = COMPONENTS.join(", "))]
-    UnknownComponent(String),
+    #[error("`{0}` is not a component; the components are: {1}")]
+    UnknownComponent(String, String),
+    /// A `[[services]]` entry is inconsistent.
+    #[error("services: {0}")]
+    BadService(String),
     /// Two listeners were given the same port.
     #[error("{first} and {second} are both set to port {port}; give one of them another port in stack.toml", port = first.port)]
     SharedPort {
@@ -70,9 +77,7 @@ pub enum PlanError {
         second: Listener,
     },
     /// A port is zero, or the offset pushes it past 65535.
-    #[error(
-        "{component} {name}: port {port} plus offset {offset} is not a usable TCP port (1-65535)"
-    )]
+    #[error("{component} {name}: port {port} plus offset {offset} is not a usable TCP port (1-65535)")]
     BadPort {
         /// The component.
         component: String,
@@ -101,18 +106,24 @@ impl StackPlan {
     ///
     /// `cwd` anchors a relative state dir, so the supervisor (which runs elsewhere)
     /// and later commands agree on it.
-    pub fn new(
-        mut config: StackConfig,
-        overrides: &Overrides,
-        cwd: &Path,
-    ) -> Result<Self, PlanError> {
+    pub fn new(mut config: StackConfig, overrides: &Overrides, cwd: &Path) -> Result<Self, PlanError> {
+        validate_services(&config)?;
         for name in &overrides.without {
             match name.as_str() {
                 "collector" => config.collector.enabled = false,
                 "jaeger" => config.jaeger.enabled = false,
                 "prometheus" => config.prometheus.enabled = false,
                 "grafana" => config.grafana.enabled = false,
-                other => return Err(PlanError::UnknownComponent(other.to_owned())),
+                ALL_SERVICES => config.services.iter_mut().for_each(|s| s.enabled = false),
+                other => match config.services.iter_mut().find(|s| s.name == other) {
+                    Some(service) => service.enabled = false,
+                    None => {
+                        let mut known: Vec<&str> = COMPONENTS.to_vec();
+                        known.push(ALL_SERVICES);
+                        known.extend(config.services.iter().map(|s| s.name.as_str()));
+                        return Err(PlanError::UnknownComponent(other.to_owned(), known.join(", ")));
+                    }
+                },
             }
         }
         if config.topology == Topology::Direct {
@@ -140,23 +151,13 @@ impl StackPlan {
         let mut seen: BTreeMap<u16, &Listener> = BTreeMap::new();
         for l in &listeners {
             if let Some(first) = seen.insert(l.port, l) {
-                return Err(PlanError::SharedPort {
-                    first: first.clone(),
-                    second: l.clone(),
-                });
+                return Err(PlanError::SharedPort { first: first.clone(), second: l.clone() });
             }
         }
-        let state_dir = overrides
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| config.state_dir.clone());
+        let state_dir = overrides.state_dir.clone().unwrap_or_else(|| config.state_dir.clone());
         let state_dir = cwd.join(state_dir);
         config.state_dir = state_dir.clone();
-        Ok(Self {
-            config,
-            state_dir,
-            listeners,
-        })
+        Ok(Self { config, state_dir, listeners })
     }
 
     /// The port of `component`'s listener `name`. Panics on a name the plan does not
@@ -174,69 +175,45 @@ impl StackPlan {
         let host = self.host();
         let mut out = Vec::new();
         let mut add = |component: &str, what: &str, url: String| {
-            out.push(Endpoint {
-                component: component.into(),
-                what: what.into(),
-                url,
-            });
+            out.push(Endpoint { component: component.into(), what: what.into(), url });
         };
         if self.is_enabled("jaeger") {
-            add(
-                "jaeger",
-                "UI and query API",
-                format!("http://{host}:{}", self.port("jaeger", "ui")),
-            );
+            add("jaeger", "UI and query API", format!("http://{host}:{}", self.port("jaeger", "ui")));
         }
         if self.is_enabled("prometheus") {
-            add(
-                "prometheus",
-                "UI and API",
-                format!("http://{host}:{}", self.port("prometheus", "http")),
-            );
+            add("prometheus", "UI and API", format!("http://{host}:{}", self.port("prometheus", "http")));
         }
         if self.is_enabled("grafana") {
-            add(
-                "grafana",
-                "dashboards",
-                format!("http://{host}:{}", self.port("grafana", "http")),
-            );
+            add("grafana", "dashboards", format!("http://{host}:{}", self.port("grafana", "http")));
         }
-        let otlp = if self.is_enabled("collector") {
-            "collector"
-        } else {
-            "jaeger"
-        };
+        let otlp = if self.is_enabled("collector") { "collector" } else { "jaeger" };
         if self.is_enabled(otlp) {
-            add(
-                otlp,
-                "OTLP gRPC (send spans here)",
-                format!("http://{host}:{}", self.port(otlp, "otlp_grpc")),
-            );
-            add(
-                otlp,
-                "OTLP HTTP",
-                format!("http://{host}:{}", self.port(otlp, "otlp_http")),
-            );
+            add(otlp, "OTLP gRPC (send spans here)", format!("http://{host}:{}", self.port(otlp, "otlp_grpc")));
+            add(otlp, "OTLP HTTP", format!("http://{host}:{}", self.port(otlp, "otlp_http")));
+        }
+        for s in self.config.services.iter().filter(|s| s.enabled && s.kind == ServiceKind::Order) {
+            add(&s.name, "demo API (POST /orders)", format!("http://{host}:{}/orders", s.port));
         }
         if self.is_enabled("collector") {
             add(
                 "collector",
                 "host metrics (Prometheus format)",
-                format!(
-                    "http://{host}:{}/metrics",
-                    self.port("collector", "prometheus_exporter")
-                ),
+                format!("http://{host}:{}/metrics", self.port("collector", "prometheus_exporter")),
             );
         }
         out
     }
 
+    /// Every component, enabled or not, in start order: the third-party ones, then
+    /// the demo services.
+    pub fn components(&self) -> Vec<String> {
+        let services = self.config.services.iter().map(|s| s.name.clone());
+        COMPONENTS.iter().map(|c| c.to_string()).chain(services).collect()
+    }
+
     /// The enabled components, in start order.
-    pub fn enabled(&self) -> Vec<&'static str> {
-        COMPONENTS
-            .into_iter()
-            .filter(|c| self.is_enabled(c))
-            .collect()
+    pub fn enabled(&self) -> Vec<String> {
+        self.components().into_iter().filter(|c| self.is_enabled(c)).collect()
     }
 
     /// Whether `component` runs in this plan.
@@ -247,8 +224,18 @@ impl StackPlan {
             "jaeger" => c.jaeger.enabled,
             "prometheus" => c.prometheus.enabled,
             "grafana" => c.grafana.enabled,
-            _ => false,
+            service => c.services.iter().any(|s| s.name == service && s.enabled),
         }
+    }
+
+    /// Whether `component` is a demo service.
+    pub fn is_service(&self, component: &str) -> bool {
+        self.config.services.iter().any(|s| s.name == component)
+    }
+
+    /// Where the services send spans: the Collector, or Jaeger in the `direct` topology.
+    pub fn otlp_target(&self) -> &'static str {
+        if self.config.collector.enabled { "collector" } else { "jaeger" }
     }
 
     /// The address every listener binds to.
@@ -271,11 +258,7 @@ fn listeners(c: &StackConfig) -> Vec<Listener> {
     let mut out = Vec::new();
     let mut add = |component: &str, pairs: &[(&str, u16)]| {
         for (name, port) in pairs {
-            out.push(Listener {
-                component: component.into(),
-                name: (*name).into(),
-                port: *port,
-            });
+            out.push(Listener { component: component.into(), name: (*name).into(), port: *port });
         }
     };
     if c.jaeger.enabled {
@@ -316,7 +299,38 @@ fn listeners(c: &StackConfig) -> Vec<Listener> {
     if c.grafana.enabled {
         add("grafana", &[("http", c.grafana.ports.http)]);
     }
+    for s in c.services.iter().filter(|s| s.enabled) {
+        add(&s.name, &[("http", s.port)]);
+    }
     out
+}
+
+/// Service names are unique and usable as file names; calls name real services;
+/// error rates are shares.
+fn validate_services(c: &StackConfig) -> Result<(), PlanError> {
+    let bad = |m: String| Err(PlanError::BadService(m));
+    for (i, s) in c.services.iter().enumerate() {
+        let valid = !s.name.is_empty() && s.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
+        if !valid {
+            return bad(format!("name `{}` must be letters, digits, `-`, `_` or `.`", s.name));
+        }
+        if COMPONENTS.contains(&s.name.as_str()) || s.name == ALL_SERVICES || s.name == "supervisor" {
+            return bad(format!("name `{}` is taken by obsdemo itself", s.name));
+        }
+        if c.services[..i].iter().any(|other| other.name == s.name) {
+            return bad(format!("`{}` is listed twice", s.name));
+        }
+        if !(0.0..=1.0).contains(&s.error_rate) {
+            return bad(format!("{}: error_rate {} is not between 0.0 and 1.0", s.name, s.error_rate));
+        }
+    }
+    // Calls are checked once every name is known to be sound.
+    for s in &c.services {
+        if let Some(unknown) = s.calls.iter().find(|call| !c.services.iter().any(|t| &t.name == *call)) {
+            return bad(format!("{} calls `{unknown}`, which is not a service in stack.toml", s.name));
+        }
+    }
+    Ok(())
 }
 
 /// Writes the offset ports back into the configuration, so templates can read either.
@@ -340,6 +354,10 @@ fn apply_ports(c: &mut StackConfig, listeners: &[Listener]) {
             ("collector", "health") => &mut c.collector.ports.health,
             ("prometheus", "http") => &mut c.prometheus.ports.http,
             ("grafana", "http") => &mut c.grafana.ports.http,
+            (service, "http") => match c.services.iter_mut().find(|s| s.name == service) {
+                Some(s) => &mut s.port,
+                None => unreachable!("listener {service}.http has no service"),
+            },
             (component, name) => unreachable!("listener {component}.{name} has no field"),
         };
         *slot = l.port;
@@ -357,11 +375,7 @@ mod tests {
     #[test]
     fn default_plan_matches_the_design_port_table() {
         let p = plan(StackConfig::default(), Overrides::default()).unwrap();
-        let ports: Vec<_> = p
-            .listeners
-            .iter()
-            .map(|l| (l.component.as_str(), l.name.as_str(), l.port))
-            .collect();
+        let ports: Vec<_> = p.listeners.iter().map(|l| (l.component.as_str(), l.name.as_str(), l.port)).collect();
         assert_eq!(
             ports,
             vec![
@@ -381,6 +395,11 @@ mod tests {
                 ("collector", "health", 13133),
                 ("prometheus", "http", 9090),
                 ("grafana", "http", 3000),
+                ("Order-service", "http", 8001),
+                ("Payment-service", "http", 8002),
+                ("Inventory-service", "http", 8003),
+                ("Shipping-service", "http", 8004),
+                ("Notification-service", "http", 8005),
             ]
         );
         assert_eq!(p.state_dir, Path::new("/w/.obsdemo"));
@@ -388,35 +407,16 @@ mod tests {
 
     #[test]
     fn offset_shifts_every_port_and_the_config() {
-        let p = plan(
-            StackConfig::default(),
-            Overrides {
-                port_offset: 100,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let p = plan(StackConfig::default(), Overrides { port_offset: 100, ..Default::default() }).unwrap();
         assert_eq!(p.port("collector", "otlp_grpc"), 4417);
         assert_eq!(p.config.collector.ports.otlp_grpc, 4417);
         assert_eq!(p.config.jaeger.ports.ui, 16786);
-        assert!(
-            plan(
-                StackConfig::default(),
-                Overrides {
-                    port_offset: 60000,
-                    ..Default::default()
-                }
-            )
-            .is_err()
-        );
+        assert!(plan(StackConfig::default(), Overrides { port_offset: 60000, ..Default::default() }).is_err());
     }
 
     #[test]
     fn direct_topology_gives_jaeger_the_original_otlp_ports() {
-        let config = StackConfig {
-            topology: Topology::Direct,
-            ..Default::default()
-        };
+        let config = StackConfig { topology: Topology::Direct, ..Default::default() };
         let p = plan(config, Overrides::default()).unwrap();
         assert!(!p.is_enabled("collector"));
         assert_eq!(p.port("jaeger", "otlp_grpc"), 4317);
@@ -429,10 +429,7 @@ mod tests {
         let mut config = StackConfig::default();
         config.prometheus.ports.http = 16686;
         let e = plan(config, Overrides::default()).unwrap_err().to_string();
-        assert!(
-            e.contains("port 16686 (jaeger ui)") && e.contains("port 16686 (prometheus http)"),
-            "{e}"
-        );
+        assert!(e.contains("port 16686 (jaeger ui)") && e.contains("port 16686 (prometheus http)"), "{e}");
     }
 
     #[test]
@@ -441,25 +438,36 @@ mod tests {
         config.jaeger.flavour = JaegerFlavour::V1;
         let p = plan(config, Overrides::default()).unwrap();
         assert_eq!(p.port("jaeger", "admin"), 14269);
-        assert!(
-            !p.listeners
-                .iter()
-                .any(|l| l.name == "health" && l.component == "jaeger")
-        );
+        assert!(!p.listeners.iter().any(|l| l.name == "health" && l.component == "jaeger"));
     }
 
     #[test]
     fn without_disables_and_rejects_unknown_names() {
-        let o = Overrides {
-            without: vec!["grafana".into()],
-            ..Default::default()
-        };
+        let o = Overrides { without: vec!["grafana".into(), "services".into()], ..Default::default() };
         let p = plan(StackConfig::default(), o).unwrap();
         assert_eq!(p.enabled(), vec!["jaeger", "collector", "prometheus"]);
-        let o = Overrides {
-            without: vec!["grafna".into()],
-            ..Default::default()
-        };
-        assert!(plan(StackConfig::default(), o).is_err());
+        let o = Overrides { without: vec!["Payment-service".into()], ..Default::default() };
+        let p = plan(StackConfig::default(), o).unwrap();
+        assert!(!p.is_enabled("Payment-service") && p.is_enabled("Order-service"));
+        let o = Overrides { without: vec!["grafna".into()], ..Default::default() };
+        let e = plan(StackConfig::default(), o).unwrap_err().to_string();
+        assert!(e.contains("Notification-service"), "lists the services too: {e}");
+    }
+
+    #[test]
+    fn services_are_validated() {
+        let mut config = StackConfig::default();
+        config.services[0].calls.push("Billing-service".into());
+        let e = plan(config, Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("Order-service calls `Billing-service`"), "{e}");
+        let mut config = StackConfig::default();
+        config.services[1].error_rate = 1.5;
+        assert!(plan(config, Overrides::default()).is_err());
+        let mut config = StackConfig::default();
+        config.services[1].name = "Order-service".into();
+        assert!(plan(config, Overrides::default()).unwrap_err().to_string().contains("twice"));
+        let mut config = StackConfig::default();
+        config.services[1].name = "../evil".into();
+        assert!(plan(config, Overrides::default()).is_err());
     }
 }

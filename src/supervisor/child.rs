@@ -64,10 +64,7 @@ pub struct Shared {
 impl Shared {
     /// Changes the record of `name` and writes `state.json`.
     pub fn update(&self, name: &str, f: impl FnOnce(&mut super::state::ComponentRecord)) {
-        let mut state = self
-            .state
-            .lock()
-            .expect("state lock is never poisoned: no panics under it");
+        let mut state = self.state.lock().expect("state lock is never poisoned: no panics under it");
         if let Some(rec) = state.components.iter_mut().find(|c| c.name == name) {
             f(rec);
         }
@@ -118,11 +115,7 @@ pub async fn run(
         let mut child = match spawn(&spec, &shared, restarts) {
             Ok(child) => child,
             Err(e) => {
-                let _ = append_log(
-                    &shared,
-                    &name,
-                    &format!("obsdemo: cannot start {}: {e}", spec.program.display()),
-                );
+                let _ = append_log(&shared, &name, &format!("obsdemo: cannot start {}: {e}", spec.program.display()));
                 shared.update(&name, |c| {
                     c.state = ComponentState::Failed;
                     c.last_exit = Some(format!("cannot start: {e}"));
@@ -223,17 +216,10 @@ fn spawn(spec: &ProcessSpec, shared: &Shared, attempt: u32) -> std::io::Result<C
 fn append_log(shared: &Shared, name: &str, line: &str) -> std::io::Result<std::fs::File> {
     let path = {
         let state = shared.state.lock().expect("state lock is never poisoned");
-        state
-            .components
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.log.clone())
+        state.components.iter().find(|c| c.name == name).map(|c| c.log.clone())
     }
     .ok_or_else(|| std::io::Error::other(format!("no record for {name}")))?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     writeln!(f, "{line}")?;
     Ok(f)
 }
@@ -250,12 +236,7 @@ async fn wait_ready(spec: &ProcessSpec, prober: &Prober) {
 }
 
 /// Waits for the process to exit, or stops its group when `stop` turns true.
-async fn wait_exit(
-    child: &mut Child,
-    pgid: u32,
-    stop: &mut watch::Receiver<bool>,
-    grace: Duration,
-) -> Ended {
+async fn wait_exit(child: &mut Child, pgid: u32, stop: &mut watch::Receiver<bool>, grace: Duration) -> Ended {
     let stopping = tokio::select! {
         status = child.wait() => return Ended::Exited(match status {
             Ok(s) => s.to_string(),
@@ -263,10 +244,7 @@ async fn wait_exit(
         }),
         stop = stop.wait_for(|s| *s) => stop.is_ok(),
     };
-    debug_assert!(
-        stopping,
-        "the supervisor holds every stop sender until its components end"
-    );
+    debug_assert!(stopping, "the supervisor holds every stop sender until its components end");
     platform::stop_group(pgid, grace).await;
     let _ = child.wait().await;
     Ended::Stopped

@@ -64,11 +64,7 @@ pub async fn serve(
 
 /// Sends `request` to the supervisor of the state dir whose socket is `socket` and
 /// returns its answer. Errors when no supervisor answers within `timeout`.
-pub async fn request(
-    socket: &Path,
-    request: Request,
-    timeout: Duration,
-) -> std::io::Result<serde_json::Value> {
+pub async fn request(socket: &Path, request: Request, timeout: Duration) -> std::io::Result<serde_json::Value> {
     let exchange = async {
         let mut stream = UnixStream::connect(socket).await?;
         let mut line = serde_json::to_string(&request).expect("request serializes");
@@ -78,18 +74,13 @@ pub async fn request(
         BufReader::new(stream).read_line(&mut answer).await?;
         serde_json::from_str(&answer).map_err(std::io::Error::other)
     };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| {
-        std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "the supervisor did not answer",
-        )
-    })?
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the supervisor did not answer"))?
 }
 
 /// The supervisor's state, when one answers on `socket`.
 pub async fn status(socket: &Path) -> Option<StackState> {
-    let answer = request(socket, Request::Status, Duration::from_secs(2))
-        .await
-        .ok()?;
+    let answer = request(socket, Request::Status, Duration::from_secs(2)).await.ok()?;
     serde_json::from_value(answer).ok()
 }

@@ -29,27 +29,21 @@ impl Launch {
 
     /// Writes the launch file of the state dir.
     pub fn write(&self, paths: &StatePaths) -> std::io::Result<()> {
-        std::fs::write(
-            Self::path(paths),
-            serde_json::to_vec_pretty(self).expect("launch serializes"),
-        )
+        std::fs::write(Self::path(paths), serde_json::to_vec_pretty(self).expect("launch serializes"))
     }
 
     /// Reads the launch file of the state dir.
     pub fn read(paths: &StatePaths) -> anyhow::Result<Self> {
         let path = Self::path(paths);
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a launch file", path.display()))
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a launch file", path.display()))
     }
 }
 
 /// Starts `obsdemo supervise` for the state dir, detached, its output in
 /// `logs/supervisor.log`. Returns its pid.
 pub fn spawn_supervisor(paths: &StatePaths) -> anyhow::Result<u32> {
-    let exe = std::env::current_exe()
-        .context("cannot find the obsdemo binary to start the supervisor")?;
+    let exe = std::env::current_exe().context("cannot find the obsdemo binary to start the supervisor")?;
     let log_path = paths.log("supervisor");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -57,12 +51,7 @@ pub fn spawn_supervisor(paths: &StatePaths) -> anyhow::Result<u32> {
         .open(&log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
     let mut cmd = Command::new(exe);
-    cmd.arg("supervise")
-        .arg("--state-dir")
-        .arg(&paths.root)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
+    cmd.arg("supervise").arg("--state-dir").arg(&paths.root).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
     platform::detach(&mut cmd);
     let child = cmd.spawn().context("cannot start the supervisor")?;
     Ok(child.id())

@@ -26,11 +26,7 @@ use std::time::Duration;
 pub async fn wait_ports_free(bind: IpAddr, ports: &[u16], timeout: Duration) -> Vec<u16> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let busy: Vec<u16> = ports
-            .iter()
-            .copied()
-            .filter(|p| !preflight::port_is_free(bind, *p))
-            .collect();
+        let busy: Vec<u16> = ports.iter().copied().filter(|p| !preflight::port_is_free(bind, *p)).collect();
         if busy.is_empty() || tokio::time::Instant::now() >= deadline {
             return busy;
         }

@@ -39,10 +39,7 @@ pub fn port_is_free(bind: IpAddr, port: u16) -> bool {
 pub fn check_ports_free(plan: &StackPlan) -> Result<(), PortInUse> {
     for l in &plan.listeners {
         if !port_is_free(plan.bind(), l.port) {
-            return Err(PortInUse {
-                listener: l.clone(),
-                holder: platform::port_holder(l.port),
-            });
+            return Err(PortInUse { listener: l.clone(), holder: platform::port_holder(l.port) });
         }
     }
     Ok(())

@@ -58,16 +58,50 @@ pub struct ComponentStatus {
     pub last_exit: Option<String>,
     /// Its log file.
     pub log: String,
+    /// For Prometheus: what it scrapes and whether the last scrape worked, from its
+    /// targets API. Readiness alone would not show a broken metrics pipeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape_targets: Option<Vec<ScrapeTarget>>,
+}
+
+/// One Prometheus scrape target.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScrapeTarget {
+    /// The scrape job.
+    pub job: String,
+    /// The URL scraped.
+    pub url: String,
+    /// `up`, `down` or `unknown`.
+    pub health: String,
+    /// The last scrape's error, empty when it worked.
+    pub last_error: String,
 }
 
 impl StatusReport {
     /// Whether every enabled component is healthy.
     pub fn all_healthy(&self) -> bool {
-        self.components
-            .iter()
-            .filter(|c| c.state != ComponentState::Disabled)
-            .all(|c| c.healthy)
+        self.components.iter().filter(|c| c.state != ComponentState::Disabled).all(|c| c.healthy)
     }
+}
+
+/// Prometheus's active targets, asked of the server whose readiness URL is `ready_url`.
+async fn scrape_targets(ready_url: &str) -> Option<Vec<ScrapeTarget>> {
+    let url = reqwest::Url::parse(ready_url).ok()?.join("/api/v1/targets?state=active").ok()?;
+    let body: serde_json::Value =
+        crate::http::local_client(Duration::from_secs(2)).get(url).send().await.ok()?.json().await.ok()?;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let targets = body["data"]["activeTargets"].as_array()?;
+    Some(
+        targets
+            .iter()
+            .map(|t| ScrapeTarget {
+                job: text(&t["labels"]["job"]),
+                url: text(&t["scrapeUrl"]),
+                health: text(&t["health"]),
+                last_error: text(&t["lastError"]),
+            })
+            .collect(),
+    )
 }
 
 /// The status of the stack in `paths`; `None` when it never ran there.
@@ -84,50 +118,35 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
     for c in &state.components {
         let alive = c.process.filter(|p| p.is_alive());
         let mut lifecycle = c.state;
-        if !running
-            && matches!(
-                lifecycle,
-                ComponentState::Running | ComponentState::Starting
-            )
-        {
+        if !running && matches!(lifecycle, ComponentState::Running | ComponentState::Starting) {
             // Nobody supervises it any more: it is stopped, or running unsupervised.
-            lifecycle = if alive.is_some() {
-                lifecycle
-            } else {
-                ComponentState::Stopped
-            };
+            lifecycle = if alive.is_some() { lifecycle } else { ComponentState::Stopped };
         }
-        let health = if alive.is_some() {
-            prober.check_all(&c.probes).await
-        } else {
-            Vec::new()
-        };
+        let health = if alive.is_some() { prober.check_all(&c.probes).await } else { Vec::new() };
         let used = alive.and_then(|p| usage(p.pid));
+        let scrape_targets = match (c.name.as_str(), alive, c.probes.first()) {
+            ("prometheus", Some(_), Some(probe)) => scrape_targets(probe.target()).await,
+            _ => None,
+        };
         components.push(ComponentStatus {
             name: c.name.clone(),
             state: lifecycle,
-            healthy: lifecycle == ComponentState::Running
-                && !health.is_empty()
-                && health.iter().all(|r| r.ok),
+            healthy: lifecycle == ComponentState::Running && !health.is_empty() && health.iter().all(|r| r.ok),
             pid: alive.map(|p| p.pid),
             url: c.probes.first().map(|p| p.target().to_owned()),
-            uptime_s: alive
-                .and(c.started_at)
-                .map(|t| now_secs().saturating_sub(t)),
+            uptime_s: alive.and(c.started_at).map(|t| now_secs().saturating_sub(t)),
             restarts: c.restarts,
             health,
             cpu_percent: used.map(|u| u.cpu_percent),
             rss_bytes: used.map(|u| u.rss_bytes),
             last_exit: c.last_exit.clone(),
             log: c.log.display().to_string(),
+            scrape_targets,
         });
     }
     Ok(Some(StatusReport {
         state_dir: paths.root.display().to_string(),
-        supervisor: SupervisorStatus {
-            pid: state.supervisor.pid,
-            running,
-        },
+        supervisor: SupervisorStatus { pid: state.supervisor.pid, running },
         components,
     }))
 }

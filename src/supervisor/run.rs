@@ -39,10 +39,8 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
     let launch = Launch::read(paths)?;
     let socket = paths.socket();
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket)
-        .with_context(|| format!("cannot listen on {}", socket.display()))?;
-    let supervisor = ProcessId::of(std::process::id())
-        .context("cannot read the supervisor's own process entry")?;
+    let listener = UnixListener::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
+    let supervisor = ProcessId::of(std::process::id()).context("cannot read the supervisor's own process entry")?;
 
     let record = |name: &str, state, probes, ports| ComponentRecord {
         name: name.to_owned(),
@@ -58,32 +56,13 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
     let mut components: Vec<ComponentRecord> = launch
         .specs
         .iter()
-        .map(|s| {
-            record(
-                &s.name,
-                ComponentState::Starting,
-                s.probes.clone(),
-                s.ports.clone(),
-            )
-        })
+        .map(|s| record(&s.name, ComponentState::Starting, s.probes.clone(), s.ports.clone()))
         .collect();
-    components.extend(
-        launch
-            .disabled
-            .iter()
-            .map(|n| record(n, ComponentState::Disabled, vec![], vec![])),
-    );
-    let state = StackState {
-        supervisor,
-        bind: launch.bind.to_string(),
-        components,
-    };
+    components.extend(launch.disabled.iter().map(|n| record(n, ComponentState::Disabled, vec![], vec![])));
+    let state = StackState { supervisor, bind: launch.bind.to_string(), components };
     state.write(&paths.state_json())?;
-    let shared = Shared {
-        state: Arc::new(Mutex::new(state)),
-        state_json: paths.state_json(),
-        policy: RestartPolicy::default(),
-    };
+    let shared =
+        Shared { state: Arc::new(Mutex::new(state)), state_json: paths.state_json(), policy: RestartPolicy::default() };
 
     // Start every component task now; each waits on its own dependencies' readiness,
     // so independent components start in parallel.
@@ -92,11 +71,7 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
     for spec in launch.specs.iter().cloned() {
         let (ready_tx, ready_rx) = watch::channel(Readiness::Pending);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let deps = spec
-            .depends_on
-            .iter()
-            .filter_map(|d| readiness.get(d).cloned())
-            .collect();
+        let deps = spec.depends_on.iter().filter_map(|d| readiness.get(d).cloned()).collect();
         readiness.insert(spec.name.clone(), ready_rx);
         let handle = tokio::spawn(child::run(spec, shared.clone(), deps, ready_tx, stop_rx));
         tasks.push((stop_tx, handle));
@@ -106,12 +81,7 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
     let snapshot = shared.state.clone();
     tokio::spawn(control::serve(
         listener,
-        move || {
-            snapshot
-                .lock()
-                .expect("state lock is never poisoned")
-                .clone()
-        },
+        move || snapshot.lock().expect("state lock is never poisoned").clone(),
         stops_tx,
     ));
 
@@ -128,20 +98,13 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
         stop.send_replace(true);
         let _ = handle.await;
     }
-    let ports = shared
-        .state
-        .lock()
-        .expect("state lock is never poisoned")
-        .ports();
+    let ports = shared.state.lock().expect("state lock is never poisoned").ports();
     let busy = wait_ports_free(launch.bind, &ports, Duration::from_secs(15)).await;
     if !busy.is_empty() {
         eprintln!("obsdemo supervisor: ports still in use after stop: {busy:?}");
     }
     let _ = std::fs::remove_file(&socket);
-    for requester in first_requester
-        .into_iter()
-        .chain(std::iter::from_fn(|| stops.try_recv().ok()))
-    {
+    for requester in first_requester.into_iter().chain(std::iter::from_fn(|| stops.try_recv().ok())) {
         let _ = requester.send(());
     }
     // Let the control task write its answer before the runtime is dropped; the client

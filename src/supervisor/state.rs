@@ -37,10 +37,7 @@ impl ProcessId {
     /// The identity of the live process `pid`, if there is one.
     pub fn of(pid: u32) -> Option<Self> {
         let sys = process_snapshot(pid)?;
-        sys.process(sysinfo::Pid::from_u32(pid)).map(|p| Self {
-            pid,
-            start_time: p.start_time(),
-        })
+        sys.process(sysinfo::Pid::from_u32(pid)).map(|p| Self { pid, start_time: p.start_time() })
     }
 
     /// Whether this very process is still alive: same pid *and* same start time.
@@ -64,10 +61,7 @@ pub fn usage(pid: u32) -> Option<Usage> {
     let p = sys.process(sysinfo::Pid::from_u32(pid))?;
     let run = p.run_time().max(1) as f64;
     // sysinfo's cpu_usage needs two samples; accumulated CPU time over run time needs one.
-    Some(Usage {
-        cpu_percent: p.accumulated_cpu_time() as f64 / 10.0 / run,
-        rss_bytes: p.memory(),
-    })
+    Some(Usage { cpu_percent: p.accumulated_cpu_time() as f64 / 10.0 / run, rss_bytes: p.memory() })
 }
 
 /// A process table holding just `pid`, when the OS lets us read it.
@@ -120,9 +114,9 @@ impl StackState {
     /// Reads `state.json`; `None` when there is none.
     pub fn read(path: &Path) -> std::io::Result<Option<Self>> {
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                std::io::Error::other(format!("{} is not a state file: {e}", path.display()))
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::other(format!("{} is not a state file: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -131,25 +125,17 @@ impl StackState {
     /// Writes `state.json` atomically (temp file + rename), so a reader never sees half.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).expect("state serializes"),
-        )?;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("state serializes"))?;
         std::fs::rename(tmp, path)
     }
 
     /// Every port of every component.
     pub fn ports(&self) -> Vec<u16> {
-        self.components
-            .iter()
-            .flat_map(|c| c.ports.iter().copied())
-            .collect()
+        self.components.iter().flat_map(|c| c.ports.iter().copied()).collect()
     }
 }
 
 /// Seconds since the epoch, now.
 pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -28,12 +28,7 @@ pub async fn down(paths: &StatePaths, grace: Duration) -> std::io::Result<DownRe
         report.was_running = true;
         // The supervisor answers once it has stopped everything; a closed connection
         // (it exited first) is checked below like any other case.
-        let _ = control::request(
-            &paths.socket(),
-            Request::Stop,
-            grace * 3 + Duration::from_secs(30),
-        )
-        .await;
+        let _ = control::request(&paths.socket(), Request::Stop, grace * 3 + Duration::from_secs(30)).await;
         report.via_supervisor = true;
     }
     let Some(mut state) = StackState::read(&paths.state_json())? else {
@@ -63,10 +58,7 @@ pub async fn down(paths: &StatePaths, grace: Duration) -> std::io::Result<DownRe
             c.state = ComponentState::Stopped;
         }
     }
-    let bind = state
-        .bind
-        .parse()
-        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let bind = state.bind.parse().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
     report.busy_ports = wait_ports_free(bind, &state.ports(), Duration::from_secs(15)).await;
     state.write(&paths.state_json())?;
     let _ = std::fs::remove_file(paths.socket());

@@ -26,9 +26,7 @@ pub fn require(components: &[&str]) {
     for c in components {
         if let Err(e) = obsdemo::install::resolve(&config, c) {
             let fix = match *c {
-                "prometheus" => {
-                    "apt-get install prometheus (or ./scripts/test.sh, which installs everything)"
-                }
+                "prometheus" => "apt-get install prometheus (or ./scripts/test.sh, which installs everything)",
                 _ => "obsdemo install --from-source jaeger collector (or ./scripts/test.sh)",
             };
             panic!("this test needs {c}, which is missing; provide it with `{fix}`.\n{e}");
@@ -58,15 +56,8 @@ impl TestStack {
 
     /// A stack whose `stack.toml` is `extra` on top of the test defaults.
     pub fn with_config(extra: &str) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("obsdemo-test-")
-            .tempdir()
-            .expect("temp dir");
-        let mut stack = Self {
-            dir,
-            offset: 0,
-            include_grafana: grafana_present(),
-        };
+        let dir = tempfile::Builder::new().prefix("obsdemo-test-").tempdir().expect("temp dir");
+        let mut stack = Self { dir, offset: 0, include_grafana: grafana_present() };
         let config = stack.set_config(extra);
         stack.offset = free_offset(&config);
         stack
@@ -132,8 +123,7 @@ impl TestStack {
     /// `status --json`, parsed.
     pub fn status(&self) -> Value {
         let out = self.run(&["status", "--json"]);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("status --json: {e}\n{}", describe(&out)))
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{}", describe(&out)))
     }
 
     /// The `state.json` of the stack.
@@ -160,13 +150,7 @@ impl TestStack {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|c| {
-                c["ports"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p.as_u64().unwrap() as u16)
-            })
+            .flat_map(|c| c["ports"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u16))
             .collect()
     }
 
@@ -201,20 +185,10 @@ fn free_offset(config: &StackConfig) -> u16 {
         assert!(slot < 400, "no free port offset found");
         // Spread parallel test binaries apart too.
         let offset = 10_000 + ((slot + (std::process::id() % 7) as u16 * 50) % 400) * 20;
-        let plan = StackPlan::new(
-            config.clone(),
-            &Overrides {
-                port_offset: offset,
-                ..Default::default()
-            },
-            Path::new("/"),
-        )
-        .expect("test plan is valid");
-        if plan
-            .listeners
-            .iter()
-            .all(|l| TcpListener::bind(("127.0.0.1", l.port)).is_ok())
-        {
+        let plan =
+            StackPlan::new(config.clone(), &Overrides { port_offset: offset, ..Default::default() }, Path::new("/"))
+                .expect("test plan is valid");
+        if plan.listeners.iter().all(|l| TcpListener::bind(("127.0.0.1", l.port)).is_ok()) {
             return offset;
         }
     }
@@ -232,11 +206,7 @@ pub fn describe(out: &Output) -> String {
 
 /// Panics with the command's output unless it exited 0.
 pub fn assert_success(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "`obsdemo {what}` failed\n{}",
-        describe(out)
-    );
+    assert!(out.status.success(), "`obsdemo {what}` failed\n{}", describe(out));
 }
 
 /// Polls `f` every 200 ms until it returns `Some`, or panics after `timeout`.
@@ -246,10 +216,7 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -270,20 +237,14 @@ pub fn port_free(port: u16) -> bool {
 /// Asserts that none of `pids` is alive and every one of `ports` is free.
 pub fn assert_nothing_left(pids: &[u32], ports: &[u16]) {
     let alive: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
-    assert!(
-        alive.is_empty(),
-        "processes of the stack still alive: {alive:?}"
-    );
+    assert!(alive.is_empty(), "processes of the stack still alive: {alive:?}");
     let busy: Vec<u16> = ports.iter().copied().filter(|p| !port_free(*p)).collect();
     assert!(busy.is_empty(), "ports of the stack still in use: {busy:?}");
 }
 
 /// A blocking GET returning parsed JSON, or `None` on any failure.
 pub fn get_json(url: &str) -> Option<Value> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
     rt.block_on(async {
         let client = obsdemo::http::local_client(Duration::from_secs(5));
         let resp = client.get(url).send().await.ok()?;
@@ -302,11 +263,7 @@ pub fn send_span(endpoint: &str, service: &str, span_name: &str) -> String {
     use opentelemetry_sdk::Resource;
     use opentelemetry_sdk::trace::SdkTracerProvider;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
@@ -314,11 +271,7 @@ pub fn send_span(endpoint: &str, service: &str, span_name: &str) -> String {
             .build()
             .expect("exporter builds");
         let provider = SdkTracerProvider::builder()
-            .with_resource(
-                Resource::builder()
-                    .with_service_name(service.to_owned())
-                    .build(),
-            )
+            .with_resource(Resource::builder().with_service_name(service.to_owned()).build())
             .with_batch_exporter(exporter)
             .build();
         let tracer = provider.tracer("obsdemo-tests");
@@ -340,17 +293,9 @@ pub fn send_span(endpoint: &str, service: &str, span_name: &str) -> String {
 /// named `span_name`; returns the trace.
 pub fn jaeger_trace(ui_port: u16, trace_id: &str, span_name: &str) -> Value {
     let url = format!("http://127.0.0.1:{ui_port}/api/traces/{trace_id}");
-    eventually(
-        &format!("trace {trace_id} in Jaeger"),
-        Duration::from_secs(30),
-        || {
-            let body = get_json(&url)?;
-            let trace = body["data"].as_array()?.first()?.clone();
-            trace["spans"]
-                .as_array()?
-                .iter()
-                .any(|s| s["operationName"] == span_name)
-                .then_some(trace)
-        },
-    )
+    eventually(&format!("trace {trace_id} in Jaeger"), Duration::from_secs(30), || {
+        let body = get_json(&url)?;
+        let trace = body["data"].as_array()?.first()?.clone();
+        trace["spans"].as_array()?.iter().any(|s| s["operationName"] == span_name).then_some(trace)
+    })
 }

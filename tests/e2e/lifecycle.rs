@@ -16,19 +16,11 @@ fn up_status_telemetry_down_leaves_nothing() {
     let status = stack.status();
     let components = status["components"].as_array().unwrap();
     for name in ["jaeger", "collector", "prometheus"] {
-        let c = components
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing: {status}"));
+        let c = components.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name} missing: {status}"));
         assert_eq!(c["state"], "running", "{c}");
         assert_eq!(c["healthy"], true, "{c}");
         assert!(c["pid"].as_u64().is_some_and(|p| p > 1), "{c}");
-        assert!(
-            c["url"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
-            "{c}"
-        );
+        assert!(c["url"].as_str().is_some_and(|u| u.starts_with("http://127.0.0.1:")), "{c}");
         assert!(c["rss_bytes"].as_u64().is_some_and(|b| b > 0), "{c}");
     }
     if !grafana_present() {
@@ -40,32 +32,17 @@ fn up_status_telemetry_down_leaves_nothing() {
     let otlp = format!("http://127.0.0.1:{}", stack.port(4317));
     let trace_id = send_span(&otlp, "obsdemo-lifecycle-test", "lifecycle-span");
     let trace = jaeger_trace(stack.port(16686), &trace_id, "lifecycle-span");
-    let process = trace["processes"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap();
+    let process = trace["processes"].as_object().unwrap().values().next().unwrap();
     assert_eq!(process["serviceName"], "obsdemo-lifecycle-test");
 
     // Prometheus returns host metric series that it scraped from the Collector.
-    let url = format!(
-        "http://127.0.0.1:{}/api/v1/query?query=system_cpu_time_seconds_total",
-        stack.port(9090)
-    );
-    let series = eventually(
-        "host CPU series in Prometheus",
-        Duration::from_secs(30),
-        || {
-            let body = get_json(&url)?;
-            let result = body["data"]["result"].as_array()?.clone();
-            (!result.is_empty()).then_some(result)
-        },
-    );
-    assert_eq!(
-        series[0]["metric"]["job"], "otelcol-hostmetrics",
-        "{series:?}"
-    );
+    let url = format!("http://127.0.0.1:{}/api/v1/query?query=system_cpu_time_seconds_total", stack.port(9090));
+    let series = eventually("host CPU series in Prometheus", Duration::from_secs(30), || {
+        let body = get_json(&url)?;
+        let result = body["data"]["result"].as_array()?.clone();
+        (!result.is_empty()).then_some(result)
+    });
+    assert_eq!(series[0]["metric"]["job"], "otelcol-hostmetrics", "{series:?}");
 
     // Logs are readable; a second `up` refuses and changes nothing.
     let logs = stack.run(&["logs", "collector", "-n", "5"]);
@@ -73,27 +50,14 @@ fn up_status_telemetry_down_leaves_nothing() {
     let pids = stack.recorded_pids();
     let again = stack.try_up(&[]);
     assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("already running"),
-        "{}",
-        describe(&again)
-    );
-    assert_eq!(
-        stack.recorded_pids(),
-        pids,
-        "a second up must change nothing"
-    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"), "{}", describe(&again));
+    assert_eq!(stack.recorded_pids(), pids, "a second up must change nothing");
 
     let ports = stack.recorded_ports();
     stack.down();
     assert_nothing_left(&pids, &ports);
     let status = stack.run(&["status", "--json"]);
-    assert_eq!(
-        status.status.code(),
-        Some(1),
-        "status after down is unhealthy: {}",
-        describe(&status)
-    );
+    assert_eq!(status.status.code(), Some(1), "status after down is unhealthy: {}", describe(&status));
     // down is idempotent.
     stack.down();
 }
@@ -107,18 +71,10 @@ fn killed_supervisor_takes_every_child_with_it() {
     let ports = stack.recorded_ports();
     assert_eq!(pids.len(), 4, "supervisor and three components: {pids:?}");
     let supervisor = pids[0];
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &supervisor.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    eventually(
-        "every child gone after the supervisor was killed",
-        Duration::from_secs(5),
-        || pids.iter().all(|p| !alive(*p)).then_some(()),
-    );
+    assert!(Command::new("kill").args(["-KILL", &supervisor.to_string()]).status().unwrap().success());
+    eventually("every child gone after the supervisor was killed", Duration::from_secs(5), || {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    });
     // down still works from state.json, and reports nothing left.
     stack.down();
     assert_nothing_left(&pids, &ports);
@@ -130,31 +86,15 @@ fn crashed_component_is_restarted() {
     let stack = TestStack::new();
     stack.up(&["--without", "prometheus"]);
     let collector = |s: &serde_json::Value| {
-        s["components"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "collector")
-            .unwrap()
-            .clone()
+        s["components"].as_array().unwrap().iter().find(|c| c["name"] == "collector").unwrap().clone()
     };
     let first = collector(&stack.status());
     let pid = first["pid"].as_u64().unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let restarted = eventually(
-        "the collector restarted and healthy",
-        Duration::from_secs(20),
-        || {
-            let c = collector(&stack.status());
-            (c["healthy"] == true && c["pid"].as_u64() != Some(pid)).then_some(c)
-        },
-    );
+    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    let restarted = eventually("the collector restarted and healthy", Duration::from_secs(20), || {
+        let c = collector(&stack.status());
+        (c["healthy"] == true && c["pid"].as_u64() != Some(pid)).then_some(c)
+    });
     assert_eq!(restarted["restarts"], 1, "{restarted}");
 }
 

@@ -4,5 +4,6 @@
 
 mod harness;
 mod lifecycle;
+mod metrics;
 mod refusals;
 mod topologies;

@@ -14,22 +14,10 @@ const SEED_FLAGS: [&str; 6] = [
 ];
 
 fn launch_args(stack: &TestStack, component: &str) -> Vec<String> {
-    let launch: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(stack.state_dir().join("rendered/launch.json")).unwrap(),
-    )
-    .unwrap();
-    let spec = launch["specs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == component)
-        .unwrap();
-    spec["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect()
+    let launch: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stack.state_dir().join("rendered/launch.json")).unwrap()).unwrap();
+    let spec = launch["specs"].as_array().unwrap().iter().find(|s| s["name"] == component).unwrap();
+    spec["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
@@ -43,40 +31,21 @@ fn jaeger_v1_with_the_original_flags_is_healthy_and_receives_spans() {
         ..Default::default()
     };
     if let Err(e) = obsdemo::install::resolve(&config, "jaeger") {
-        panic!(
-            "this test needs jaeger-all-in-one; provide it with `obsdemo install --from-source jaeger`.\n{e}"
-        );
+        panic!("this test needs jaeger-all-in-one; provide it with `obsdemo install --from-source jaeger`.\n{e}");
     }
     let stack = TestStack::with_config("[jaeger]\nflavour = \"v1\"\n");
     stack.up(&["--without", "prometheus"]);
     let args = launch_args(&stack, "jaeger");
     for flag in SEED_FLAGS {
-        let arg = args
-            .iter()
-            .find(|a| a.starts_with(flag))
-            .unwrap_or_else(|| panic!("{flag} missing from {args:?}"));
+        let arg = args.iter().find(|a| a.starts_with(flag)).unwrap_or_else(|| panic!("{flag} missing from {args:?}"));
         assert!(arg.contains("127.0.0.1:"), "bound to loopback: {arg}");
     }
-    assert!(
-        args.contains(&format!(
-            "--query.http-server.host-port=127.0.0.1:{}",
-            stack.port(16686)
-        )),
-        "{args:?}"
-    );
+    assert!(args.contains(&format!("--query.http-server.host-port=127.0.0.1:{}", stack.port(16686))), "{args:?}");
 
     // Straight into v1's own OTLP port, and through the Collector.
-    let direct = send_span(
-        &format!("http://127.0.0.1:{}", stack.port(14317)),
-        "v1-direct",
-        "v1-direct-span",
-    );
+    let direct = send_span(&format!("http://127.0.0.1:{}", stack.port(14317)), "v1-direct", "v1-direct-span");
     jaeger_trace(stack.port(16686), &direct, "v1-direct-span");
-    let via = send_span(
-        &format!("http://127.0.0.1:{}", stack.port(4317)),
-        "v1-via-collector",
-        "v1-via-span",
-    );
+    let via = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "v1-via-collector", "v1-via-span");
     jaeger_trace(stack.port(16686), &via, "v1-via-span");
 }
 
@@ -86,35 +55,21 @@ fn direct_topology_runs_jaeger_on_the_original_otlp_ports_without_a_collector() 
     let stack = TestStack::with_config("topology = \"direct\"\n");
     stack.up(&["--without", "prometheus"]);
     let status = stack.status();
-    let collector = status["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "collector")
-        .unwrap();
+    let collector = status["components"].as_array().unwrap().iter().find(|c| c["name"] == "collector").unwrap();
     assert_eq!(collector["state"], "disabled", "{status}");
     assert!(collector["pid"].is_null());
-    let jaeger_ports: Vec<u64> = stack.state()["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "jaeger")
-        .unwrap()["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_u64().unwrap())
-        .collect();
+    let jaeger_ports: Vec<u64> =
+        stack.state()["components"].as_array().unwrap().iter().find(|c| c["name"] == "jaeger").unwrap()["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_u64().unwrap())
+            .collect();
     assert!(
-        jaeger_ports.contains(&(stack.port(4317) as u64))
-            && jaeger_ports.contains(&(stack.port(4318) as u64)),
+        jaeger_ports.contains(&(stack.port(4317) as u64)) && jaeger_ports.contains(&(stack.port(4318) as u64)),
         "{jaeger_ports:?}"
     );
 
-    let id = send_span(
-        &format!("http://127.0.0.1:{}", stack.port(4317)),
-        "direct-service",
-        "direct-span",
-    );
+    let id = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "direct-service", "direct-span");
     jaeger_trace(stack.port(16686), &id, "direct-span");
 }

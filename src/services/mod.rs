@@ -1,0 +1,87 @@
+//! The demo microservices: Order, Payment, Inventory, Shipping and Notification, each
+//! its own process (`obsdemo service NAME`), each exporting spans over OTLP/gRPC with
+//! its own `service.name`. One `POST /orders` is one trace across all five.
+//!
+//! - [`config`]: `services.json`, what obsdemo renders for them.
+//! - [`telemetry`]: tracer provider, exporter, propagator, subscriber.
+//! - [`tracing_http`]: server and client spans, `traceparent` in and out.
+//! - [`work`]: simulated latency and errors as inner spans.
+//! - [`order`], [`backends`]: the APIs.
+//!
+//! Nothing here depends on the orchestrator.
+
+pub mod backends;
+pub mod config;
+pub mod order;
+pub mod telemetry;
+pub mod tracing_http;
+pub mod work;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+
+use config::{ServiceSpec, ServicesFile};
+use tracing_http::ServerAddress;
+use work::Work;
+
+/// Runs service `name` from `services_file` until SIGTERM or Ctrl-C. With `export`
+/// false it serves without exporting spans.
+pub fn run(name: &str, services_file: &Path, export: bool) -> anyhow::Result<()> {
+    let (file, spec) = ServicesFile::load(services_file, name)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the service's runtime")?
+        .block_on(serve(file, spec, export))
+}
+
+async fn serve(file: ServicesFile, spec: ServiceSpec, export: bool) -> anyhow::Result<()> {
+    // First thing: traces from the very first request must have somewhere to go.
+    let telemetry = telemetry::init(&spec.name, &file.otlp_endpoint, export)?;
+    let listener = tokio::net::TcpListener::bind(&spec.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", spec.listen))?;
+    let app = router(spec)?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    telemetry.shutdown().await;
+    Ok(())
+}
+
+/// The service's routes, each traced, plus an untraced `/healthz` for probes.
+pub fn router(spec: ServiceSpec) -> anyhow::Result<Router> {
+    let addr: std::net::SocketAddr =
+        spec.listen.parse().with_context(|| format!("bad listen address {}", spec.listen))?;
+    let server = ServerAddress { host: addr.ip().to_string(), port: addr.port() };
+    let work = Work { latency: Duration::from_millis(spec.latency_ms), error_rate: spec.error_rate };
+    let client = crate::http::local_client(Duration::from_secs(10));
+    let routes = match spec.kind.as_str() {
+        "order" => order::routes(spec, client, work),
+        "payment" => backends::payment(spec, client, work),
+        "inventory" => backends::inventory(spec, client, work),
+        "shipping" => backends::shipping(spec, client, work),
+        "notification" => backends::notification(spec, client, work),
+        other => anyhow::bail!("unknown service kind `{other}`"),
+    };
+    Ok(routes
+        .route_layer(axum::middleware::from_fn_with_state(server, tracing_http::server_span))
+        .route("/healthz", get(|| async { "ok" })))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,65 @@
+//! A service's tracing set-up: `tracing` spans exported through
+//! `tracing-opentelemetry` and the OTLP/gRPC exporter, with W3C trace context.
+
+use std::time::Duration;
+
+use opentelemetry::global;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Keeps the tracer provider alive; [`Telemetry::shutdown`] flushes the last batch.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+/// Installs the global propagator, tracer provider and `tracing` subscriber for
+/// `service_name`, exporting to `endpoint` (`http://127.0.0.1:4317`). With `export`
+/// false only logging is set up (for measuring what tracing costs).
+///
+/// Must run inside a Tokio runtime: the gRPC exporter binds to it.
+pub fn init(service_name: &str, endpoint: &str, export: bool) -> anyhow::Result<Telemetry> {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    // Logs go to stderr, which the supervisor writes to the service's log file.
+    let fmt = tracing_subscriber::fmt::layer().with_target(false).with_filter(EnvFilter::new("warn"));
+    if !export {
+        tracing_subscriber::registry().with(fmt).try_init()?;
+        return Ok(Telemetry { provider: None });
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+    // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
+    // and queue generously so bursts of load drop nothing.
+    let batch = BatchConfigBuilder::default()
+        .with_scheduled_delay(Duration::from_millis(500))
+        .with_max_queue_size(65_536)
+        .with_max_export_batch_size(2_048)
+        .build();
+    let processor = BatchSpanProcessor::builder(exporter).with_batch_config(batch).build();
+    let provider = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service_name.to_owned()).build())
+        .with_span_processor(processor)
+        .build();
+    global::set_tracer_provider(provider.clone());
+    // The exporter's own HTTP/2 traffic must not be traced, or it would export itself.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service_name.to_owned()))
+        .with_filter(EnvFilter::new("info,h2=off,hyper=off,hyper_util=off,tonic=off,tower=off,reqwest=off"));
+    tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
+    Ok(Telemetry { provider: Some(provider) })
+}
+
+impl Telemetry {
+    /// Flushes the spans still queued and stops the exporter.
+    pub async fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            // shutdown() blocks until the export thread is done; the export itself
+            // needs this runtime, so block elsewhere.
+            let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        }
+    }
+}
