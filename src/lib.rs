@@ -9,6 +9,7 @@
 //! - [`supervisor`]: the detached process that owns every component: spawning,
 //!   process groups, readiness gating, restarts, `state.json`, the control socket,
 //!   and `down`.
+//! - [`load`]: the load generator and trace verification.
 //! - [`render`]: templates -> config files and command lines, each parsed back.
 //! - [`install`]: finding binaries; building Jaeger and the Collector from source.
 //! - [`services`]: the demo microservices (depends on nothing above).
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod health;
 pub mod http;
 pub mod install;
+pub mod load;
 pub mod logs;
 pub mod platform;
 pub mod render;

@@ -4,6 +4,7 @@
 mod down;
 mod exit;
 mod install;
+mod load;
 mod logs;
 mod render;
 mod status;
@@ -22,6 +23,7 @@ const EXAMPLES: &str = "\
 Examples:
   obsdemo up                          start the whole stack, wait until healthy, print the URLs
   obsdemo up --without grafana        the same without Grafana
+  obsdemo load --rps 20 --duration 10s   traffic through the services, then verify every trace
   obsdemo status --json               machine-readable state and health of every component
   obsdemo logs jaeger -f              follow Jaeger's log
   obsdemo down                        stop everything; returns when every port is free
@@ -57,6 +59,8 @@ struct Global {
 enum Command {
     /// Render configs, start every component under a supervisor, wait until healthy.
     Up(up::UpArgs),
+    /// Drive traffic through the demo services, report latency, verify traces in Jaeger.
+    Load(load::LoadArgs),
     /// Show each component's state, health, pid, uptime, restarts, CPU and memory.
     Status(status::StatusArgs),
     /// Print or follow a component's log.
@@ -164,6 +168,7 @@ async fn dispatch(command: Command, global: &Global) -> anyhow::Result<Code> {
     match command {
         Command::Up(args) => up::run(args, global).await,
         Command::Status(args) => status::run(args, global).await,
+        Command::Load(args) => load::run(args, global).await,
         Command::Logs(args) => logs::run(args, global).await,
         Command::Down(args) => down::run(args, global).await,
         Command::Render(args) => render::run(args, global),

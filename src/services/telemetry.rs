@@ -46,8 +46,13 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> anyhow::Result<
         .build();
     global::set_tracer_provider(provider.clone());
     // The exporter's own HTTP/2 traffic must not be traced, or it would export itself.
+    // Busy/idle times, thread and source location on every span add size and cost but
+    // nothing a reader of these traces needs.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service_name.to_owned()))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
         .with_filter(EnvFilter::new("info,h2=off,hyper=off,hyper_util=off,tonic=off,tower=off,reqwest=off"));
     tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
     Ok(Telemetry { provider: Some(provider) })

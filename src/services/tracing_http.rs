@@ -132,3 +132,47 @@ pub async fn call(client: &reqwest::Client, peer: &Peer, path: &str, body: &Valu
     .instrument(span)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use serde_json::json;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    fn trace_id_of(span: &tracing::Span) -> String {
+        span.context().span().span_context().trace_id().to_string()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_trace_id_sent_is_the_trace_id_received() {
+        global::set_text_map_propagator(TraceContextPropagator::new());
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        // Thread-local, and the current-thread runtime keeps server and client here.
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let echo = || async { Json(json!({ "trace_id": trace_id_of(&tracing::Span::current()) })) };
+        let app = Router::new().route("/echo", post(echo)).route_layer(axum::middleware::from_fn_with_state(
+            ServerAddress { host: addr.ip().to_string(), port: addr.port() },
+            server_span,
+        ));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let peer = Peer { name: "echo".into(), kind: "echo".into(), url: format!("http://{addr}") };
+        let client = crate::http::local_client(Duration::from_secs(5));
+        let root = tracing::info_span!("test root");
+        let sent = trace_id_of(&root);
+        assert_ne!(sent, opentelemetry::trace::TraceId::INVALID.to_string());
+        let answer = call(&client, &peer, "/echo", &json!({})).instrument(root).await.unwrap();
+        assert_eq!(answer["trace_id"], sent);
+    }
+}

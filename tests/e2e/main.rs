@@ -4,6 +4,7 @@
 
 mod harness;
 mod lifecycle;
+mod load;
 mod metrics;
 mod refusals;
 mod topologies;

@@ -1,0 +1,266 @@
+//! `obsdemo load`: drive traffic through the demo services at a fixed rate (or
+//! concurrency), show live progress, report latency and errors, then prove in Jaeger
+//! that every request's trace arrived complete.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::exit::Code;
+use super::{Global, style};
+use crate::load::report::{self, Gates, LoadReport};
+use crate::load::scenario::Mix;
+use crate::load::schedule::Pacing;
+use crate::load::verify::{self, TraceQuery};
+use crate::load::{self as generator, LoadOptions};
+use crate::services::config::ServicesFile;
+use crate::stack::{HumanDuration, StatePaths};
+use crate::supervisor::state::StackState;
+
+/// Arguments of `load`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  obsdemo load                                   50 rps for 30 s, then verify every trace in Jaeger
+  obsdemo load --rps 200 --duration 1m --max-p99 250ms --max-error-rate 1%
+  obsdemo load --concurrency 32 --duration 10s   closed loop: as fast as 32 connections go
+  obsdemo load --url http://127.0.0.1:9000/ --mix get=1 --rps 1000 --json
+
+Exit code 0 when every gate passes (--max-p99, --max-error-rate, and --min-complete
+when verifying), 1 otherwise.")]
+pub struct LoadArgs {
+    /// Requests per second, sent on a fixed schedule whatever the server does (open loop).
+    #[arg(long, default_value_t = 50.0, conflicts_with = "concurrency")]
+    rps: f64,
+    /// Closed loop instead: this many requests in flight, each sent when the last returns.
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// How long to send.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    duration: HumanDuration,
+    /// Keep-alive connections for the open loop.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    connections: usize,
+    /// Longest wait for one answer.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    timeout: HumanDuration,
+    /// Operations and weights: create (POST /orders), read (GET /orders/{id}), get (GET the URL).
+    #[arg(long, default_value = "create=4,read=1", value_name = "MIX")]
+    mix: String,
+    /// Load this URL instead of the running stack's Order-service (no trace check unless --verify).
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Check in Jaeger that every request's trace arrived complete (default with the demo services).
+    #[arg(long, overrides_with = "no_verify")]
+    verify: bool,
+    /// Skip the trace check.
+    #[arg(long)]
+    no_verify: bool,
+    /// Lowest share of complete traces that passes.
+    #[arg(long, default_value = "99%", value_name = "PERCENT")]
+    min_complete: Percent,
+    /// How long to wait for traces to arrive in Jaeger.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    verify_timeout: HumanDuration,
+    /// Fail when the p99 latency is above this.
+    #[arg(long, value_name = "DURATION")]
+    max_p99: Option<HumanDuration>,
+    /// Fail when the share of errors (non-2xx answers and failed requests) is above this.
+    #[arg(long, value_name = "PERCENT")]
+    max_error_rate: Option<Percent>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A share written as a percentage: `1%`, `99.5%` (the `%` may be left out).
+#[derive(Clone, Copy, Debug)]
+struct Percent(f64);
+
+impl FromStr for Percent {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let n: f64 = s
+            .trim()
+            .trim_end_matches('%')
+            .parse()
+            .map_err(|_| format!("`{s}` is not a percentage like 1% or 99.5%"))?;
+        if !(0.0..=100.0).contains(&n) {
+            return Err(format!("`{s}` is not between 0% and 100%"));
+        }
+        Ok(Percent(n / 100.0))
+    }
+}
+
+/// The running stack's first Order-service and Jaeger, from its state dir.
+struct StackTargets {
+    order_url: Option<(String, String)>,
+    jaeger_url: Option<String>,
+}
+
+fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
+    let state = StackState::read(&paths.state_json())?.with_context(|| {
+        format!("no stack has run in {}; start one with `obsdemo up`, or pass --url", paths.root.display())
+    })?;
+    let services_file = paths.rendered().join(crate::render::SERVICES_FILE);
+    let order_url = std::fs::read(&services_file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<ServicesFile>(&bytes).ok())
+        .and_then(|f| f.services.into_iter().find(|s| s.kind == "order"))
+        .map(|s| (format!("http://{}", s.listen), s.name));
+    let jaeger_url = state.components.iter().find(|c| c.name == "jaeger" && c.process.is_some()).and_then(|c| {
+        let ui = reqwest::Url::parse(c.probes.first()?.target()).ok()?;
+        Some(ui.origin().ascii_serialization())
+    });
+    Ok(StackTargets { order_url, jaeger_url })
+}
+
+/// Runs `load`.
+pub async fn run(args: LoadArgs, global: &Global) -> anyhow::Result<Code> {
+    let mix: Mix = args.mix.parse().map_err(|e| anyhow::anyhow!("--mix: {e}"))?;
+    anyhow::ensure!(args.rps > 0.0, "--rps must be above 0");
+    let targets = match &args.url {
+        Some(_) if !args.verify => StackTargets { order_url: None, jaeger_url: None },
+        _ => stack_targets(&global.paths()?)?,
+    };
+    let (target, first_service) = match (&args.url, &targets.order_url) {
+        (Some(url), _) => (url.clone(), targets.order_url.as_ref().map(|o| o.1.clone())),
+        (None, Some((url, name))) => (url.clone(), Some(name.clone())),
+        (None, None) => {
+            anyhow::bail!("the running stack has no Order-service; start it with `obsdemo up`, or pass --url")
+        }
+    };
+    let verify = !args.no_verify && (args.url.is_none() || args.verify);
+    let (pacing, connections) = match args.concurrency {
+        Some(c) => (Pacing::Closed, c.max(1)),
+        None => (Pacing::Rate(args.rps), args.connections.max(1)),
+    };
+    let options = LoadOptions {
+        target,
+        pacing,
+        duration: args.duration.get(),
+        connections,
+        timeout: args.timeout.get(),
+        mix,
+        run_id: format!("run-{}", crate::stack::paths::random_token(10)),
+    };
+
+    let bar = progress_bar(args.duration.get(), args.json);
+    let (summary, recorder) = generator::run(&options, |p| {
+        bar.set_position(p.elapsed.as_millis().min(u64::MAX as u128) as u64);
+        bar.set_message(format!(
+            "{} sent · {:.0} rps · {} errors · p99 {:.1} ms",
+            p.finished,
+            p.current_rps,
+            p.errors,
+            p.p99.as_secs_f64() * 1e3
+        ));
+    })
+    .await?;
+    bar.finish_and_clear();
+
+    let verification = match (verify, &targets.jaeger_url, &first_service) {
+        (false, _, _) => None,
+        (true, Some(jaeger), Some(service)) => {
+            let spinner = progress_bar(Duration::ZERO, args.json);
+            spinner.set_message(format!("waiting for {} traces in Jaeger", recorder.answers()));
+            let query = TraceQuery {
+                jaeger_url: jaeger.clone(),
+                service: service.clone(),
+                run_id: summary.run_id.clone(),
+                from: summary.started_at,
+                to: summary.finished_at,
+            };
+            let v = verify::verify(&query, recorder.answers(), args.verify_timeout.get()).await?;
+            spinner.finish_and_clear();
+            Some(v)
+        }
+        (true, None, _) => anyhow::bail!("cannot verify traces: Jaeger is not running in this stack (use --no-verify)"),
+        (true, _, None) => anyhow::bail!("cannot verify traces: no Order-service in this stack (use --no-verify)"),
+    };
+    let gates = Gates {
+        max_p99: args.max_p99.map(HumanDuration::get),
+        max_error_rate: args.max_error_rate.map(|p| p.0),
+        min_complete: args.min_complete.0,
+    };
+    let report = report::build(&summary, &recorder, verification, &gates);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.passed { Code::Success } else { Code::Failure })
+}
+
+fn progress_bar(duration: Duration, hidden: bool) -> ProgressBar {
+    let bar = if duration.is_zero() {
+        ProgressBar::new_spinner()
+            .with_style(ProgressStyle::with_template("{spinner} {msg}").expect("template is valid"))
+    } else {
+        ProgressBar::new(duration.as_millis() as u64).with_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise} / {len_secs}s] {wide_bar} {msg}")
+                .expect("template is valid")
+                .with_key("len_secs", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", s.len().unwrap_or(0) / 1000);
+                }),
+        )
+    };
+    if hidden || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn print_report(r: &LoadReport) {
+    let pace = match r.requested_rps {
+        Some(rps) => format!("open loop at {rps} rps over {} connections", r.connections),
+        None => format!("closed loop with {} in flight", r.connections),
+    };
+    println!("{} {} for {}s, {pace} (run id {})", style::bold("load"), r.target, r.duration_s, r.run_id);
+    let statuses: Vec<String> = r.by_status.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    let failures: Vec<String> = r.failures.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    println!(
+        "requests   {} ({} ok, {} errors = {:.2}%), achieved {:.1} rps",
+        r.requests,
+        r.successes,
+        r.errors,
+        r.error_rate * 100.0,
+        r.achieved_rps
+    );
+    println!("answers    {}", if statuses.is_empty() { "none".into() } else { statuses.join(", ") });
+    if !failures.is_empty() {
+        println!("no answer  {}", failures.join(", "));
+    }
+    let l = &r.latency_ms;
+    println!(
+        "latency    p50 {} ms · p90 {} ms · p99 {} ms · p99.9 {} ms · max {} ms{}",
+        l.p50,
+        l.p90,
+        l.p99,
+        l.p999,
+        l.max,
+        if r.requested_rps.is_some() { " (from each request's scheduled start)" } else { "" }
+    );
+    if let Some(v) = &r.verification {
+        println!(
+            "traces     expected {}, found {}, complete {} ({:.2}%) after {:.1}s in Jaeger",
+            v.expected,
+            v.found,
+            v.complete,
+            v.complete_ratio * 100.0,
+            v.waited_s
+        );
+        for example in &v.incomplete_examples {
+            println!("           incomplete: {example}");
+        }
+    }
+    for g in &r.gates {
+        let verdict = if g.passed { style::good("passed") } else { style::bad("FAILED") };
+        println!("gate       {} limit {}: {} {verdict}", g.name, g.limit, g.actual);
+    }
+    println!("result     {}", if r.passed { style::good("PASSED") } else { style::bad("FAILED") });
+}

@@ -1,0 +1,161 @@
+//! The report of a run, as `load` prints it (text or `--json`), and the pass/fail
+//! gates that turn a run into a check.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::stats::Recorder;
+use super::verify::Verification;
+
+/// Latency percentiles in milliseconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Slowest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// A limit the run must meet.
+#[derive(Clone, Debug, Serialize)]
+pub struct Gate {
+    /// What is limited (`p99`, `error_rate`, `complete_traces`).
+    pub name: String,
+    /// The limit, as given.
+    pub limit: String,
+    /// The measured value, in the same unit.
+    pub actual: String,
+    /// Whether the run met it.
+    pub passed: bool,
+}
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadReport {
+    /// The run id carried into the traces.
+    pub run_id: String,
+    /// The URL loaded.
+    pub target: String,
+    /// `open` (fixed rate) or `closed` (fixed concurrency).
+    pub mode: &'static str,
+    /// Asked rate, open loop only.
+    pub requested_rps: Option<f64>,
+    /// Connections used.
+    pub connections: usize,
+    /// Asked duration, in seconds.
+    pub duration_s: f64,
+    /// Requests finished (answered or failed).
+    pub requests: u64,
+    /// 2xx answers.
+    pub successes: u64,
+    /// Everything else.
+    pub errors: u64,
+    /// `errors / requests`.
+    pub error_rate: f64,
+    /// Requests per second over the asked duration.
+    pub achieved_rps: f64,
+    /// Answers by HTTP status.
+    pub by_status: BTreeMap<String, u64>,
+    /// Requests with no answer, by kind.
+    pub failures: BTreeMap<String, u64>,
+    /// Latency of answered requests; in open loop measured from when each request was
+    /// due, so a stalled server shows up.
+    pub latency_ms: Latency,
+    /// Whether the run's traces arrived in Jaeger.
+    pub verification: Option<Verification>,
+    /// The gates asked for, and how the run did.
+    pub gates: Vec<Gate>,
+    /// Every gate passed.
+    pub passed: bool,
+}
+
+/// The gates a run can be held to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gates {
+    /// Highest acceptable p99 latency.
+    pub max_p99: Option<Duration>,
+    /// Highest acceptable share of errors (0.0 to 1.0).
+    pub max_error_rate: Option<f64>,
+    /// Lowest acceptable share of complete traces (0.0 to 1.0), when verifying.
+    pub min_complete: f64,
+}
+
+/// Builds the report of a run from its merged measurements.
+pub fn build(
+    run: &super::RunSummary,
+    recorder: &Recorder,
+    verification: Option<Verification>,
+    gates: &Gates,
+) -> LoadReport {
+    let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+    let requests = recorder.total();
+    let errors = recorder.errors();
+    let error_rate = if requests == 0 { 0.0 } else { errors as f64 / requests as f64 };
+    let latency = Latency {
+        p50: ms(recorder.latency_at(0.5)),
+        p90: ms(recorder.latency_at(0.9)),
+        p99: ms(recorder.latency_at(0.99)),
+        p999: ms(recorder.latency_at(0.999)),
+        max: ms(recorder.latency_at(1.0)),
+        mean: (recorder.latency.mean() / 1e3 * 1e3).round() / 1e3,
+    };
+    let mut results = Vec::new();
+    if let Some(limit) = gates.max_p99 {
+        let passed = requests > 0 && recorder.latency_at(0.99) <= limit;
+        results.push(Gate {
+            name: "p99".into(),
+            limit: format!("{} ms", ms(limit)),
+            actual: format!("{} ms", latency.p99),
+            passed,
+        });
+    }
+    if let Some(limit) = gates.max_error_rate {
+        results.push(Gate {
+            name: "error_rate".into(),
+            limit: format!("{:.2}%", limit * 100.0),
+            actual: format!("{:.2}%", error_rate * 100.0),
+            passed: error_rate <= limit,
+        });
+    }
+    if let Some(v) = &verification {
+        results.push(Gate {
+            name: "complete_traces".into(),
+            limit: format!("{:.2}%", gates.min_complete * 100.0),
+            actual: format!("{:.2}%", v.complete_ratio * 100.0),
+            passed: v.complete_ratio >= gates.min_complete,
+        });
+    }
+    let passed = results.iter().all(|g| g.passed);
+    LoadReport {
+        run_id: run.run_id.clone(),
+        target: run.target.clone(),
+        mode: match run.requested_rps {
+            Some(_) => "open",
+            None => "closed",
+        },
+        requested_rps: run.requested_rps,
+        connections: run.connections,
+        duration_s: run.duration.as_secs_f64(),
+        requests,
+        successes: recorder.successes(),
+        errors,
+        error_rate,
+        achieved_rps: requests as f64 / run.duration.as_secs_f64(),
+        by_status: recorder.by_status.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
+        failures: recorder.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+        latency_ms: latency,
+        verification,
+        gates: results,
+        passed,
+    }
+}

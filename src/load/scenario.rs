@@ -1,0 +1,172 @@
+//! What the load sends: a weighted mix of operations over the demo API, each request
+//! generated afresh.
+
+use std::collections::VecDeque;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use serde_json::json;
+
+/// One kind of request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Operation {
+    /// `POST /orders` with a generated order.
+    CreateOrder,
+    /// `GET /orders/{id}` of an order created earlier in the run.
+    ReadOrder,
+    /// `GET` of the target URL's own path: for loading any HTTP server.
+    Get,
+}
+
+/// A weighted mix of operations, such as `create=4,read=1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mix {
+    weights: Vec<(Operation, u32)>,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Self { weights: vec![(Operation::CreateOrder, 4), (Operation::ReadOrder, 1)] }
+    }
+}
+
+impl FromStr for Mix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut weights = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, weight) = part.split_once('=').ok_or_else(|| format!("`{part}`: expected NAME=WEIGHT"))?;
+            let op = match name.trim() {
+                "create" => Operation::CreateOrder,
+                "read" => Operation::ReadOrder,
+                "get" => Operation::Get,
+                other => return Err(format!("unknown operation `{other}`: use create, read or get")),
+            };
+            let weight: u32 =
+                weight.trim().parse().map_err(|_| format!("`{part}`: the weight must be a whole number"))?;
+            weights.push((op, weight));
+        }
+        if weights.iter().map(|w| w.1).sum::<u32>() == 0 {
+            return Err("the mix needs at least one operation with a weight above 0".into());
+        }
+        Ok(Self { weights })
+    }
+}
+
+impl Mix {
+    /// Picks an operation with probability proportional to its weight.
+    pub fn pick(&self) -> Operation {
+        let total: u32 = self.weights.iter().map(|w| w.1).sum();
+        let mut roll = fastrand::u32(0..total);
+        for (op, weight) in &self.weights {
+            if roll < *weight {
+                return *op;
+            }
+            roll -= weight;
+        }
+        unreachable!("the roll is below the total weight")
+    }
+}
+
+/// Order ids created during the run, so reads ask for orders that exist.
+#[derive(Debug, Default)]
+pub struct CreatedOrders {
+    recent: Mutex<VecDeque<u64>>,
+}
+
+impl CreatedOrders {
+    /// Remembers a created order (the last 1000 are kept).
+    pub fn add(&self, id: u64) {
+        let mut recent = self.recent.lock().expect("ids lock is never poisoned");
+        recent.push_back(id);
+        if recent.len() > 1000 {
+            recent.pop_front();
+        }
+    }
+
+    /// One of the recent orders, if any exists yet.
+    pub fn any(&self) -> Option<u64> {
+        let recent = self.recent.lock().expect("ids lock is never poisoned");
+        (!recent.is_empty()).then(|| recent[fastrand::usize(..recent.len())])
+    }
+}
+
+/// A request ready to send: method, path, and a body for POSTs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedRequest {
+    /// What it does.
+    pub operation: Operation,
+    /// `POST` or `GET`.
+    pub method: &'static str,
+    /// Path and query.
+    pub path: String,
+    /// JSON body, for POSTs.
+    pub body: Option<Vec<u8>>,
+}
+
+const SKUS: [&str; 6] = ["book", "lamp", "kettle", "chair", "headphones", "plant"];
+const CUSTOMERS: [&str; 5] = ["ada", "grace", "linus", "margaret", "ken"];
+
+/// A plain `GET` of `path`.
+pub fn get(path: &str) -> PlannedRequest {
+    let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
+    PlannedRequest { operation: Operation::Get, method: "GET", path, body: None }
+}
+
+/// The request for `op` below `base` (the target URL's path); a read with no order
+/// created yet becomes a create.
+pub fn request(op: Operation, created: &CreatedOrders, base: &str) -> PlannedRequest {
+    match (op, created.any()) {
+        (Operation::Get, _) => get(base),
+        (Operation::ReadOrder, Some(id)) => {
+            PlannedRequest { operation: op, method: "GET", path: format!("{base}/orders/{id}"), body: None }
+        }
+        _ => {
+            let items: Vec<_> = (0..fastrand::usize(1..4))
+                .map(|_| json!({ "sku": SKUS[fastrand::usize(..SKUS.len())], "quantity": fastrand::u32(1..4) }))
+                .collect();
+            let body = json!({
+                "customer": CUSTOMERS[fastrand::usize(..CUSTOMERS.len())],
+                "items": items,
+                "amount_cents": fastrand::u64(500..50_000),
+                "address": format!("{} Loopback Lane", fastrand::u32(1..999)),
+            });
+            PlannedRequest {
+                operation: Operation::CreateOrder,
+                method: "POST",
+                path: format!("{base}/orders"),
+                body: Some(serde_json::to_vec(&body).expect("order serializes")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix_parses_and_picks_by_weight() {
+        let mix: Mix = "create=3,read=1".parse().unwrap();
+        let reads = (0..40_000).filter(|_| mix.pick() == Operation::ReadOrder).count();
+        assert!((9_000..11_000).contains(&reads), "{reads}");
+        assert!("create=0".parse::<Mix>().is_err());
+        assert!("delete=1".parse::<Mix>().is_err());
+        assert!("create".parse::<Mix>().is_err());
+    }
+
+    #[test]
+    fn reads_need_an_existing_order() {
+        let created = CreatedOrders::default();
+        assert_eq!(request(Operation::ReadOrder, &created, "").operation, Operation::CreateOrder);
+        created.add(42);
+        let r = request(Operation::ReadOrder, &created, "");
+        assert_eq!((r.method, r.path.as_str()), ("GET", "/orders/42"));
+        assert_eq!(request(Operation::Get, &created, "/hello").path, "/hello");
+        let c = request(Operation::CreateOrder, &created, "/api");
+        assert_eq!(c.path, "/api/orders");
+        let body: serde_json::Value = serde_json::from_slice(&c.body.unwrap()).unwrap();
+        assert!(body["items"].as_array().is_some_and(|i| !i.is_empty()));
+    }
+}

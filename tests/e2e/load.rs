@@ -1,0 +1,188 @@
+//! The demo services and `obsdemo load`: traced requests across five services, the
+//! load report, and proof in Jaeger that every trace arrived complete.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// `load` with `args` in the stack's directory; returns its exit code and JSON report.
+fn load(stack: &TestStack, args: &[&str]) -> (Option<i32>, Value) {
+    let mut all = vec!["load", "--json"];
+    all.extend(args);
+    let out = stack.run(&all);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("load --json: {e}\n{}", describe(&out)));
+    (out.status.code(), report)
+}
+
+fn tag<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    span["tags"].as_array()?.iter().find(|t| t["key"] == key).map(|t| &t["value"])
+}
+
+fn service_of(trace: &Value, span: &Value) -> String {
+    trace["processes"][span["processID"].as_str().unwrap()]["serviceName"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn load_verifies_that_every_trace_spans_all_five_services() {
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    stack.up(&["--without", "prometheus"]);
+    let (code, report) = load(&stack, &["--rps", "20", "--duration", "10s", "--mix", "create=1"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["requests"], 200, "{report:#}");
+    assert_eq!(report["successes"], 200, "{report:#}");
+    let v = &report["verification"];
+    assert_eq!(v["expected"], 200, "{v}");
+    assert_eq!(v["complete"], 200, "{v}");
+    assert_eq!(v["complete_ratio"], 1.0, "{v}");
+
+    // One trace, looked at span by span.
+    let run_id = report["run_id"].as_str().unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/api/traces?service=Order-service&limit=1&tags=%7B%22obsdemo.run_id%22%3A%22{run_id}%22%7D",
+        stack.port(16686)
+    );
+    let trace = get_json(&url).unwrap()["data"][0].clone();
+    let spans = trace["spans"].as_array().unwrap();
+    let services: std::collections::BTreeSet<String> = spans.iter().map(|s| service_of(&trace, s)).collect();
+    for name in ["Order-service", "Payment-service", "Inventory-service", "Shipping-service", "Notification-service"] {
+        assert!(services.contains(name), "{name} missing from {services:?}");
+    }
+    assert_eq!(obsdemo::load::verify::check_complete(&trace), Ok(()));
+    let ids: std::collections::BTreeSet<&str> = spans.iter().map(|s| s["spanID"].as_str().unwrap()).collect();
+    for s in spans {
+        for r in s["references"].as_array().unwrap() {
+            assert_eq!(r["traceID"], trace["traceID"]);
+            assert!(ids.contains(r["spanID"].as_str().unwrap()), "dangling parent in {s}");
+        }
+    }
+    // Semantic-convention attributes on the server and client spans.
+    let root = spans.iter().find(|s| s["references"].as_array().unwrap().is_empty()).unwrap();
+    assert_eq!(root["operationName"], "POST /orders");
+    assert_eq!(tag(root, "span.kind").unwrap(), "server");
+    assert_eq!(tag(root, "http.request.method").unwrap(), "POST");
+    assert_eq!(tag(root, "http.route").unwrap(), "/orders");
+    assert_eq!(tag(root, "http.response.status_code").unwrap().to_string().trim_matches('"'), "201");
+    assert_eq!(tag(root, "server.address").unwrap(), "127.0.0.1");
+    assert_eq!(tag(root, "server.port").unwrap().to_string().trim_matches('"'), stack.port(8001).to_string());
+    assert_eq!(tag(root, "obsdemo.run_id").unwrap(), run_id);
+    let charge = spans
+        .iter()
+        .find(|s| {
+            tag(s, "span.kind").is_some_and(|k| k == "client")
+                && tag(s, "peer.service").is_some_and(|p| p == "Payment-service")
+        })
+        .expect("a client span calling Payment-service");
+    assert_eq!(tag(charge, "http.request.method").unwrap(), "POST");
+    assert!(tag(charge, "url.full").unwrap().as_str().unwrap().ends_with("/charges"));
+    assert_eq!(tag(charge, "server.port").unwrap().to_string().trim_matches('"'), stack.port(8002).to_string());
+    assert_eq!(tag(charge, "http.response.status_code").unwrap().to_string().trim_matches('"'), "201");
+    assert!(spans.iter().any(|s| s["operationName"] == "payment.authorize"), "inner work spans are there");
+
+    // status lists the services with their health.
+    let status = stack.status();
+    let order = status["components"].as_array().unwrap().iter().find(|c| c["name"] == "Order-service").unwrap();
+    assert_eq!(order["healthy"], true, "{order}");
+}
+
+#[test]
+fn configured_error_rate_shows_as_error_spans_and_in_the_report() {
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    let mut config = String::new();
+    for (name, kind, port, calls, rate) in [
+        ("Order-service", "order", 8001, r#"["Inventory-service", "Payment-service", "Shipping-service"]"#, 0.0),
+        ("Payment-service", "payment", 8002, "[]", 0.5),
+        ("Inventory-service", "inventory", 8003, "[]", 0.0),
+        ("Shipping-service", "shipping", 8004, r#"["Notification-service"]"#, 0.0),
+        ("Notification-service", "notification", 8005, "[]", 0.0),
+    ] {
+        config += &format!(
+            "[[services]]\nname = \"{name}\"\nkind = \"{kind}\"\nport = {port}\ncalls = {calls}\nerror_rate = {rate}\n\n"
+        );
+    }
+    stack.set_config(&config);
+    stack.up(&["--without", "prometheus"]);
+    let (code, report) =
+        load(&stack, &["--rps", "20", "--duration", "5s", "--mix", "create=1", "--max-error-rate", "10%"]);
+    assert_eq!(code, Some(1), "the error-rate gate fails the run: {report:#}");
+    let declined = report["by_status"]["402"].as_u64().unwrap_or(0);
+    assert!(declined >= 20, "about half of 100 orders declined: {report:#}");
+    assert_eq!(report["errors"].as_u64().unwrap(), declined, "{report:#}");
+    let gate = report["gates"].as_array().unwrap().iter().find(|g| g["name"] == "error_rate").unwrap();
+    assert_eq!(gate["passed"], false);
+    // A declined order's trace is still complete: it just never reaches Shipping.
+    assert_eq!(report["verification"]["complete_ratio"], 1.0, "{report:#}");
+
+    // Jaeger cannot search by span status, so look through the run's own traces.
+    let run_id = report["run_id"].as_str().unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/api/traces?service=Order-service&limit=200&tags=%7B%22obsdemo.run_id%22%3A%22{run_id}%22%7D",
+        stack.port(16686)
+    );
+    let traces = get_json(&url).unwrap()["data"].as_array().cloned().unwrap_or_default();
+    let declined: Vec<&Value> = traces
+        .iter()
+        .filter(|t| {
+            t["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["operationName"] == "payment.authorize" && tag(s, "error").is_some())
+        })
+        .collect();
+    assert_eq!(
+        declined.len() as u64,
+        report["by_status"]["402"].as_u64().unwrap(),
+        "one error span per declined order"
+    );
+    let spans = declined[0]["spans"].as_array().unwrap();
+    let authorize = spans.iter().find(|s| s["operationName"] == "payment.authorize").unwrap();
+    assert_eq!(tag(authorize, "error").unwrap(), true, "{authorize}");
+    assert_eq!(tag(authorize, "otel.status_description").unwrap(), "card declined", "{authorize}");
+    let client = spans
+        .iter()
+        .find(|s| s["operationName"] == "POST /charges" && tag(s, "span.kind").unwrap() == "client")
+        .unwrap();
+    assert_eq!(tag(client, "http.response.status_code").unwrap().to_string().trim_matches('"'), "402");
+    assert_eq!(tag(client, "error").unwrap(), true, "a 4xx answer is an error on the client span");
+}
+
+/// A listener that accepts connections and never answers.
+fn hanging_server() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepting = listener.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = accepting.accept() {
+            held.push(conn);
+        }
+    });
+    (listener, port)
+}
+
+#[test]
+fn load_against_a_stopped_or_hanging_service_reports_errors_and_ends_on_time() {
+    let stopped = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_hanging, hanging) = hanging_server();
+    for (port, kind) in [(stopped, "connect"), (hanging, "timeout")] {
+        let stack = TestStack::new();
+        let url = format!("http://127.0.0.1:{port}");
+        let began = Instant::now();
+        let (code, report) = load(
+            &stack,
+            &["--url", &url, "--rps", "20", "--duration", "2s", "--timeout", "1s", "--max-error-rate", "1%"],
+        );
+        let took = began.elapsed();
+        // Duration plus the request timeout, with room for a slow machine.
+        assert!(took < Duration::from_secs(8), "{kind}: took {took:?}");
+        assert_eq!(code, Some(1), "{report:#}");
+        assert_eq!(report["successes"], 0);
+        assert!(report["failures"][kind].as_u64().unwrap_or(0) > 0, "{kind}: {report:#}");
+        assert!(report["verification"].is_null(), "no trace check for a foreign URL");
+    }
+}
