@@ -46,7 +46,8 @@ pub struct LoadArgs {
     /// Longest wait for one answer.
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     timeout: HumanDuration,
-    /// Operations and weights: create (POST /orders), read (GET /orders/{id}), get (GET the URL).
+    /// Operations and weights: create (POST /orders), read (GET /orders/{id}), get (GET the
+    /// URL), post (POST a small JSON body to the URL).
     #[arg(long, default_value = "create=4,read=1", value_name = "MIX")]
     mix: String,
     /// Load this URL instead of the running stack's Order-service (no trace check unless --verify).

@@ -172,7 +172,7 @@ async fn dispatch(command: Command, global: &Global) -> anyhow::Result<Code> {
         Command::Logs(args) => logs::run(args, global).await,
         Command::Down(args) => down::run(args, global).await,
         Command::Render(args) => render::run(args, global),
-        Command::Install(args) => install::run(args, global),
+        Command::Install(args) => install::run(args, global).await,
         Command::Completions { .. } | Command::Supervise | Command::Service { .. } => {
             unreachable!("handled before the runtime starts")
         }

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::exit::{Code, Interrupted};
 use super::{Global, PlanArgs, style};
 use crate::health::ProbePolicy;
+use crate::install::official::InstallOptions;
 use crate::stack::{HumanDuration, StackPlan, StatePaths};
 use crate::supervisor::state::{ComponentState, ProcessId, StackState};
 use crate::supervisor::{control, start, stop};
@@ -20,7 +21,7 @@ use crate::supervisor::{control, start, stop};
 /// Arguments of `up`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  obsdemo up\n  obsdemo up --without grafana --timeout 2m\n  obsdemo up --port-offset 1000 --state-dir /tmp/second --json"
+    after_help = "Examples:\n  obsdemo up\n  obsdemo up --install\n  obsdemo up --without grafana --timeout 2m\n  obsdemo up --port-offset 1000 --state-dir /tmp/second --json"
 )]
 pub struct UpArgs {
     #[command(flatten)]
@@ -31,6 +32,12 @@ pub struct UpArgs {
     /// Print the result as JSON on stdout (URLs, state dir, timings).
     #[arg(long)]
     json: bool,
+    /// First install (official releases) whatever component binary is missing.
+    #[arg(long)]
+    install: bool,
+    /// With --install: download from this mirror (replaces scheme and host of each URL).
+    #[arg(long, env = "OBSDEMO_MIRROR", value_name = "URL")]
+    mirror: Option<String>,
 }
 
 /// How waiting for the stack ended.
@@ -46,6 +53,16 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<Code> {
     let plan = global.plan(&args.plan)?;
     let paths = StatePaths::new(&plan.state_dir);
     let began = Instant::now();
+    if args.install {
+        let missing: Vec<String> = plan
+            .enabled()
+            .into_iter()
+            .filter(|c| !plan.is_service(c) && crate::install::resolve(&plan.config, c).is_err())
+            .collect();
+        let options =
+            InstallOptions { force: false, mirror: args.mirror.clone(), stall_timeout: Duration::from_secs(30) };
+        super::install::install_official(&missing, &options).await?;
+    }
     let supervisor_pid = start::start(&plan, &paths).await?;
     let supervisor = ProcessId::of(supervisor_pid);
     let progress = Progress::new(&plan.enabled());

@@ -1,6 +1,11 @@
-//! Third-party binaries: finding them ([`resolve`]) and building them from source with
-//! Go ([`source`]).
+//! Third-party binaries: finding them ([`resolve`]); installing official releases
+//! ([`official`], from the table in [`releases`], with [`download`] and [`archive`]);
+//! and building them from source with Go ([`source`]).
 
+pub mod archive;
+pub mod download;
+pub mod official;
+pub mod releases;
 pub mod resolve;
 pub mod source;
 

@@ -92,8 +92,13 @@ pub fn resolve(config: &StackConfig, component: &str) -> Result<PathBuf, Missing
         return Err(MissingBinary { component: component.to_owned(), looked_in });
     }
     let dir = install_dir(component, version);
+    // An install records where its binaries sit (a release archive nests them).
+    let recorded: Vec<PathBuf> = super::source::Manifest::read(&dir)
+        .map(|m| m.binaries.iter().map(|b| dir.join(b)).collect())
+        .unwrap_or_default();
     for name in names {
-        for candidate in [dir.join(exe(name)), dir.join("bin").join(exe(name))] {
+        let nested = recorded.iter().filter(|p| p.file_name().is_some_and(|f| f == exe(name).as_str())).cloned();
+        for candidate in [dir.join(exe(name)), dir.join("bin").join(exe(name))].into_iter().chain(nested) {
             if is_executable(&candidate) {
                 return Ok(candidate);
             }

@@ -31,6 +31,18 @@ pub struct Manifest {
     pub sha256: Option<String>,
     /// The binaries installed, relative to the install dir.
     pub binaries: Vec<String>,
+    /// Every archive downloaded, with its verified digest.
+    #[serde(default)]
+    pub downloads: Vec<Recorded>,
+}
+
+/// One downloaded archive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// Where it came from.
+    pub url: String,
+    /// Its verified SHA-256.
+    pub sha256: String,
 }
 
 impl Manifest {
@@ -58,10 +70,10 @@ pub enum Built {
 /// Builds `component` at `version` from source into the managed dir.
 ///
 /// `step` is told what is happening, for a progress display.
-pub fn build(component: &str, version: &str, step: &mut dyn FnMut(&str)) -> anyhow::Result<Built> {
+pub fn build(component: &str, version: &str, force: bool, step: &mut dyn FnMut(&str)) -> anyhow::Result<Built> {
     let target = install_dir(component, version);
     let recipe = Recipe::new(component, version)?;
-    if Manifest::read(&target).is_some_and(|m| m.source == recipe.source) {
+    if !force && Manifest::read(&target).is_some_and(|m| m.source == recipe.source) {
         return Ok(Built::AlreadyInstalled(target));
     }
     let go = which::which("go").map_err(|_| {
@@ -88,6 +100,7 @@ pub fn build(component: &str, version: &str, step: &mut dyn FnMut(&str)) -> anyh
         source: recipe.source,
         sha256: None,
         binaries,
+        downloads: Vec::new(),
     };
     std::fs::write(Manifest::path(&staging), serde_json::to_vec_pretty(&manifest)?)?;
     let _ = std::fs::remove_dir_all(&target);

@@ -16,6 +16,8 @@ pub enum Operation {
     ReadOrder,
     /// `GET` of the target URL's own path: for loading any HTTP server.
     Get,
+    /// `POST` of a small JSON body to the target URL's own path.
+    Post,
 }
 
 /// A weighted mix of operations, such as `create=4,read=1`.
@@ -41,7 +43,8 @@ impl FromStr for Mix {
                 "create" => Operation::CreateOrder,
                 "read" => Operation::ReadOrder,
                 "get" => Operation::Get,
-                other => return Err(format!("unknown operation `{other}`: use create, read or get")),
+                "post" => Operation::Post,
+                other => return Err(format!("unknown operation `{other}`: use create, read, get or post")),
             };
             let weight: u32 =
                 weight.trim().parse().map_err(|_| format!("`{part}`: the weight must be a whole number"))?;
@@ -119,6 +122,15 @@ pub fn get(path: &str) -> PlannedRequest {
 pub fn request(op: Operation, created: &CreatedOrders, base: &str) -> PlannedRequest {
     match (op, created.any()) {
         (Operation::Get, _) => get(base),
+        (Operation::Post, _) => PlannedRequest {
+            operation: op,
+            method: "POST",
+            path: if base.is_empty() { "/".into() } else { base.to_owned() },
+            body: Some(
+                serde_json::to_vec(&json!({ "order_id": fastrand::u32(..), "message": "obsdemo load" }))
+                    .expect("serializes"),
+            ),
+        },
         (Operation::ReadOrder, Some(id)) => {
             PlannedRequest { operation: op, method: "GET", path: format!("{base}/orders/{id}"), body: None }
         }
@@ -164,6 +176,8 @@ mod tests {
         let r = request(Operation::ReadOrder, &created, "");
         assert_eq!((r.method, r.path.as_str()), ("GET", "/orders/42"));
         assert_eq!(request(Operation::Get, &created, "/hello").path, "/hello");
+        let post = request(Operation::Post, &created, "/notifications");
+        assert_eq!((post.method, post.path.as_str()), ("POST", "/notifications"));
         let c = request(Operation::CreateOrder, &created, "/api");
         assert_eq!(c.path, "/api/orders");
         let body: serde_json::Value = serde_json::from_slice(&c.body.unwrap()).unwrap();

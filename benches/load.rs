@@ -1,0 +1,301 @@
+//! Benchmarks of `obsdemo load` and the demo services, printed as Markdown for
+//! BENCHMARKS.md. Run: `cargo bench --bench load` (a few minutes; needs the stack's
+//! binaries from `./scripts/test.sh`, and `oha` for the comparison:
+//! `cargo install oha --root ~/.cache/obsdemo/tools`).
+//!
+//! 1. Throughput against a trivial endpoint, `obsdemo load` vs `oha`, same
+//!    connections, alternating runs.
+//! 2. Rate accuracy at 1,000 rps for 30 s.
+//! 3. Cost of tracing: one service hop with spans exported vs tracing off.
+//! 4. Trace completeness at 200 rps for 60 s through all five services, with the
+//!    Collector's own span counters.
+//! 5. Resident memory of each service, idle and under that load.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const RUNS: usize = 3;
+const OFFSET: u16 = 21_000;
+
+fn main() {
+    let obsdemo = PathBuf::from(env!("CARGO_BIN_EXE_obsdemo"));
+    let dir = tempfile::tempdir().unwrap();
+    println!("# obsdemo load benchmarks\n");
+
+    let trivial = trivial_server();
+    let url = format!("http://{trivial}/");
+    throughput(&obsdemo, dir.path(), &url);
+    rate_accuracy(&obsdemo, dir.path(), &url);
+
+    let stack = Stack::up(&obsdemo, dir.path());
+    tracing_cost(&obsdemo, &stack);
+    completeness_and_memory(&obsdemo, &stack);
+}
+
+/// A minimal HTTP server on its own thread and single-threaded runtime.
+fn trivial_server() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app).await.unwrap();
+        });
+    });
+    addr
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn fmt(v: &[f64], digits: usize) -> String {
+    v.iter().map(|x| format!("{x:.digits$}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Runs `obsdemo load --json` with `args`, returning the report.
+fn load(obsdemo: &Path, cwd: &Path, args: &[&str]) -> Value {
+    let out = Command::new(obsdemo).current_dir(cwd).arg("load").arg("--json").args(args).output().unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("load: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn oha() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("OHA").map(PathBuf::from),
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/obsdemo/tools/bin/oha")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.is_file()).or_else(|| which::which("oha").ok())
+}
+
+fn throughput(obsdemo: &Path, cwd: &Path, url: &str) {
+    println!("## 1. Throughput against a trivial endpoint (closed loop, 32 connections, 10 s, median of {RUNS})\n");
+    let Some(oha) = oha() else {
+        println!("oha is not installed: `cargo install oha --root ~/.cache/obsdemo/tools`; comparison skipped.\n");
+        return;
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let r = load(obsdemo, cwd, &["--url", url, "--mix", "get=1", "--concurrency", "32", "--duration", "10s"]);
+        ours.push(r["achieved_rps"].as_f64().unwrap());
+        let out = Command::new(&oha)
+            .args(["-z", "10s", "-c", "32", "--no-tui", "--output-format", "json", url])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("oha: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        theirs.push(report["summary"]["requestsPerSec"].as_f64().unwrap());
+    }
+    let (a, b) = (median(ours.clone()), median(theirs.clone()));
+    println!("| tool | median rps | runs |\n|---|---|---|");
+    println!("| obsdemo load | {a:.0} | {} |", fmt(&ours, 0));
+    println!("| oha | {b:.0} | {} |", fmt(&theirs, 0));
+    println!("\nratio obsdemo / oha: **{:.2}x** (goal: at least 1.0x)\n", a / b);
+}
+
+fn rate_accuracy(obsdemo: &Path, cwd: &Path, url: &str) {
+    println!("## 2. Rate accuracy: 1,000 rps for 30 s, open loop, 16 connections (median of {RUNS})\n");
+    let (mut rates, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let r = load(obsdemo, cwd, &["--url", url, "--mix", "get=1", "--rps", "1000", "--duration", "30s"]);
+        rates.push(r["achieved_rps"].as_f64().unwrap());
+        p50.push(r["latency_ms"]["p50"].as_f64().unwrap());
+        p99.push(r["latency_ms"]["p99"].as_f64().unwrap());
+    }
+    let rate = median(rates.clone());
+    println!("| measure | median | runs |\n|---|---|---|");
+    println!("| achieved rps | {rate:.1} | {} |", fmt(&rates, 1));
+    println!("| p50 latency from scheduled start (ms) | {:.3} | {} |", median(p50.clone()), fmt(&p50, 3));
+    println!("| p99 latency from scheduled start (ms) | {:.3} | {} |", median(p99.clone()), fmt(&p99, 3));
+    println!("\ndeviation from the asked rate: **{:.3}%** (goal: within 1%)\n", (rate - 1000.0).abs() / 10.0);
+}
+
+/// A stack with the Collector, Jaeger and the services, taken down on drop.
+struct Stack {
+    obsdemo: PathBuf,
+    dir: PathBuf,
+}
+
+impl Stack {
+    fn up(obsdemo: &Path, parent: &Path) -> Self {
+        let dir = parent.join("stack");
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new(obsdemo)
+            .current_dir(&dir)
+            .args([
+                "up",
+                "--without",
+                "grafana",
+                "--without",
+                "prometheus",
+                "--port-offset",
+                &OFFSET.to_string(),
+                "--json",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "obsdemo up failed");
+        Self { obsdemo: obsdemo.to_owned(), dir }
+    }
+
+    fn status(&self) -> Value {
+        let out = Command::new(&self.obsdemo).current_dir(&self.dir).args(["status", "--json"]).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn collector_metric(&self, name: &str) -> f64 {
+        let body = reqwest::blocking_get(&format!("http://127.0.0.1:{}/metrics", 8888 + OFFSET));
+        body.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.obsdemo).current_dir(&self.dir).arg("down").stdout(Stdio::null()).status();
+    }
+}
+
+/// A blocking GET of a text body, on a throwaway runtime.
+mod reqwest {
+    pub fn blocking_get(url: &str) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let client = obsdemo::http::local_client(std::time::Duration::from_secs(5));
+            client.get(url).send().await.unwrap().text().await.unwrap()
+        })
+    }
+}
+
+fn tracing_cost(obsdemo: &Path, stack: &Stack) {
+    println!(
+        "## 3. Cost of tracing: one service hop, spans exported vs tracing off (closed loop, 8 connections, 10 s, median of {RUNS})\n"
+    );
+    let file = stack.dir.join("bench-services.json");
+    let spec = |name: &str, port: u16| json!({ "name": name, "kind": "notification", "listen": format!("127.0.0.1:{port}"), "latency_ms": 0, "error_rate": 0.0, "calls": [] });
+    let services = json!({
+        "otlp_endpoint": format!("http://127.0.0.1:{}", 4317 + OFFSET),
+        "services": [spec("traced", 23_001), spec("untraced", 23_002)],
+    });
+    std::fs::write(&file, services.to_string()).unwrap();
+    let start = |name: &str, tracing: bool| -> Child {
+        let mut cmd = Command::new(obsdemo);
+        cmd.args(["service", name, "--services-file", file.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if !tracing {
+            cmd.arg("--no-tracing");
+        }
+        cmd.spawn().unwrap()
+    };
+    let mut children = [start("traced", true), start("untraced", false)];
+    std::thread::sleep(Duration::from_secs(1));
+    let mut results: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(), Default::default()];
+    for _ in 0..RUNS {
+        for (i, port) in [23_001, 23_002].into_iter().enumerate() {
+            // POST /notifications through the traced middleware, like a real hop.
+            let r = load_post(obsdemo, &stack.dir, port);
+            results[i].0.push(r["latency_ms"]["p50"].as_f64().unwrap() * 1000.0);
+            results[i].1.push(r["latency_ms"]["p99"].as_f64().unwrap() * 1000.0);
+            results[i].2.push(r["achieved_rps"].as_f64().unwrap());
+        }
+    }
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let [on, off] = [&results[0], &results[1]]
+        .map(|(p50, p99, rps)| (median(p50.clone()), median(p99.clone()), median(rps.clone())));
+    println!("| service | p50 (µs) | p99 (µs) | rps | p50 runs | rps runs |\n|---|---|---|---|---|---|");
+    println!(
+        "| tracing exported | {:.0} | {:.0} | {:.0} | {} | {} |",
+        on.0,
+        on.1,
+        on.2,
+        fmt(&results[0].0, 0),
+        fmt(&results[0].2, 0)
+    );
+    println!(
+        "| tracing off | {:.0} | {:.0} | {:.0} | {} | {} |",
+        off.0,
+        off.1,
+        off.2,
+        fmt(&results[1].0, 0),
+        fmt(&results[1].2, 0)
+    );
+    println!(
+        "\nadded by tracing: p50 **{:+.0} µs**, p99 **{:+.0} µs**; throughput ratio **{:.2}x** (goals: under 50 µs at p50, at least 0.8x)\n",
+        on.0 - off.0,
+        on.1 - off.1,
+        on.2 / off.2
+    );
+}
+
+/// Closed-loop POSTs to `/notifications` on `port`, through the traced middleware.
+fn load_post(obsdemo: &Path, cwd: &Path, port: u16) -> Value {
+    let url = format!("http://127.0.0.1:{port}/notifications");
+    load(obsdemo, cwd, &["--url", &url, "--mix", "post=1", "--concurrency", "8", "--duration", "10s"])
+}
+
+fn completeness_and_memory(obsdemo: &Path, stack: &Stack) {
+    println!("## 4. Trace completeness at 200 rps for 60 s through all five services\n");
+    let rss = |status: &Value| -> Vec<(String, f64)> {
+        status["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().ends_with("-service"))
+            .map(|c| (c["name"].as_str().unwrap().to_owned(), c["rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0))
+            .collect()
+    };
+    let idle = rss(&stack.status());
+    let before = |m| stack.collector_metric(m);
+    let names = [
+        "otelcol_receiver_accepted_spans",
+        "otelcol_receiver_refused_spans",
+        "otelcol_exporter_sent_spans",
+        "otelcol_exporter_send_failed_spans",
+        "otelcol_processor_dropped_spans",
+    ];
+    let start: Vec<f64> = names.iter().map(|m| before(m)).collect();
+    let sampler = {
+        let (obsdemo, dir) = (obsdemo.to_owned(), stack.dir.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(40));
+            let out = Command::new(obsdemo).current_dir(dir).args(["status", "--json"]).output().unwrap();
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+    };
+    let r = load(obsdemo, &stack.dir, &["--rps", "200", "--duration", "60s", "--verify-timeout", "120s"]);
+    let under_load = rss(&sampler.join().unwrap());
+    std::thread::sleep(Duration::from_secs(2));
+    let v = &r["verification"];
+    println!("| measure | value |\n|---|---|");
+    println!("| requests (errors) | {} ({}) |", r["requests"], r["errors"]);
+    println!("| achieved rps | {:.1} |", r["achieved_rps"].as_f64().unwrap());
+    println!(
+        "| latency p50 / p99 / max (ms) | {} / {} / {} |",
+        r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["latency_ms"]["max"]
+    );
+    println!("| traces expected / found / complete | {} / {} / {} |", v["expected"], v["found"], v["complete"]);
+    println!("| complete | **{:.3}%** (goal: at least 99.9%) |", v["complete_ratio"].as_f64().unwrap() * 100.0);
+    println!("| waited for traces (s) | {:.1} |", v["waited_s"].as_f64().unwrap());
+    for (name, s) in names.iter().zip(&start) {
+        println!("| Collector `{name}` during the run | {} |", stack.collector_metric(name) - s);
+    }
+    println!("\n## 5. Resident memory of each service (MiB)\n");
+    println!("| service | idle | at 200 rps |\n|---|---|---|");
+    for ((name, idle), (_, busy)) in idle.iter().zip(&under_load) {
+        println!("| {name} | {idle:.1} | {busy:.1} |");
+    }
+    println!("\n(goal: under 20 MB each)");
+}

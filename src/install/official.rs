@@ -1,0 +1,179 @@
+//! `obsdemo install COMPONENT`: fetch the official release archives for this OS and
+//! architecture, verify each against the release's published SHA-256 (and a pinned
+//! digest where the table has one) before anything is unpacked, and move the result
+//! into `<managed dir>/<component>/<version>/` in one rename, with a manifest.
+//!
+//! Everything happens in a `.partial` directory beside the target; a failure or an
+//! interruption leaves nothing that binary resolution would pick up.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::archive;
+use super::download::{Fetcher, checksum_for};
+use super::releases::{self, Platform};
+use super::resolve::install_dir;
+use super::source::{Manifest, Recorded};
+
+/// How to install.
+#[derive(Clone, Debug)]
+pub struct InstallOptions {
+    /// Reinstall even when the version is installed.
+    pub force: bool,
+    /// Replaces scheme and host of every download URL (`OBSDEMO_MIRROR`).
+    pub mirror: Option<String>,
+    /// Give up on a connection that sends nothing for this long.
+    pub stall_timeout: Duration,
+}
+
+/// A downloaded archive whose digest does not match the published one.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{file} does not match its published checksum: expected sha256 {expected}, got {actual} \
+     (from {url}); the download was deleted and nothing was installed"
+)]
+pub struct ChecksumMismatch {
+    /// The archive's file name.
+    pub file: String,
+    /// Where it came from.
+    pub url: String,
+    /// The published (or pinned) digest.
+    pub expected: String,
+    /// The digest of what arrived.
+    pub actual: String,
+}
+
+/// What an install did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The version was installed already; nothing was fetched.
+    AlreadyInstalled(PathBuf),
+    /// Installed here.
+    Installed(PathBuf),
+}
+
+/// Installs the official release of `component` into the managed dir.
+pub async fn install(component: &str, options: &InstallOptions, bars: &MultiProgress) -> anyhow::Result<Outcome> {
+    let platform = Platform::current().map_err(anyhow::Error::msg)?;
+    let (version, artifacts) = releases::artifacts(component, platform, options.mirror.as_deref())
+        .with_context(|| format!("no official release of `{component}` is pinned"))?;
+    install_artifacts(&install_dir(component, &version), component, &version, &artifacts, options, bars).await
+}
+
+/// Installs `artifacts` (of `component` at `version`) into `target`.
+pub async fn install_artifacts(
+    target: &Path,
+    component: &str,
+    version: &str,
+    artifacts: &[releases::Artifact],
+    options: &InstallOptions,
+    bars: &MultiProgress,
+) -> anyhow::Result<Outcome> {
+    let target = target.to_path_buf();
+    if !options.force && Manifest::read(&target).is_some() {
+        return Ok(Outcome::AlreadyInstalled(target));
+    }
+    let parent = target.parent().context("an install dir needs a parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    remove_stale_partials(parent, version);
+    let staging = parent.join(format!(".{version}.partial-{}", crate::stack::paths::random_token(8)));
+    let result = fetch_into(&staging, component, version, artifacts, options, bars).await;
+    match result {
+        Ok(manifest) => {
+            let _ = std::fs::remove_dir_all(staging.join(".downloads"));
+            std::fs::write(Manifest::path(&staging), serde_json::to_vec_pretty(&manifest)?)?;
+            if target.exists() {
+                std::fs::remove_dir_all(&target).with_context(|| format!("cannot replace {}", target.display()))?;
+            }
+            std::fs::rename(&staging, &target)
+                .with_context(|| format!("cannot move the install into {}", target.display()))?;
+            Ok(Outcome::Installed(target))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
+/// Downloads, verifies and unpacks every artifact into `staging`.
+async fn fetch_into(
+    staging: &Path,
+    component: &str,
+    version: &str,
+    artifacts: &[releases::Artifact],
+    options: &InstallOptions,
+    bars: &MultiProgress,
+) -> anyhow::Result<Manifest> {
+    let downloads = staging.join(".downloads");
+    std::fs::create_dir_all(&downloads)?;
+    let fetcher = Fetcher::new(options.stall_timeout);
+    let mut recorded = Vec::new();
+    for artifact in artifacts {
+        let list = fetcher.text(&artifact.checksums_url).await?;
+        let published = checksum_for(&list, &artifact.file_name).with_context(|| {
+            format!(
+                "{} does not list {}; refusing to install an unverified archive",
+                artifact.checksums_url, artifact.file_name
+            )
+        })?;
+        let bar = bars.add(ProgressBar::new(0).with_style(download_style()).with_prefix(artifact.file_name.clone()));
+        let file = downloads.join(&artifact.file_name);
+        let actual = fetcher.to_file(&artifact.url, &file, &bar).await;
+        bar.finish_and_clear();
+        let actual = actual?;
+        for expected in std::iter::once(&published).chain(artifact.pinned_sha256.as_ref()) {
+            if !expected.eq_ignore_ascii_case(&actual) {
+                let _ = std::fs::remove_file(&file);
+                return Err(ChecksumMismatch {
+                    file: artifact.file_name.clone(),
+                    url: artifact.url.clone(),
+                    expected: expected.clone(),
+                    actual,
+                }
+                .into());
+            }
+        }
+        let (file, kind, into) = (file.clone(), artifact.kind, staging.to_owned());
+        tokio::task::spawn_blocking(move || archive::unpack(&file, kind, &into)).await??;
+        let binary = staging.join(&artifact.path);
+        anyhow::ensure!(
+            binary.is_file(),
+            "{} has no {} (expected at {}); the release table may be out of date",
+            artifact.file_name,
+            artifact.binary,
+            artifact.path
+        );
+        recorded.push((artifact.path.clone(), Recorded { url: artifact.url.clone(), sha256: actual }));
+    }
+    Ok(Manifest {
+        component: component.to_owned(),
+        version: version.to_owned(),
+        source: format!(
+            "official release: {}",
+            recorded.iter().map(|r| r.1.url.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        sha256: recorded.first().map(|r| r.1.sha256.clone()),
+        binaries: recorded.iter().map(|r| r.0.clone()).collect(),
+        downloads: recorded.into_iter().map(|r| r.1).collect(),
+    })
+}
+
+fn download_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:40!} [{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+        .expect("template is valid")
+        .progress_chars("=> ")
+}
+
+/// Removes what interrupted installs of `version` left behind.
+fn remove_stale_partials(parent: &Path, version: &str) {
+    let prefix = format!(".{version}.partial");
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! `obsdemo install` against a local HTTP server that serves release archives the
+//! test builds (tar.gz and zip, each holding a small executable script) and their
+//! checksum files, or misbehaves on purpose.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use obsdemo::install::releases::{self, ArchiveKind, Artifact, Platform};
+
+use crate::harness::*;
+
+/// How the server answers one path.
+#[derive(Clone)]
+enum Route {
+    File(Vec<u8>),
+    /// Announces the whole length, sends half, closes.
+    Truncated(Vec<u8>),
+    /// Sends headers and a few bytes, then nothing.
+    Stall,
+}
+
+/// A tiny HTTP/1.1 server on loopback; unknown paths answer 404.
+struct ReleaseServer {
+    port: u16,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl ReleaseServer {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (r, log) = (routes.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (r, log) = (r.clone(), log.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap_or(0);
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).unwrap_or(0) > 2 {
+                        header.clear();
+                    }
+                    log.lock().unwrap().push(path.clone());
+                    let route = r.lock().unwrap().get(&path).cloned();
+                    let mut conn = conn;
+                    let head =
+                        |len: usize| format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+                    let _ = match route {
+                        Some(Route::File(body)) => {
+                            conn.write_all(head(body.len()).as_bytes()).and_then(|_| conn.write_all(&body))
+                        }
+                        Some(Route::Truncated(body)) => conn
+                            .write_all(head(body.len()).as_bytes())
+                            .and_then(|_| conn.write_all(&body[..body.len() / 2])),
+                        Some(Route::Stall) => {
+                            let _ = conn.write_all(head(1000).as_bytes()).and_then(|_| conn.write_all(b"abc"));
+                            std::thread::sleep(Duration::from_secs(120));
+                            Ok(())
+                        }
+                        None => {
+                            conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        }
+                    };
+                });
+            }
+        });
+        Self { port, routes, requests }
+    }
+
+    fn mirror(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn serve(&self, url: &str, route: Route) {
+        self.routes.lock().unwrap().insert(path_of(url), route);
+    }
+
+    fn requested(&self, url: &str) -> usize {
+        let path = path_of(url);
+        self.requests.lock().unwrap().iter().filter(|p| **p == path).count()
+    }
+}
+
+fn path_of(url: &str) -> String {
+    let rest = &url[url.find("://").unwrap() + 3..];
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    obsdemo::install::sha256_hex(bytes)
+}
+
+/// A tar.gz holding `entries` (path, content, mode).
+fn tar_gz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, content, mode) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_entry_type(tar::EntryType::Regular);
+        // Written raw: the tar crate's own setter refuses `..`, and a test must not.
+        let name = &mut header.as_old_mut().name;
+        name.fill(0);
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_cksum();
+        builder.append(&header, *content).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// A zip holding `entries` (path, content, mode).
+fn zip(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, content, mode) in entries {
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(*mode);
+        writer.start_file(*path, options).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+fn script(says: &str) -> Vec<u8> {
+    format!("#!/bin/sh\necho '{says}'\n").into_bytes()
+}
+
+/// The artifacts of `component` for this machine, as served by `server`.
+fn artifacts(component: &str, server: &ReleaseServer) -> (String, Vec<Artifact>) {
+    releases::artifacts(component, Platform::current().unwrap(), Some(&server.mirror())).unwrap()
+}
+
+/// Serves `component`'s archive (holding a script printing `says`) and a checksum
+/// file listing `digest` (the archive's own when `None`).
+fn publish(server: &ReleaseServer, component: &str, says: &str, digest: Option<&str>) -> Artifact {
+    let (_, artifacts) = artifacts(component, server);
+    let artifact = artifacts[0].clone();
+    let archive = tar_gz(&[(&artifact.path, &script(says), 0o755)]);
+    let digest = digest.map_or_else(|| sha256(&archive), str::to_owned);
+    server.serve(&artifact.checksums_url, Route::File(format!("{digest}  {}\n", artifact.file_name).into_bytes()));
+    server.serve(&artifact.url, Route::File(archive));
+    artifact
+}
+
+/// Runs obsdemo with its own managed dir and the mirror.
+fn obsdemo(home: &Path, server: &ReleaseServer, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .env("OBSDEMO_HOME", home)
+        .env("OBSDEMO_MIRROR", server.mirror())
+        .env("NO_COLOR", "1")
+        .current_dir(home)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Asserts the managed dir holds no install and no leftover of one for `component`.
+fn assert_nothing_installed(home: &Path, component: &str) {
+    let dir = home.join("bin").join(component);
+    let left: Vec<PathBuf> =
+        std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left behind in {}: {left:?}", dir.display());
+}
+
+#[test]
+fn install_verifies_unpacks_resolves_and_is_idempotent() {
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let artifact = publish(&server, "prometheus", "fake prometheus one", None);
+    let out = obsdemo(home.path(), &server, &["install", "prometheus"]);
+    assert_success(&out, "install prometheus");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("installed prometheus"), "{}", describe(&out));
+
+    // Resolution finds it in the managed dir (ahead of any prometheus on PATH), and it runs.
+    let list = obsdemo(home.path(), &server, &["install", "--list"]);
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    let line = listed.lines().find(|l| l.starts_with("prometheus")).unwrap();
+    let binary = line.split_whitespace().last().unwrap();
+    assert!(binary.starts_with(home.path().to_str().unwrap()), "{listed}");
+    assert!(line.contains("release"), "{listed}");
+    let ran = Command::new(binary).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "fake prometheus one");
+    let manifest =
+        std::fs::read_to_string(Path::new(binary).ancestors().nth(2).unwrap().join("obsdemo-install.json")).unwrap();
+    assert!(
+        manifest.contains(&artifact.url)
+            && manifest.contains(&sha256(&tar_gz(&[(&artifact.path, &script("fake prometheus one"), 0o755)])))
+    );
+
+    // A second install fetches nothing; --force replaces.
+    let before = server.requested(&artifact.url);
+    let again = obsdemo(home.path(), &server, &["install", "prometheus"]);
+    assert_success(&again, "second install");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already installed"), "{}", describe(&again));
+    assert_eq!(server.requested(&artifact.url), before);
+    publish(&server, "prometheus", "fake prometheus two", None);
+    assert_success(&obsdemo(home.path(), &server, &["install", "prometheus", "--force"]), "install --force");
+    assert_eq!(server.requested(&artifact.url), before + 1);
+    let ran = Command::new(binary).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "fake prometheus two");
+}
+
+#[test]
+fn zip_archives_install_with_their_executable_bit() {
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let (_, mut artifacts) = artifacts("grafana", &server);
+    let artifact = &mut artifacts[0];
+    artifact.kind = ArchiveKind::Zip;
+    artifact.file_name = artifact.file_name.replace(".tar.gz", ".zip");
+    artifact.url = artifact.url.replace(".tar.gz", ".zip");
+    let archive = zip(&[
+        (&artifact.path, &script("fake grafana"), 0o755),
+        ("grafana-v12.2.1/conf/defaults.ini", b"[paths]\n", 0o644),
+    ]);
+    server.serve(&artifact.url, Route::File(archive.clone()));
+    server.serve(&artifact.checksums_url, Route::File(sha256(&archive).into_bytes()));
+    let target = home.path().join("grafana/12.2.1");
+    let options = obsdemo::install::official::InstallOptions {
+        force: false,
+        mirror: None,
+        stall_timeout: Duration::from_secs(5),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bars = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+    rt.block_on(obsdemo::install::official::install_artifacts(
+        &target, "grafana", "12.2.1", &artifacts, &options, &bars,
+    ))
+    .unwrap();
+    let ran = Command::new(target.join(&artifacts[0].path)).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "fake grafana");
+    assert!(target.join("grafana-v12.2.1/conf/defaults.ini").is_file());
+}
+
+#[test]
+fn wrong_checksum_is_refused_and_nothing_is_left() {
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let wrong = "0".repeat(64);
+    publish(&server, "prometheus", "tampered", Some(&wrong));
+    let out = obsdemo(home.path(), &server, &["install", "prometheus"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not match its published checksum"), "{stderr}");
+    assert!(stderr.contains(&wrong), "both digests are shown: {stderr}");
+    assert_nothing_installed(home.path(), "prometheus");
+}
+
+#[test]
+fn truncated_missing_and_stalled_downloads_fail_clearly_and_leave_nothing() {
+    let server = ReleaseServer::start();
+    for (route, expect) in [
+        (Some(Route::Truncated(vec![7; 4096])), "ended after"),
+        (None, "HTTP 404"),
+        (Some(Route::Stall), "sent nothing for 1 s"),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let artifact = publish(&server, "prometheus", "x", Some(&"1".repeat(64)));
+        match route {
+            Some(route) => server.serve(&artifact.url, route),
+            None => {
+                server.routes.lock().unwrap().remove(&path_of(&artifact.url));
+            }
+        }
+        let began = Instant::now();
+        let out = obsdemo(home.path(), &server, &["install", "prometheus", "--timeout", "1s"]);
+        let took = began.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{expect}: {}", describe(&out));
+        assert!(stderr.contains(expect) && stderr.contains(&artifact.url), "{expect}: {stderr}");
+        // Three attempts with their stall timeouts and back-off, with room to spare.
+        assert!(took < Duration::from_secs(30), "{expect}: took {took:?}");
+        assert_nothing_installed(home.path(), "prometheus");
+    }
+}
+
+#[test]
+fn archive_escaping_its_directory_is_refused() {
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let (_, artifacts) = artifacts("prometheus", &server);
+    let artifact = &artifacts[0];
+    let archive = tar_gz(&[(&artifact.path, &script("ok"), 0o755), ("../../escaped-by-obsdemo-test", b"owned", 0o644)]);
+    server.serve(&artifact.url, Route::File(archive.clone()));
+    server.serve(
+        &artifact.checksums_url,
+        Route::File(format!("{}  {}\n", sha256(&archive), artifact.file_name).into_bytes()),
+    );
+    let out = obsdemo(home.path(), &server, &["install", "prometheus"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("points outside the install directory"),
+        "{}",
+        describe(&out)
+    );
+    assert_nothing_installed(home.path(), "prometheus");
+    for dir in [home.path().join("bin"), home.path().to_owned(), home.path().parent().unwrap().to_owned()] {
+        assert!(!dir.join("escaped-by-obsdemo-test").exists());
+    }
+}
+
+#[test]
+fn up_install_installs_only_what_is_missing() {
+    require(&["jaeger", "collector", "prometheus"]);
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let config = obsdemo::stack::StackConfig::default();
+    // The Collector is installed already (the real one); Prometheus is on PATH.
+    let collector = obsdemo::install::resolve(&config, "collector").unwrap();
+    let collector_dir = home.path().join("bin/collector").join(&config.collector.version);
+    std::fs::create_dir_all(collector_dir.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(collector.parent().unwrap(), &collector_dir).unwrap();
+    // Jaeger is missing: the mirror serves archives whose binaries run the real ones.
+    let real_jaeger = obsdemo::install::resolve(&config, "jaeger").unwrap();
+    let (_, jaeger) = artifacts("jaeger", &server);
+    for a in &jaeger {
+        let wrapper = format!("#!/bin/sh\nexec '{}' \"$@\"\n", real_jaeger.with_file_name(&a.binary).display());
+        let archive = tar_gz(&[(&a.path, wrapper.as_bytes(), 0o755)]);
+        server.serve(&a.checksums_url, Route::File(format!("{}  {}\n", sha256(&archive), a.file_name).into_bytes()));
+        server.serve(&a.url, Route::File(archive));
+    }
+    let stack = TestStack::new();
+    let offset = stack.offset.to_string();
+    let out = stack
+        .command(&["up", "--install", "--without", "grafana", "--without", "services", "--port-offset", &offset])
+        .env("OBSDEMO_HOME", home.path())
+        .env("OBSDEMO_MIRROR", server.mirror())
+        .output()
+        .unwrap();
+    assert_success(&out, "up --install");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("installed jaeger"), "{}", describe(&out));
+    for a in &jaeger {
+        assert_eq!(server.requested(&a.url), 1, "{} fetched once", a.file_name);
+    }
+    let fetched: Vec<String> = server.requests.lock().unwrap().clone();
+    assert!(fetched.iter().all(|p| p.contains("jaeger")), "only Jaeger was fetched: {fetched:?}");
+    assert!(home.path().join("bin/jaeger/1.76.0/obsdemo-install.json").is_file());
+    let _ = stack.command(&["down"]).env("OBSDEMO_HOME", home.path()).output();
+}
