@@ -19,6 +19,17 @@ if ! command -v prometheus >/dev/null 2>&1; then
   fi
 fi
 
+# The Windows build is compile-checked (its process management cannot run here):
+# the Rust target, and MinGW's C compiler for ring.
+if [ "${OBSDEMO_SKIP_WINDOWS_CHECK:-}" != 1 ]; then
+  rustup target list --installed | grep -q '^x86_64-pc-windows-gnu$' || rustup target add x86_64-pc-windows-gnu
+  if ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+    echo "==> installing MinGW (to compile-check the Windows build)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64 >/dev/null
+  fi
+fi
+
 if ! command -v go >/dev/null 2>&1; then
   echo "Go (1.24 or newer) is needed to build Jaeger and the Collector from source: https://go.dev/dl" >&2
   exit 3

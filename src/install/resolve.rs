@@ -70,12 +70,12 @@ impl fmt::Display for MissingBinary {
         for place in &self.looked_in {
             writeln!(f, "  - {place}")?;
         }
-        write!(
-            f,
-            "install it with `obsdemo install {c}` (or `obsdemo install --from-source {c}`), \
-             set `[{c}] binary = \"/path/to/it\"` in stack.toml, or run without it: `obsdemo up --without {c}`",
-            c = self.component
-        )
+        let c = &self.component;
+        write!(f, "install it with `obsdemo install {c}`")?;
+        if matches!(c.as_str(), "jaeger" | "collector") {
+            write!(f, " (or build it: `obsdemo install --from-source {c}`)")?;
+        }
+        write!(f, ", set `[{c}] binary = \"/path/to/it\"` in stack.toml, or run without it: `obsdemo up --without {c}`")
     }
 }
 

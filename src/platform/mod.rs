@@ -1,17 +1,23 @@
 //! Operating-system specifics behind one interface: process groups and their signals,
 //! the parent-death signal, detaching the supervisor, and finding who holds a port.
 //!
-//! Unix is implemented (`unix.rs`); on other systems obsdemo builds but the supervisor
-//! refuses to start, saying so (Windows job objects are future work, see the README).
+//! One module per platform behind the same functions: `unix.rs` (process groups,
+//! parent-death signal on Linux) and `windows.rs` (a kill-on-close Job Object,
+//! `taskkill`). Anywhere else obsdemo builds but the supervisor refuses to start.
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub use unix::*;
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;
+
+#[cfg(not(any(unix, windows)))]
 mod unsupported;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub use unsupported::*;
 
 /// The process listening on a TCP port.

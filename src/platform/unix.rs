@@ -34,6 +34,23 @@ pub fn own_group_dies_with_parent(cmd: &mut tokio::process::Command) {
     }
 }
 
+/// Nothing to do on Unix: the process group and parent-death signal are set at spawn.
+pub fn adopt(_child: &tokio::process::Child) {}
+
+/// Resolves when the supervisor is asked to stop: SIGTERM or SIGINT.
+pub async fn shutdown_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
 /// Makes `cmd` a session leader, detached from the terminal and its Ctrl-C.
 pub fn detach(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;

@@ -1,5 +1,5 @@
-//! Systems without Unix process groups. obsdemo renders configs and installs binaries
-//! there, but the supervisor needs job objects (Windows) first; each call says so.
+//! Systems that are neither Unix nor Windows: obsdemo renders configs and installs
+//! binaries there, but the supervisor refuses to start.
 
 use std::time::Duration;
 
@@ -9,6 +9,12 @@ const UNSUPPORTED: &str = "process supervision is not implemented on this OS yet
 
 /// Unsupported here: children would not stop with the supervisor.
 pub fn own_group_dies_with_parent(_cmd: &mut tokio::process::Command) {}
+/// Unsupported here.
+pub fn adopt(_child: &tokio::process::Child) {}
+/// Resolves on Ctrl-C.
+pub async fn shutdown_requested() {
+    let _ = tokio::signal::ctrl_c().await;
+}
 /// Unsupported here.
 pub fn detach(_cmd: &mut std::process::Command) {}
 /// Unsupported here.

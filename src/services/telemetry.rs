@@ -33,10 +33,12 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> anyhow::Result<
     }
     let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
-    // and queue generously so bursts of load drop nothing.
+    // and queue 8192 spans: about 7 s of the Order-service's spans at 200 rps. The SDK
+    // allocates the whole queue up front, so a larger one costs resident memory for
+    // nothing (65536 slots took a service from 12 MB to 33 MB).
     let batch = BatchConfigBuilder::default()
         .with_scheduled_delay(Duration::from_millis(500))
-        .with_max_queue_size(65_536)
+        .with_max_queue_size(8_192)
         .with_max_export_batch_size(2_048)
         .build();
     let processor = BatchSpanProcessor::builder(exporter).with_batch_config(batch).build();

@@ -202,6 +202,7 @@ fn spawn(spec: &ProcessSpec, shared: &Shared, attempt: u32) -> std::io::Result<C
         .kill_on_drop(false);
     platform::own_group_dies_with_parent(&mut cmd);
     let child = cmd.spawn()?;
+    platform::adopt(&child);
     let pid = child.id().expect("a just-spawned child has a pid");
     let identity = ProcessId::of(pid);
     shared.update(&spec.name, |c| {

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::state::StackState;
+use super::transport::{self, Listener};
 
 /// A request to the supervisor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,19 +29,19 @@ pub type StopRequest = oneshot::Sender<()>;
 
 /// Serves the socket until the supervisor exits. `state` gives the current state.
 pub async fn serve(
-    listener: UnixListener,
+    listener: Listener,
     state: impl Fn() -> StackState + Send + Sync + 'static,
     stops: mpsc::Sender<StopRequest>,
 ) {
     let state = std::sync::Arc::new(state);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok(stream) = listener.accept().await else {
             continue;
         };
         let state = state.clone();
         let stops = stops.clone();
         tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
+            let (read, mut write) = tokio::io::split(stream);
             let mut line = String::new();
             if BufReader::new(read).read_line(&mut line).await.is_err() {
                 return;
@@ -66,7 +66,7 @@ pub async fn serve(
 /// returns its answer. Errors when no supervisor answers within `timeout`.
 pub async fn request(socket: &Path, request: Request, timeout: Duration) -> std::io::Result<serde_json::Value> {
     let exchange = async {
-        let mut stream = UnixStream::connect(socket).await?;
+        let mut stream = transport::connect(socket).await?;
         let mut line = serde_json::to_string(&request).expect("request serializes");
         line.push('\n');
         stream.write_all(line.as_bytes()).await?;

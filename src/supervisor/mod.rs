@@ -3,7 +3,8 @@
 //! - [`launch`]: the launch file and starting the supervisor detached.
 //! - [`run`]: the supervisor itself.
 //! - [`child`]: one component's life: dependencies, spawn, readiness, restarts, stop.
-//! - [`control`]: the Unix socket protocol between the CLI and the supervisor.
+//! - [`control`]: the request/answer protocol between the CLI and the supervisor.
+//! - [`transport`]: the channel it runs on (a Unix socket, or loopback with a token).
 //! - [`state`]: `state.json`, process identity (pid + start time), CPU and memory.
 //! - [`preflight`]: checks before anything starts.
 //! - [`stop`]: `down`, with or without a live supervisor.
@@ -17,6 +18,7 @@ pub mod run;
 pub mod start;
 pub mod state;
 pub mod stop;
+pub mod transport;
 
 use std::net::IpAddr;
 use std::time::Duration;

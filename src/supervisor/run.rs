@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::net::UnixListener;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use super::child::{self, Readiness, RestartPolicy, Shared};
@@ -38,8 +36,7 @@ pub fn run_blocking(paths: &StatePaths) -> anyhow::Result<()> {
 async fn run(paths: &StatePaths) -> anyhow::Result<()> {
     let launch = Launch::read(paths)?;
     let socket = paths.socket();
-    let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
+    let listener = super::transport::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
     let supervisor = ProcessId::of(std::process::id()).context("cannot read the supervisor's own process entry")?;
 
     let record = |name: &str, state, probes, ports| ComponentRecord {
@@ -85,12 +82,9 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
         stops_tx,
     ));
 
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
     let first_requester = tokio::select! {
         r = stops.recv() => r,
-        _ = sigterm.recv() => None,
-        _ = sigint.recv() => None,
+        () = crate::platform::shutdown_requested() => None,
     };
 
     // Dependents first, so the Collector can flush to a still-running Jaeger.

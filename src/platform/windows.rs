@@ -1,0 +1,154 @@
+//! Windows: no process groups or parent-death signal, so every child joins one Job
+//! Object created with "kill on job close". When the supervisor exits, however it
+//! exits, Windows closes its last handle to the job and ends every process in it.
+//! Components are stopped with `taskkill /T` (their whole process tree): first asking,
+//! then forcing.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use windows_sys::Win32::Foundation::HANDLE;
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
+};
+use windows_sys::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, DETACHED_PROCESS};
+
+use super::PortHolder;
+
+/// The supervisor's job, created on first use and never closed by hand: its handle
+/// closes when the process ends, which is the point.
+struct Job(HANDLE);
+
+// SAFETY: a job handle is a kernel object reference; Windows allows using it from any
+// thread, and it is only passed to thread-safe Win32 calls.
+unsafe impl Send for Job {}
+// SAFETY: as above; the handle is never mutated after creation.
+unsafe impl Sync for Job {}
+
+fn job() -> Option<&'static Job> {
+    static JOB: OnceLock<Option<Job>> = OnceLock::new();
+    JOB.get_or_init(|| {
+        // SAFETY: CreateJobObjectW with null attributes and name creates an unnamed job
+        // and returns its handle or null; no pointer we pass outlives the call.
+        let handle = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
+        if handle.is_null() {
+            return None;
+        }
+        // SAFETY: zeroed is a valid JOBOBJECT_EXTENDED_LIMIT_INFORMATION (plain data).
+        let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+        info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        // SAFETY: `info` is a live, correctly sized struct of the class named, and the
+        // handle was just created.
+        let ok = unsafe {
+            SetInformationJobObject(
+                handle,
+                JobObjectExtendedLimitInformation,
+                (&info as *const JOBOBJECT_EXTENDED_LIMIT_INFORMATION).cast(),
+                std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+            )
+        };
+        (ok != 0).then_some(Job(handle))
+    })
+    .as_ref()
+}
+
+/// Gives the child its own process group (so console Ctrl events aimed at the
+/// supervisor do not reach it); [`adopt`] ties its life to the supervisor's.
+pub fn own_group_dies_with_parent(cmd: &mut tokio::process::Command) {
+    cmd.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+}
+
+/// Puts a just-spawned child into the supervisor's kill-on-close job.
+pub fn adopt(child: &tokio::process::Child) {
+    if let (Some(job), Some(handle)) = (job(), child.raw_handle()) {
+        // SAFETY: both handles are valid: the job lives for the process, and the
+        // child's handle is held by `child` for the duration of this call.
+        unsafe { AssignProcessToJobObject(job.0, handle as HANDLE) };
+    }
+}
+
+/// Starts the supervisor with no console and its own process group.
+pub fn detach(cmd: &mut std::process::Command) {
+    use std::os::windows::process::CommandExt;
+    cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+}
+
+fn taskkill(pid: u32, force: bool) -> bool {
+    let mut cmd = std::process::Command::new("taskkill");
+    cmd.args(["/T", "/PID", &pid.to_string()]);
+    if force {
+        cmd.arg("/F");
+    }
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Asks the process tree of `pid` to stop. Returns false if it is gone.
+pub fn terminate_group(pid: u32) -> bool {
+    if !group_alive(pid) {
+        return false;
+    }
+    // Console programs may ignore the polite request; stop_group forces after the grace.
+    taskkill(pid, false);
+    true
+}
+
+/// Kills the process tree of `pid`.
+pub fn kill_group(pid: u32) {
+    taskkill(pid, true);
+}
+
+/// Asks one process to stop.
+pub fn terminate(pid: u32) {
+    taskkill(pid, false);
+}
+
+/// Kills one process.
+pub fn kill_process(pid: u32) {
+    taskkill(pid, true);
+}
+
+/// Whether the process `pid` is alive.
+pub fn group_alive(pid: u32) -> bool {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+    let Ok(mut sys) = System::new() else { return false };
+    let id = sysinfo::Pid::from_u32(pid);
+    sys.refresh_processes_specifics(ProcessesToUpdate::Some(&[id]), true, ProcessRefreshKind::nothing());
+    sys.process(id).is_some()
+}
+
+/// Waits until the tree of `pid` is gone: ask, `grace`, then force.
+pub async fn stop_group(pid: u32, grace: Duration) {
+    if !terminate_group(pid) {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    while group_alive(pid) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if group_alive(pid) {
+        kill_group(pid);
+    }
+}
+
+/// Not looked up on Windows yet: the refusal still names the port and component.
+pub fn port_holder(_port: u16) -> Option<PortHolder> {
+    None
+}
+
+/// Windows can run the supervisor.
+pub const SUPERVISION_UNSUPPORTED: Option<&str> = None;
+
+/// Resolves when the supervisor is asked to stop: Ctrl-C, console close, shutdown.
+pub async fn shutdown_requested() {
+    use tokio::signal::windows;
+    let (Ok(mut close), Ok(mut shutdown)) = (windows::ctrl_close(), windows::ctrl_shutdown()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = close.recv() => {}
+        _ = shutdown.recv() => {}
+    }
+}

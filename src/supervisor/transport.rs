@@ -1,0 +1,108 @@
+//! The control channel's transport. On Unix: a socket file in the state dir (mode 0700
+//! dir keeps other users out). Elsewhere (Windows): a loopback TCP port, with the port
+//! and a random token written to that same file, and every connection must open with
+//! the token, so only a user who can read the state dir can talk to the supervisor.
+
+use std::path::Path;
+
+#[cfg(unix)]
+mod imp {
+    use std::path::Path;
+
+    use tokio::net::{UnixListener, UnixStream};
+
+    /// The supervisor's end.
+    pub struct Listener(UnixListener);
+
+    /// One connection.
+    pub type Stream = UnixStream;
+
+    /// Listens at `path`, replacing a stale socket file.
+    pub fn bind(path: &Path) -> std::io::Result<Listener> {
+        let _ = std::fs::remove_file(path);
+        UnixListener::bind(path).map(Listener)
+    }
+
+    impl Listener {
+        /// The next connection.
+        pub async fn accept(&self) -> std::io::Result<Stream> {
+            Ok(self.0.accept().await?.0)
+        }
+    }
+
+    /// Connects to the supervisor listening at `path`.
+    pub async fn connect(path: &Path) -> std::io::Result<Stream> {
+        UnixStream::connect(path).await
+    }
+}
+
+#[cfg(not(unix))]
+mod imp {
+    use std::path::Path;
+
+    use serde::{Deserialize, Serialize};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// What the control file holds.
+    #[derive(Serialize, Deserialize)]
+    struct Endpoint {
+        port: u16,
+        token: String,
+    }
+
+    /// The supervisor's end.
+    pub struct Listener {
+        inner: TcpListener,
+        token: String,
+    }
+
+    /// One connection.
+    pub type Stream = TcpStream;
+
+    /// Listens on a loopback port and writes port and token to `path`.
+    pub fn bind(path: &Path) -> std::io::Result<Listener> {
+        let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        std_listener.set_nonblocking(true)?;
+        let inner = TcpListener::from_std(std_listener)?;
+        let token = crate::stack::paths::random_token(32);
+        let endpoint = Endpoint { port: inner.local_addr()?.port(), token: token.clone() };
+        std::fs::write(path, serde_json::to_vec(&endpoint).map_err(std::io::Error::other)?)?;
+        Ok(Listener { inner, token })
+    }
+
+    impl Listener {
+        /// The next connection that presents the token; others are dropped.
+        pub async fn accept(&self) -> std::io::Result<Stream> {
+            loop {
+                let (mut stream, _) = self.inner.accept().await?;
+                let mut presented = vec![0u8; self.token.len() + 1];
+                let read =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), stream.read_exact(&mut presented)).await;
+                if matches!(read, Ok(Ok(_))) && presented[..self.token.len()] == *self.token.as_bytes() {
+                    return Ok(stream);
+                }
+            }
+        }
+    }
+
+    /// Connects to the supervisor whose port and token are in `path`.
+    pub async fn connect(path: &Path) -> std::io::Result<Stream> {
+        let endpoint: Endpoint = serde_json::from_slice(&std::fs::read(path)?).map_err(std::io::Error::other)?;
+        let mut stream = TcpStream::connect(("127.0.0.1", endpoint.port)).await?;
+        stream.write_all(format!("{}\n", endpoint.token).as_bytes()).await?;
+        Ok(stream)
+    }
+}
+
+pub use imp::{Listener, Stream};
+
+/// Listens for control connections at `path` (the state dir's `supervisor.sock`).
+pub fn bind(path: &Path) -> std::io::Result<Listener> {
+    imp::bind(path)
+}
+
+/// Connects to the supervisor of the state dir whose control file is `path`.
+pub async fn connect(path: &Path) -> std::io::Result<Stream> {
+    imp::connect(path).await
+}
