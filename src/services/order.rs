@@ -17,8 +17,8 @@ use super::tracing_http::{CallError, call};
 use super::work::Work;
 
 /// Orders kept for reading back; the oldest go first, so memory stays bounded under
-/// any load.
-const MAX_STORED_ORDERS: usize = 50_000;
+/// any load (10,000 orders take well under a megabyte).
+const MAX_STORED_ORDERS: usize = 10_000;
 
 /// A new order as clients send it.
 #[derive(Debug, Deserialize)]
@@ -43,9 +43,22 @@ pub struct Item {
     pub quantity: u32,
 }
 
+/// What is kept of a confirmed order: the answer to `GET /orders/{id}` is built from it.
+#[derive(Clone)]
+struct StoredOrder {
+    customer: String,
+    amount_cents: u64,
+}
+
+impl StoredOrder {
+    fn to_json(&self, id: u64) -> Value {
+        json!({ "id": id, "status": "confirmed", "customer": self.customer, "amount_cents": self.amount_cents })
+    }
+}
+
 struct Orders {
     next_id: u64,
-    by_id: HashMap<u64, Value>,
+    by_id: HashMap<u64, StoredOrder>,
     oldest_first: VecDeque<u64>,
 }
 
@@ -95,11 +108,11 @@ async fn create(State(svc): State<Arc<OrderService>>, Json(order): Json<NewOrder
             Err(e) => return (StatusCode::BAD_GATEWAY, Json(json!({ "error": e.to_string(), "order_id": id }))),
         }
     }
-    let stored =
-        json!({ "id": id, "status": "confirmed", "customer": order.customer, "amount_cents": order.amount_cents });
+    let stored = StoredOrder { customer: order.customer, amount_cents: order.amount_cents };
+    let answer = stored.to_json(id);
     async {
         let mut orders = svc.orders.lock().expect("orders lock is never poisoned");
-        orders.by_id.insert(id, stored.clone());
+        orders.by_id.insert(id, stored);
         orders.oldest_first.push_back(id);
         if orders.oldest_first.len() > MAX_STORED_ORDERS
             && let Some(old) = orders.oldest_first.pop_front()
@@ -109,7 +122,7 @@ async fn create(State(svc): State<Arc<OrderService>>, Json(order): Json<NewOrder
     }
     .instrument(tracing::info_span!("work", otel.name = "order.store", order.id = id))
     .await;
-    (StatusCode::CREATED, Json(stored))
+    (StatusCode::CREATED, Json(answer))
 }
 
 async fn read(State(svc): State<Arc<OrderService>>, Path(id): Path<u64>) -> Reply {
@@ -117,7 +130,7 @@ async fn read(State(svc): State<Arc<OrderService>>, Path(id): Path<u64>) -> Repl
         .instrument(tracing::info_span!("work", otel.name = "order.lookup", order.id = id))
         .await;
     match found {
-        Some(order) => (StatusCode::OK, Json(order)),
+        Some(order) => (StatusCode::OK, Json(order.to_json(id))),
         None => (StatusCode::NOT_FOUND, Json(json!({ "error": "no such order", "order_id": id }))),
     }
 }
