@@ -99,6 +99,9 @@ fn print_table(report: &StatusReport) {
     println!("{} ({supervisor})\n", report.state_dir);
     print!("{}", style::table(&["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "RSS"], &rows));
     for c in &report.components {
+        if c.scrape_targets.as_ref().is_some_and(Vec::is_empty) {
+            println!("\n{} has no active scrape target yet", c.name);
+        }
         for t in c.scrape_targets.iter().flatten() {
             let health = if t.health == "up" { style::good("up") } else { style::bad(&t.health) };
             let error = if t.last_error.is_empty() { String::new() } else { format!(": {}", t.last_error) };
