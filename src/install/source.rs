@@ -223,17 +223,39 @@ fn build_collector(
     std::fs::write(go.work.join("manifest.yaml"), manifest)?;
     // The builder's own module step runs a strict `go mod tidy`, which also fetches the
     // test-only dependencies of every component; the Go module proxy does not serve all
-    // of them. So the builder only generates the sources, and `go mod tidy -e` (which
-    // tolerates a missing test-only module) and `go build` run here.
+    // of them. So the builder only generates the sources (and, so, no go.mod); here the
+    // module is created, every manifest module required at its pinned version (`go get`
+    // loads packages, not their tests), and `go mod tidy -e` fills in the rest,
+    // tolerating a missing test-only module.
     step("generating the Collector's sources");
+    let _ = std::fs::remove_dir_all(&dist);
     go.run(&builder, &["--config", "manifest.yaml", "--skip-compilation", "--skip-get-modules"], &[])?;
     step("resolving the Collector's modules");
+    go.run_in(&dist, &go.go, &["mod", "init", "local.obsdemo/otelcol-obsdemo"], &[])?;
+    let mut get = vec!["get".to_owned()];
+    get.extend(pinned_modules(manifest)?);
+    go.run_in(&dist, &go.go, &get.iter().map(String::as_str).collect::<Vec<_>>(), &[])?;
     go.run_in(&dist, &go.go, &["mod", "tidy", "-e"], &[])?;
     step("compiling the Collector (several minutes on 2 cores the first time)");
     let bin = exe("otelcol-obsdemo");
     let target = out.join(&bin).display().to_string();
     go.run_in(&dist, &go.go, &["build", "-trimpath", "-o", &target, "."], &[])?;
     Ok(vec![bin])
+}
+
+/// Every `gomod` of a builder manifest as `module@version`.
+fn pinned_modules(manifest: &str) -> anyhow::Result<Vec<String>> {
+    let doc: serde_json::Value = serde_saphyr::from_str(manifest).context("the builder manifest is not YAML")?;
+    let mut modules = Vec::new();
+    for section in ["receivers", "processors", "exporters", "extensions", "providers"] {
+        for entry in doc[section].as_array().into_iter().flatten() {
+            let gomod = entry["gomod"].as_str().context("a manifest entry has no gomod")?;
+            let (module, version) = gomod.split_once(' ').context("a gomod is `module version`")?;
+            modules.push(format!("{module}@{}", version.trim()));
+        }
+    }
+    anyhow::ensure!(!modules.is_empty(), "the builder manifest lists no modules");
+    Ok(modules)
 }
 
 /// The confmap providers are versioned 1.x alongside collector 0.y: 0.160 <-> 1.66.
@@ -249,6 +271,18 @@ fn providers_version(collector: &str) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn manifest_modules_are_pinned() {
+        let manifest = crate::render::builder_manifest("0.165.0", "1.71.0", std::path::Path::new("/d")).unwrap();
+        let modules = super::pinned_modules(&manifest).unwrap();
+        assert!(
+            modules.contains(&"go.opentelemetry.io/collector/receiver/otlpreceiver@v0.165.0".to_owned()),
+            "{modules:?}"
+        );
+        assert!(modules.contains(&"go.opentelemetry.io/collector/confmap/provider/fileprovider@v1.71.0".to_owned()));
+        assert_eq!(modules.len(), 12);
+    }
+
     #[test]
     fn providers_follow_the_collector_release() {
         assert_eq!(super::providers_version("0.160.0").unwrap(), "1.66.0");
