@@ -6,8 +6,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::exit::Code;
 use super::{Global, style};
+use crate::install::manifest::Manifest;
 use crate::install::official::{self, InstallOptions, Outcome};
-use crate::install::source::{self, Built, Manifest};
+use crate::install::source::{self, Built};
 use crate::stack::{COMPONENTS, HumanDuration, StackConfig};
 
 /// Arguments of `install`.

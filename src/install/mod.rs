@@ -1,9 +1,11 @@
 //! Third-party binaries: finding them ([`resolve`]); installing official releases
 //! ([`official`], from the table in [`releases`], with [`download`] and [`archive`]);
+//! recording each install with its [`manifest`];
 //! and building them from source with Go ([`source`]).
 
 pub mod archive;
 pub mod download;
+pub mod manifest;
 pub mod official;
 pub mod releases;
 pub mod resolve;

@@ -14,9 +14,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::archive;
 use super::download::{Fetcher, checksum_for};
+use super::manifest::{Manifest, Recorded, staging_dir};
 use super::releases::{self, Platform};
 use super::resolve::install_dir;
-use super::source::{Manifest, Recorded};
 
 /// How to install.
 #[derive(Clone, Debug)]
@@ -76,27 +76,17 @@ pub async fn install_artifacts(
     if !options.force && Manifest::read(&target).is_some() {
         return Ok(Outcome::AlreadyInstalled(target));
     }
-    let parent = target.parent().context("an install dir needs a parent")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    remove_stale_partials(parent, version);
-    let staging = parent.join(format!(".{version}.partial-{}", crate::stack::paths::random_token(8)));
-    let result = fetch_into(&staging, component, version, artifacts, options, bars).await;
-    match result {
-        Ok(manifest) => {
-            let _ = std::fs::remove_dir_all(staging.join(".downloads"));
-            std::fs::write(Manifest::path(&staging), serde_json::to_vec_pretty(&manifest)?)?;
-            if target.exists() {
-                std::fs::remove_dir_all(&target).with_context(|| format!("cannot replace {}", target.display()))?;
-            }
-            std::fs::rename(&staging, &target)
-                .with_context(|| format!("cannot move the install into {}", target.display()))?;
-            Ok(Outcome::Installed(target))
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            Err(e)
-        }
+    let staging = staging_dir(&target)?;
+    let installed = async {
+        let manifest = fetch_into(&staging, component, version, artifacts, options, bars).await?;
+        let _ = std::fs::remove_dir_all(staging.join(".downloads"));
+        manifest.install_into(&staging, &target)
     }
+    .await;
+    if installed.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    installed.map(|()| Outcome::Installed(target))
 }
 
 /// Downloads, verifies and unpacks every artifact into `staging`.
@@ -156,7 +146,6 @@ async fn fetch_into(
             "official release: {}",
             recorded.iter().map(|r| r.1.url.as_str()).collect::<Vec<_>>().join(", ")
         ),
-        sha256: recorded.first().map(|r| r.1.sha256.clone()),
         binaries: recorded.iter().map(|r| r.0.clone()).collect(),
         downloads: recorded.into_iter().map(|r| r.1).collect(),
     })
@@ -166,14 +155,4 @@ fn download_style() -> ProgressStyle {
     ProgressStyle::with_template("{prefix:40!} [{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
         .expect("template is valid")
         .progress_chars("=> ")
-}
-
-/// Removes what interrupted installs of `version` left behind.
-fn remove_stale_partials(parent: &Path, version: &str) {
-    let prefix = format!(".{version}.partial");
-    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }

@@ -93,7 +93,7 @@ pub fn resolve(config: &StackConfig, component: &str) -> Result<PathBuf, Missing
     }
     let dir = install_dir(component, version);
     // An install records where its binaries sit (a release archive nests them).
-    let recorded: Vec<PathBuf> = super::source::Manifest::read(&dir)
+    let recorded: Vec<PathBuf> = super::manifest::Manifest::read(&dir)
         .map(|m| m.binaries.iter().map(|b| dir.join(b)).collect())
         .unwrap_or_default();
     for name in names {

@@ -11,52 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
-use serde::{Deserialize, Serialize};
 
+use super::manifest::{Manifest, staging_dir};
 use super::resolve::{exe, install_dir, obsdemo_home};
 
 /// The Go module holding both Jaeger v2 (`cmd/jaeger`) and v1 (`cmd/all-in-one`).
 const JAEGER_MODULE: &str = "github.com/jaegertracing/jaeger";
-
-/// Records what an install put in the managed dir.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// The component.
-    pub component: String,
-    /// Its version.
-    pub version: String,
-    /// Where it came from: a URL, or `source: <module>@<version>`.
-    pub source: String,
-    /// The archive's SHA-256, for downloads.
-    pub sha256: Option<String>,
-    /// The binaries installed, relative to the install dir.
-    pub binaries: Vec<String>,
-    /// Every archive downloaded, with its verified digest.
-    #[serde(default)]
-    pub downloads: Vec<Recorded>,
-}
-
-/// One downloaded archive.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recorded {
-    /// Where it came from.
-    pub url: String,
-    /// Its verified SHA-256.
-    pub sha256: String,
-}
-
-impl Manifest {
-    /// The manifest file in an install dir.
-    pub fn path(dir: &Path) -> PathBuf {
-        dir.join("obsdemo-install.json")
-    }
-
-    /// Reads the manifest of an install dir, when it is a complete install.
-    pub fn read(dir: &Path) -> Option<Self> {
-        let m: Self = serde_json::from_slice(&std::fs::read(Self::path(dir)).ok()?).ok()?;
-        m.binaries.iter().all(|b| dir.join(b).is_file()).then_some(m)
-    }
-}
 
 /// What a source build did.
 #[derive(Debug)]
@@ -87,25 +47,25 @@ pub fn build(component: &str, version: &str, force: bool, step: &mut dyn FnMut(&
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let log_path = work.with_file_name(format!("{component}-{version}.log"));
     let go_run = GoRun { go, work: work.clone(), log: log_path.clone() };
-    let staging = target.with_file_name(format!(".{version}.partial"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    let binaries = match &recipe.builder_manifest {
-        None => build_jaeger(&go_run, version, &staging, step)?,
-        Some(builder_manifest) => build_collector(&go_run, version, builder_manifest, &staging, step)?,
+    let staging = staging_dir(&target)?;
+    let built = match &recipe.builder_manifest {
+        None => build_jaeger(&go_run, version, &staging, step),
+        Some(builder_manifest) => build_collector(&go_run, version, builder_manifest, &staging, step),
     };
-    let manifest = Manifest {
-        component: component.into(),
-        version: version.into(),
-        source: recipe.source,
-        sha256: None,
-        binaries,
-        downloads: Vec::new(),
-    };
-    std::fs::write(Manifest::path(&staging), serde_json::to_vec_pretty(&manifest)?)?;
-    let _ = std::fs::remove_dir_all(&target);
-    std::fs::rename(&staging, &target).with_context(|| format!("cannot move the build into {}", target.display()))?;
-    Ok(Built::Installed(target))
+    let installed = built.and_then(|binaries| {
+        let manifest = Manifest {
+            component: component.into(),
+            version: version.into(),
+            source: recipe.source,
+            binaries,
+            downloads: Vec::new(),
+        };
+        manifest.install_into(&staging, &target)
+    });
+    if installed.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    installed.map(|()| Built::Installed(target))
 }
 
 /// What a source build is made from. Its `source` string is recorded in the install's

@@ -133,21 +133,18 @@ impl StackPlan {
             config.jaeger.ports.otlp_http = config.collector.ports.otlp_http;
         }
         let offset = overrides.port_offset;
-        let mut listeners = listeners(&config);
-        for l in &mut listeners {
-            l.port = match l.port.checked_add(offset) {
-                Some(p) if l.port != 0 => p,
-                _ => {
-                    return Err(PlanError::BadPort {
-                        component: l.component.clone(),
-                        name: l.name.clone(),
-                        port: l.port,
-                        offset,
-                    });
-                }
-            };
+        let mut listeners = Vec::new();
+        for (component, name, port) in port_slots(&mut config) {
+            let shifted = port.checked_add(offset).filter(|_| *port != 0).ok_or_else(|| PlanError::BadPort {
+                component: component.clone(),
+                name: name.to_owned(),
+                port: *port,
+                offset,
+            })?;
+            // Written back, so templates read the same ports the plan lists.
+            *port = shifted;
+            listeners.push(Listener { component, name: name.to_owned(), port: shifted });
         }
-        apply_ports(&mut config, &listeners);
         let mut seen: BTreeMap<u16, &Listener> = BTreeMap::new();
         for l in &listeners {
             if let Some(first) = seen.insert(l.port, l) {
@@ -253,54 +250,46 @@ impl StackPlan {
     }
 }
 
-/// Every listener of every enabled component, with the ports as configured.
-fn listeners(c: &StackConfig) -> Vec<Listener> {
-    let mut out = Vec::new();
-    let mut add = |component: &str, pairs: &[(&str, u16)]| {
-        for (name, port) in pairs {
-            out.push(Listener { component: component.into(), name: (*name).into(), port: *port });
-        }
-    };
+/// Every listener of every enabled component, as (component, listener name, the port
+/// field in the configuration): the one place that knows which fields are ports.
+fn port_slots(c: &mut StackConfig) -> Vec<(String, &'static str, &mut u16)> {
+    let mut out: Vec<(String, &'static str, &mut u16)> = Vec::new();
     if c.jaeger.enabled {
-        let p = &c.jaeger.ports;
-        add(
-            "jaeger",
-            &[
-                ("ui", p.ui),
-                ("query_grpc", p.query_grpc),
-                ("otlp_grpc", p.otlp_grpc),
-                ("otlp_http", p.otlp_http),
-                ("zipkin", p.zipkin),
-                ("grpc", p.grpc),
-                ("collector_http", p.collector_http),
-            ],
-        );
+        let p = &mut c.jaeger.ports;
+        let mut slots = vec![
+            ("ui", &mut p.ui),
+            ("query_grpc", &mut p.query_grpc),
+            ("otlp_grpc", &mut p.otlp_grpc),
+            ("otlp_http", &mut p.otlp_http),
+            ("zipkin", &mut p.zipkin),
+            ("grpc", &mut p.grpc),
+            ("collector_http", &mut p.collector_http),
+        ];
         match c.jaeger.flavour {
-            JaegerFlavour::V1 => add("jaeger", &[("admin", p.admin)]),
-            JaegerFlavour::V2 => add("jaeger", &[("health", p.health), ("metrics", p.metrics)]),
+            JaegerFlavour::V1 => slots.push(("admin", &mut p.admin)),
+            JaegerFlavour::V2 => slots.extend([("health", &mut p.health), ("metrics", &mut p.metrics)]),
         }
+        out.extend(slots.into_iter().map(|(name, port)| ("jaeger".to_owned(), name, port)));
     }
     if c.collector.enabled {
-        let p = &c.collector.ports;
-        add(
-            "collector",
-            &[
-                ("otlp_grpc", p.otlp_grpc),
-                ("otlp_http", p.otlp_http),
-                ("prometheus_exporter", p.prometheus_exporter),
-                ("metrics", p.metrics),
-                ("health", p.health),
-            ],
-        );
+        let p = &mut c.collector.ports;
+        let slots = [
+            ("otlp_grpc", &mut p.otlp_grpc),
+            ("otlp_http", &mut p.otlp_http),
+            ("prometheus_exporter", &mut p.prometheus_exporter),
+            ("metrics", &mut p.metrics),
+            ("health", &mut p.health),
+        ];
+        out.extend(slots.into_iter().map(|(name, port)| ("collector".to_owned(), name, port)));
     }
     if c.prometheus.enabled {
-        add("prometheus", &[("http", c.prometheus.ports.http)]);
+        out.push(("prometheus".to_owned(), "http", &mut c.prometheus.ports.http));
     }
     if c.grafana.enabled {
-        add("grafana", &[("http", c.grafana.ports.http)]);
+        out.push(("grafana".to_owned(), "http", &mut c.grafana.ports.http));
     }
-    for s in c.services.iter().filter(|s| s.enabled) {
-        add(&s.name, &[("http", s.port)]);
+    for s in c.services.iter_mut().filter(|s| s.enabled) {
+        out.push((s.name.clone(), "http", &mut s.port));
     }
     out
 }
@@ -331,37 +320,6 @@ fn validate_services(c: &StackConfig) -> Result<(), PlanError> {
         }
     }
     Ok(())
-}
-
-/// Writes the offset ports back into the configuration, so templates can read either.
-fn apply_ports(c: &mut StackConfig, listeners: &[Listener]) {
-    for l in listeners {
-        let slot = match (l.component.as_str(), l.name.as_str()) {
-            ("jaeger", "ui") => &mut c.jaeger.ports.ui,
-            ("jaeger", "query_grpc") => &mut c.jaeger.ports.query_grpc,
-            ("jaeger", "otlp_grpc") => &mut c.jaeger.ports.otlp_grpc,
-            ("jaeger", "otlp_http") => &mut c.jaeger.ports.otlp_http,
-            ("jaeger", "zipkin") => &mut c.jaeger.ports.zipkin,
-            ("jaeger", "grpc") => &mut c.jaeger.ports.grpc,
-            ("jaeger", "collector_http") => &mut c.jaeger.ports.collector_http,
-            ("jaeger", "admin") => &mut c.jaeger.ports.admin,
-            ("jaeger", "health") => &mut c.jaeger.ports.health,
-            ("jaeger", "metrics") => &mut c.jaeger.ports.metrics,
-            ("collector", "otlp_grpc") => &mut c.collector.ports.otlp_grpc,
-            ("collector", "otlp_http") => &mut c.collector.ports.otlp_http,
-            ("collector", "prometheus_exporter") => &mut c.collector.ports.prometheus_exporter,
-            ("collector", "metrics") => &mut c.collector.ports.metrics,
-            ("collector", "health") => &mut c.collector.ports.health,
-            ("prometheus", "http") => &mut c.prometheus.ports.http,
-            ("grafana", "http") => &mut c.grafana.ports.http,
-            (service, "http") => match c.services.iter_mut().find(|s| s.name == service) {
-                Some(s) => &mut s.port,
-                None => unreachable!("listener {service}.http has no service"),
-            },
-            (component, name) => unreachable!("listener {component}.{name} has no field"),
-        };
-        *slot = l.port;
-    }
 }
 
 #[cfg(test)]
