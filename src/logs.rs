@@ -5,15 +5,21 @@ use std::path::Path;
 
 /// The last `n` lines of the file at `path`. Reads at most the last 1 MiB.
 pub fn tail(path: &Path, n: usize) -> std::io::Result<String> {
+    tail_with_end(path, n).map(|(text, _)| text)
+}
+
+/// [`tail`], and the offset it read up to: following the file from there misses and
+/// repeats nothing.
+pub fn tail_with_end(path: &Path, n: usize) -> std::io::Result<(String, u64)> {
     let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    let start = len.saturating_sub(1 << 20);
+    let start = f.metadata()?.len().saturating_sub(1 << 20);
     f.seek(SeekFrom::Start(start))?;
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)?;
+    let end = start + buf.len() as u64;
     let text = String::from_utf8_lossy(&buf);
     let lines: Vec<&str> = text.lines().collect();
-    Ok(lines[lines.len().saturating_sub(n)..].join("\n"))
+    Ok((lines[lines.len().saturating_sub(n)..].join("\n"), end))
 }
 
 #[cfg(test)]

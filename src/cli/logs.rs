@@ -39,13 +39,12 @@ pub async fn run(args: LogsArgs, global: &Global) -> anyhow::Result<Code> {
     if !path.exists() {
         anyhow::bail!("{} has no log yet ({} does not exist); has `obsdemo up` run here?", args.name, path.display());
     }
-    print!("{}", crate::logs::tail(&path, args.lines)?);
-    println!();
+    let (tail, mut offset) = crate::logs::tail_with_end(&path, args.lines)?;
+    println!("{tail}");
     if !args.follow {
         return Ok(Code::Success);
     }
     let mut file = std::fs::File::open(&path)?;
-    let mut offset = file.seek(SeekFrom::End(0))?;
     let mut buf = Vec::new();
     loop {
         tokio::select! {

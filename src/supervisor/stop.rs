@@ -17,7 +17,7 @@ pub struct DownReport {
     pub was_running: bool,
     /// Whether a live supervisor did the stopping.
     pub via_supervisor: bool,
-    /// Ports still in use at the end, with their holders.
+    /// Ports still in use at the end.
     pub busy_ports: Vec<u16>,
 }
 

@@ -47,6 +47,27 @@ fn up_status_telemetry_down_leaves_nothing() {
     // Logs are readable; a second `up` refuses and changes nothing.
     let logs = stack.run(&["logs", "collector", "-n", "5"]);
     assert_success(&logs, "logs collector");
+    // `logs -f` prints what is written after it started.
+    let mut follower =
+        stack.command(&["logs", "collector", "-f", "-n", "0"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    // Its first line is the (empty) tail; after that it is following.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    lines_rx.recv_timeout(Duration::from_secs(10)).expect("logs -f printed its tail");
+    let mut log = std::fs::OpenOptions::new().append(true).open(stack.state_dir().join("logs/collector.log")).unwrap();
+    std::io::Write::write_all(&mut log, b"marker written by the test\n").unwrap();
+    let followed = (0..50)
+        .map_while(|_| lines_rx.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|line| line.contains("marker written by the test"));
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(followed.is_some(), "logs -f did not print a line appended to the log");
     let pids = stack.recorded_pids();
     let again = stack.try_up(&[]);
     assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
