@@ -11,14 +11,17 @@
 //!    Collector's own span counters.
 //! 5. Resident memory of each service, idle and under that load.
 
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use harness::TestStack;
 use serde_json::{Value, json};
 
 const RUNS: usize = 3;
-const OFFSET: u16 = 21_000;
 
 fn main() {
     let obsdemo = PathBuf::from(env!("CARGO_BIN_EXE_obsdemo"));
@@ -37,7 +40,9 @@ fn main() {
         rate_accuracy(&obsdemo, dir.path(), &url);
     }
     if run("3") || run("4") || run("5") {
-        let stack = Stack::up(&obsdemo, dir.path());
+        harness::require(&["jaeger", "collector"]);
+        let stack = TestStack::with_config("");
+        stack.up(&["--without", "prometheus"]);
         if run("3") {
             tracing_cost(&obsdemo, &stack);
         }
@@ -138,77 +143,33 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 /// A stack with the Collector, Jaeger and the services, taken down on drop.
-struct Stack {
-    obsdemo: PathBuf,
-    dir: PathBuf,
+/// The sum of the Collector's own metric `name` (all its series) in `stack`.
+fn collector_metric(stack: &TestStack, name: &str) -> f64 {
+    let body = harness::get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8888))).unwrap_or_default();
+    body.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
-impl Stack {
-    fn up(obsdemo: &Path, parent: &Path) -> Self {
-        let dir = parent.join("stack");
-        std::fs::create_dir_all(&dir).unwrap();
-        let status = Command::new(obsdemo)
-            .current_dir(&dir)
-            .args([
-                "up",
-                "--without",
-                "grafana",
-                "--without",
-                "prometheus",
-                "--port-offset",
-                &OFFSET.to_string(),
-                "--json",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "obsdemo up failed");
-        Self { obsdemo: obsdemo.to_owned(), dir }
-    }
-
-    fn status(&self) -> Value {
-        let out = Command::new(&self.obsdemo).current_dir(&self.dir).args(["status", "--json"]).output().unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn collector_metric(&self, name: &str) -> f64 {
-        let body = reqwest::blocking_get(&format!("http://127.0.0.1:{}/metrics", 8888 + OFFSET));
-        body.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
+/// A TCP port that was free a moment ago, chosen by the OS.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.obsdemo).current_dir(&self.dir).arg("down").stdout(Stdio::null()).status();
-    }
-}
-
-/// A blocking GET of a text body, on a throwaway runtime.
-mod reqwest {
-    pub fn blocking_get(url: &str) -> String {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let client = obsdemo::http::local_client(std::time::Duration::from_secs(5));
-            client.get(url).send().await.unwrap().text().await.unwrap()
-        })
-    }
-}
-
-fn tracing_cost(obsdemo: &Path, stack: &Stack) {
+fn tracing_cost(obsdemo: &Path, stack: &TestStack) {
     println!("## 3. Cost of tracing: one service hop, spans exported vs tracing off (median of {RUNS})\n");
     println!(
         "Latency with one connection in a closed loop (10 s): requests one at a time, so neither queueing nor the \
          load generator's timer blurs it. Throughput with 8 connections (10 s), with the service's own CPU time per \
          request from /proc; the Collector and Jaeger receive every span on the same 2 cores.\n"
     );
-    let file = stack.dir.join("bench-services.json");
+    let file = stack.dir().join("bench-services.json");
+    let ports = [free_port(), free_port()];
     let spec = |name: &str, port: u16| json!({ "name": name, "kind": "notification", "listen": format!("127.0.0.1:{port}"), "latency_ms": 0, "error_rate": 0.0, "calls": [] });
     let services = json!({
-        "otlp_endpoint": format!("http://127.0.0.1:{}", 4317 + OFFSET),
-        "services": [spec("traced", 23_001), spec("untraced", 23_002)],
+        "otlp_endpoint": format!("http://127.0.0.1:{}", stack.port(4317)),
+        "services": [spec("traced", ports[0]), spec("untraced", ports[1])],
     });
     std::fs::write(&file, services.to_string()).unwrap();
     let start = |name: &str, tracing: bool| -> Child {
@@ -222,16 +183,19 @@ fn tracing_cost(obsdemo: &Path, stack: &Stack) {
         cmd.spawn().unwrap()
     };
     let mut children = [start("traced", true), start("untraced", false)];
-    std::thread::sleep(Duration::from_secs(1));
+    for port in ports {
+        let health = format!("http://127.0.0.1:{port}/healthz");
+        harness::eventually("the benchmark's services", Duration::from_secs(10), || harness::get_text(&health));
+    }
     let pids = [children[0].id(), children[1].id()];
     // p50 and p99 one request at a time (µs), throughput (rps), service CPU per request (µs).
     let mut results: Vec<[Vec<f64>; 4]> = vec![Default::default(), Default::default()];
     for _ in 0..RUNS {
-        for (i, port) in [23_001, 23_002].into_iter().enumerate() {
+        for (i, port) in ports.into_iter().enumerate() {
             let url = format!("http://127.0.0.1:{port}/notifications");
             let one = load(
                 obsdemo,
-                &stack.dir,
+                stack.dir(),
                 &["--url", &url, "--mix", "post=1", "--concurrency", "1", "--duration", "10s"],
             );
             results[i][0].push(one["latency_ms"]["p50"].as_f64().unwrap() * 1000.0);
@@ -239,7 +203,7 @@ fn tracing_cost(obsdemo: &Path, stack: &Stack) {
             let cpu_before = cpu_seconds(pids[i]);
             let closed = load(
                 obsdemo,
-                &stack.dir,
+                stack.dir(),
                 &["--url", &url, "--mix", "post=1", "--concurrency", "8", "--duration", "10s"],
             );
             let cpu = cpu_seconds(pids[i]) - cpu_before;
@@ -269,7 +233,7 @@ fn tracing_cost(obsdemo: &Path, stack: &Stack) {
     );
 }
 
-fn completeness_and_memory(obsdemo: &Path, stack: &Stack) {
+fn completeness_and_memory(obsdemo: &Path, stack: &TestStack) {
     println!("## 4. Trace completeness at 200 rps for 60 s through all five services\n");
     let rss = |status: &Value| -> Vec<(String, f64)> {
         status["components"]
@@ -281,7 +245,7 @@ fn completeness_and_memory(obsdemo: &Path, stack: &Stack) {
             .collect()
     };
     let idle = rss(&stack.status());
-    let before = |m| stack.collector_metric(m);
+    let before = |m| collector_metric(stack, m);
     let names = [
         "otelcol_receiver_accepted_spans",
         "otelcol_receiver_refused_spans",
@@ -291,14 +255,14 @@ fn completeness_and_memory(obsdemo: &Path, stack: &Stack) {
     ];
     let start: Vec<f64> = names.iter().map(|m| before(m)).collect();
     let sampler = {
-        let (obsdemo, dir) = (obsdemo.to_owned(), stack.dir.clone());
+        let (obsdemo, dir) = (obsdemo.to_owned(), stack.dir().to_owned());
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(40));
             let out = Command::new(obsdemo).current_dir(dir).args(["status", "--json"]).output().unwrap();
             serde_json::from_slice::<Value>(&out.stdout).unwrap()
         })
     };
-    let r = load(obsdemo, &stack.dir, &["--rps", "200", "--duration", "60s", "--verify-timeout", "120s"]);
+    let r = load(obsdemo, stack.dir(), &["--rps", "200", "--duration", "60s", "--verify-timeout", "120s"]);
     let under_load = rss(&sampler.join().unwrap());
     std::thread::sleep(Duration::from_secs(2));
     let v = &r["verification"];
@@ -313,7 +277,7 @@ fn completeness_and_memory(obsdemo: &Path, stack: &Stack) {
     println!("| complete | **{:.3}%** (goal: at least 99.9%) |", v["complete_ratio"].as_f64().unwrap() * 100.0);
     println!("| waited for traces (s) | {:.1} |", v["waited_s"].as_f64().unwrap());
     for (name, s) in names.iter().zip(&start) {
-        println!("| Collector `{name}` during the run | {} |", stack.collector_metric(name) - s);
+        println!("| Collector `{name}` during the run | {} |", collector_metric(stack, name) - s);
     }
     println!("\n## 5. Resident memory of each service (MiB)\n");
     println!("| service | idle | at 200 rps |\n|---|---|---|");

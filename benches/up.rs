@@ -5,35 +5,39 @@
 //! Run: `cargo bench --bench up` (needs the binaries; `./scripts/test.sh` installs
 //! them). Prints a Markdown table for BENCHMARKS.md. Each figure is the median of 5.
 
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use harness::TestStack;
+use obsdemo::components::{Overrides, StackPlan, launch};
 use obsdemo::health::{Probe, Prober};
-use obsdemo::render::{self, launch};
-use obsdemo::stack::{Overrides, StackConfig, StackPlan, StatePaths};
+use obsdemo::stack::{StackConfig, StatePaths};
 
 const RUNS: usize = 5;
-const OFFSET: u16 = 20_000;
 
 fn main() {
-    let obsdemo = Path::new(env!("CARGO_BIN_EXE_obsdemo"));
-    let dir = tempfile::tempdir().unwrap();
+    harness::require(&["jaeger", "collector", "prometheus"]);
+    let stack = TestStack::with_config("");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let overrides =
-        Overrides { without: vec!["grafana".into(), "services".into()], port_offset: OFFSET, state_dir: None };
-    let plan = StackPlan::new(StackConfig::default(), &overrides, dir.path()).unwrap();
-    let paths = StatePaths::new(dir.path().join("alone"));
+    let without = vec!["grafana".to_owned(), "services".to_owned()];
+    let overrides = Overrides { without, port_offset: stack.offset, state_dir: None };
+    let config: StackConfig =
+        toml::from_str(&std::fs::read_to_string(stack.dir().join("stack.toml")).unwrap()).unwrap();
+    let plan = StackPlan::new(config, &overrides, stack.dir()).unwrap();
+    let paths = StatePaths::new(stack.dir().join("alone"));
     paths.create().unwrap();
-    let files = render::render(&plan, &paths).unwrap();
-    render::write(&files, &paths.rendered()).unwrap();
-    let binaries: BTreeMap<String, _> = plan
+    let files = launch::render(&plan, &paths).unwrap();
+    obsdemo::render::write(&files, &paths.rendered()).unwrap();
+    let binaries = plan
         .enabled()
         .into_iter()
-        .map(|c| {
-            let binary = obsdemo::install::resolve(&plan.config, &c).expect("binary installed");
-            (c, binary)
+        .map(|id| {
+            let binary = obsdemo::up::resolve(&plan, &id).expect("binary installed");
+            (id, binary)
         })
         .collect();
     let specs = launch::process_specs(&plan, &paths, &binaries);
@@ -54,29 +58,13 @@ fn main() {
             alone.entry(spec.name.clone()).or_default().push(started.elapsed());
             let _ = Command::new("kill").arg(child.id().to_string()).status();
             let _ = child.wait();
-            rt.block_on(obsdemo::supervisor::wait_ports_free(plan.bind(), &spec.ports, Duration::from_secs(10)));
+            rt.block_on(obsdemo::platform::wait_ports_free(plan.bind(), &spec.ports, Duration::from_secs(10)));
         }
         let started = Instant::now();
-        let status = Command::new(obsdemo)
-            .current_dir(dir.path())
-            .args([
-                "up",
-                "--without",
-                "grafana",
-                "--without",
-                "services",
-                "--port-offset",
-                &OFFSET.to_string(),
-                "--json",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
+        let out = stack.try_up(&["--without", "services"]);
         up.push(started.elapsed());
-        assert!(status.success(), "obsdemo up failed in run {run}");
-        assert!(
-            Command::new(obsdemo).current_dir(dir.path()).arg("down").stdout(Stdio::null()).status().unwrap().success()
-        );
+        harness::assert_success(&out, &format!("up (run {run})"));
+        stack.down();
     }
 
     let median = |v: &mut Vec<Duration>| {
@@ -115,7 +103,8 @@ async fn wait_ready(probes: &[Probe]) {
         if prober.check_all(probes).await.iter().all(|r| r.ok) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // The probe period `up` itself uses, so both sides poll alike.
+        tokio::time::sleep(obsdemo::health::ProbePolicy::default().period).await;
     }
 }
 

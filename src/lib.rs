@@ -3,23 +3,33 @@
 //!
 //! # Layout
 //!
-//! Dependencies point down; nothing below `cli` reaches up into it.
+//! Dependencies point down; nothing reaches up into a layer above it.
 //!
 //! - [`cli`]: one module per subcommand; parses flags, shows progress, prints tables.
+//! - [`up`]: what `up` does before the supervisor takes over: resolve binaries,
+//!   install what is missing, check ports, render, write the launch file.
+//! - [`components`]: what each component *is*, one file per kind (Jaeger, Collector,
+//!   Prometheus, Grafana, demo service): listeners, files, command line, probes,
+//!   dependencies, endpoints, binary, source build; and the plan built from them.
 //! - [`supervisor`]: the detached process that owns every component: spawning,
 //!   process groups, readiness gating, restarts, `state.json`, the control socket,
-//!   and `down`.
+//!   and `down`. It runs processes by name and knows no kind of component.
 //! - [`load`]: the load generator and trace verification.
-//! - [`render`]: templates -> config files and command lines, each parsed back.
-//! - [`install`]: finding binaries; building Jaeger and the Collector from source.
+//! - [`render`]: the template engine; every rendered YAML and JSON is parsed back.
+//! - [`install`]: finding binaries; official releases; building from source with Go.
 //! - [`services`]: the demo microservices (depends on nothing above).
-//! - [`stack`]: `stack.toml` types, loading with precise errors, the port plan.
+//! - [`stack`]: `stack.toml` types, loading with precise errors, the state dir, the
+//!   launch file the supervisor reads.
 //! - [`health`]: HTTP and TCP probes.
-//! - [`platform`]: process groups, signals, port holders, per operating system.
+//! - [`platform`]: process groups, signals, ports and their holders, per operating system.
+//! - [`runtime`]: the one Tokio runtime builder and the process's shutdown token.
+//! - [`error`]: what kind of failure an error is, for exit codes.
 //! - [`http`]: the one HTTP client constructor.
 //! - [`logs`]: reading component logs.
 
 pub mod cli;
+pub mod components;
+pub mod error;
 pub mod health;
 pub mod http;
 pub mod install;
@@ -27,6 +37,10 @@ pub mod load;
 pub mod logs;
 pub mod platform;
 pub mod render;
+pub mod runtime;
 pub mod services;
 pub mod stack;
 pub mod supervisor;
+pub mod up;
+
+pub use error::Error;

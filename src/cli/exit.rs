@@ -3,10 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::install::MissingBinary;
-use crate::stack::{ConfigError, PlanError};
-use crate::supervisor::preflight::PortInUse;
-use crate::supervisor::start::{AlreadyRunning, Leftovers};
+use crate::error::{Error, ErrorKind};
 
 use super::style;
 
@@ -31,29 +28,16 @@ impl From<Code> for ExitCode {
     }
 }
 
-/// The user pressed Ctrl-C.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted;
-
-/// The code an error exits with.
+/// The code an error exits with: the kind the first classified error in its chain
+/// says it is, else a plain failure.
 pub fn code_of(e: &anyhow::Error) -> Code {
-    for cause in e.chain() {
-        if cause.is::<ConfigError>() || cause.is::<PlanError>() {
-            return Code::InvalidInput;
-        }
-        if cause.is::<PortInUse>()
-            || cause.is::<MissingBinary>()
-            || cause.is::<AlreadyRunning>()
-            || cause.is::<Leftovers>()
-        {
-            return Code::Conflict;
-        }
-        if cause.is::<Interrupted>() {
-            return Code::Interrupted;
-        }
+    let kind = e.chain().find_map(|cause| cause.downcast_ref::<Error>().map(Error::kind));
+    match kind {
+        Some(ErrorKind::InvalidInput) => Code::InvalidInput,
+        Some(ErrorKind::Conflict) => Code::Conflict,
+        Some(ErrorKind::Interrupted) => Code::Interrupted,
+        Some(ErrorKind::Failure) | None => Code::Failure,
     }
-    Code::Failure
 }
 
 /// Prints `e` with its causes to stderr and returns its exit code.

@@ -6,10 +6,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::exit::Code;
 use super::{Global, style};
+use crate::components::ComponentId;
+use crate::error::Error;
 use crate::install::manifest::Manifest;
-use crate::install::official::{self, InstallOptions, Outcome};
+use crate::install::official::{InstallOptions, Outcome};
 use crate::install::source::{self, Built};
-use crate::stack::{COMPONENTS, HumanDuration, StackConfig};
+use crate::stack::{HumanDuration, StackConfig};
+use crate::up::install::{Provided, provide};
 
 /// Arguments of `install`.
 #[derive(Debug, Args)]
@@ -47,69 +50,109 @@ pub async fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
         list(&config);
         return Ok(Code::Success);
     }
-    let defaults: &[&str] = if args.from_source { &["jaeger", "collector"] } else { &COMPONENTS };
-    let components: Vec<String> =
-        if args.components.is_empty() { defaults.iter().map(|c| c.to_string()).collect() } else { args.components };
-    if let Some(unknown) = components.iter().find(|c| !COMPONENTS.contains(&c.as_str())) {
-        anyhow::bail!("`{unknown}` is not a component that can be installed; choose from {}", COMPONENTS.join(", "));
-    }
+    let installable = ComponentId::third_party();
+    let buildable: Vec<ComponentId> =
+        installable.iter().filter(|id| id.kind().source_recipe(&config).is_some()).cloned().collect();
+    let components: Vec<ComponentId> = if args.components.is_empty() {
+        if args.from_source { buildable.clone() } else { installable.clone() }
+    } else {
+        let mut chosen = Vec::new();
+        for name in &args.components {
+            let choices = if args.from_source { &buildable } else { &installable };
+            let Some(id) = choices.iter().find(|id| id.name() == name) else {
+                let names: Vec<&str> = choices.iter().map(ComponentId::name).collect();
+                let how = if args.from_source { "built from source" } else { "installed" };
+                anyhow::bail!("`{name}` is not a component that can be {how}; choose from {}", names.join(", "));
+            };
+            chosen.push(id.clone());
+        }
+        chosen
+    };
     if args.from_source {
-        for name in &components {
-            build_from_source(&config, name, args.force)?;
+        for id in &components {
+            build_from_source(&config, id, args.force)?;
         }
         return Ok(Code::Success);
     }
     let options = InstallOptions { force: args.force, mirror: args.mirror, stall_timeout: args.timeout.get() };
-    install_official(&components, &options).await?;
-    Ok(Code::Success)
-}
-
-/// Installs the official releases of `components`, one progress bar per download.
-pub async fn install_official(components: &[String], options: &InstallOptions) -> anyhow::Result<()> {
     let bars = MultiProgress::new();
-    for name in components {
-        match official::install(name, options, &bars).await? {
-            Outcome::AlreadyInstalled(dir) => {
-                println!("{name} is already installed in {} (--force reinstalls)", dir.display())
-            }
-            Outcome::Installed(dir) => println!("{} {name} in {}", style::good("installed"), dir.display()),
+    let mut code = Code::Success;
+    for id in &components {
+        let spinner = bars.add(build_spinner());
+        spinner.set_prefix(id.to_string());
+        let provided = provide(&config, id, &options, &bars, &mut |step| spinner.set_message(step.to_owned())).await;
+        spinner.finish_and_clear();
+        let provided = provided?;
+        if matches!(provided, Provided::LeftOut { .. }) {
+            code = Code::Conflict;
         }
+        print_provided(id, &provided);
     }
-    Ok(())
+    Ok(code)
 }
 
-fn build_from_source(config: &StackConfig, name: &str, force: bool) -> anyhow::Result<()> {
-    let version = match name {
-        "jaeger" => &config.jaeger.version,
-        "collector" => &config.collector.version,
-        other => anyhow::bail!("`{other}` cannot be built from source: only jaeger and collector can"),
-    };
-    let bar =
-        ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}")?);
-    bar.set_prefix(format!("{name} {version}"));
+/// A spinner for a step that may take minutes (a source build).
+pub fn build_spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}").expect("template is valid"));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let result = source::build(name, version, force, &mut |step| bar.set_message(step.to_owned()));
+    bar
+}
+
+/// Tells how `id`'s binary was provided, and why when it was not the official release.
+pub fn print_provided(id: &ComponentId, provided: &Provided) {
+    match provided {
+        Provided::Official(Outcome::AlreadyInstalled(dir)) => {
+            println!("{id} is already installed in {} (--force reinstalls)", dir.display())
+        }
+        Provided::Official(Outcome::Installed(dir)) => {
+            println!("{} {id} (official release) in {}", style::good("installed"), dir.display())
+        }
+        Provided::Built { built, why } => {
+            let (Built::AlreadyInstalled(dir) | Built::Installed(dir)) = built;
+            println!(
+                "{} {id} from source in {}, because the official release could not be had: {why}",
+                style::good("built"),
+                dir.display()
+            );
+        }
+        Provided::LeftOut { why } => println!("{} {id}: {why}", style::warn("left out:")),
+    }
+}
+
+fn build_from_source(config: &StackConfig, id: &ComponentId, force: bool) -> anyhow::Result<()> {
+    let kind = id.kind();
+    let (Some(spec), Some(recipe)) = (kind.binary(config), kind.source_recipe(config)) else {
+        anyhow::bail!("`{id}` cannot be built from source");
+    };
+    let recipe = recipe.map_err(Error::from)?;
+    let bar = build_spinner();
+    bar.set_prefix(format!("{id} {}", spec.version));
+    let result = source::build(id.name(), &spec.version, &recipe, force, &mut |step| bar.set_message(step.to_owned()));
     bar.finish_and_clear();
     match result? {
         Built::AlreadyInstalled(dir) => {
-            println!("{name} {version} is already built in {} (--force rebuilds)", dir.display())
+            println!("{id} {} is already built in {} (--force rebuilds)", spec.version, dir.display())
         }
-        Built::Installed(dir) => println!("{} {name} {version} in {}", style::good("built"), dir.display()),
+        Built::Installed(dir) => println!("{} {id} {} in {}", style::good("built"), spec.version, dir.display()),
     }
     Ok(())
 }
 
 fn list(config: &StackConfig) {
     let table = crate::install::releases::table();
-    let rows: Vec<Vec<String>> = COMPONENTS
+    let rows: Vec<Vec<String>> = ComponentId::third_party()
         .iter()
-        .map(|name| {
-            let pinned = table.get(*name).map_or("-".to_owned(), |r| r.version.clone());
-            let dir = crate::install::resolve::install_dir(name, &pinned);
+        .map(|id| {
+            let pinned = table.get(id.name()).map_or("-".to_owned(), |r| r.version.clone());
+            let dir = crate::install::resolve::install_dir(id.name(), &pinned);
             let installed = Manifest::read(&dir).map_or_else(|| "no".to_owned(), |m| short_source(&m.source));
-            let found = crate::install::resolve(config, name)
-                .map_or_else(|_| style::warn("not found"), |p| p.display().to_string());
-            vec![name.to_string(), pinned, installed, found]
+            let found = id
+                .kind()
+                .binary(config)
+                .and_then(|spec| crate::install::resolve(&spec, false).ok())
+                .map_or_else(|| style::warn("not found"), |p| p.display().to_string());
+            vec![id.to_string(), pinned, installed, found]
         })
         .collect();
     print!("{}", style::table(&["COMPONENT", "PINNED", "INSTALLED", "UP USES"], &rows));

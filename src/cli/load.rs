@@ -11,14 +11,19 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit::Code;
 use super::{Global, style};
+use crate::components::SERVICES_FILE;
 use crate::load::report::{self, Gates, LoadReport};
 use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
 use crate::load::verify::{self, TraceQuery};
 use crate::load::{self as generator, LoadOptions};
+use crate::runtime::CancellationToken;
 use crate::services::config::ServicesFile;
 use crate::stack::{HumanDuration, StatePaths};
 use crate::supervisor::state::StackState;
+
+/// The recorded endpoint of Jaeger's HTTP query API.
+const JAEGER_QUERY: &str = "jaeger.query";
 
 /// Arguments of `load`.
 #[derive(Debug, Args)]
@@ -106,21 +111,18 @@ fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
     let state = StackState::read(&paths.state_json())?.with_context(|| {
         format!("no stack has run in {}; start one with `obsdemo up`, or pass --url", paths.root.display())
     })?;
-    let services_file = paths.rendered().join(crate::render::SERVICES_FILE);
+    let services_file = paths.rendered().join(SERVICES_FILE);
     let order_url = std::fs::read(&services_file)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<ServicesFile>(&bytes).ok())
         .and_then(|f| f.services.into_iter().find(|s| s.kind == "order"))
         .map(|s| (format!("http://{}", s.listen), s.name));
-    let jaeger_url = state.components.iter().find(|c| c.name == "jaeger" && c.process.is_some()).and_then(|c| {
-        let ui = reqwest::Url::parse(c.probes.first()?.target()).ok()?;
-        Some(ui.origin().ascii_serialization())
-    });
+    let jaeger_url = state.endpoint(JAEGER_QUERY).map(str::to_owned);
     Ok(StackTargets { order_url, jaeger_url })
 }
 
 /// Runs `load`.
-pub async fn run(args: LoadArgs, global: &Global) -> anyhow::Result<Code> {
+pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let mix: Mix = args.mix.parse().map_err(|e| anyhow::anyhow!("--mix: {e}"))?;
     anyhow::ensure!(args.rps > 0.0, "--rps must be above 0");
     let targets = match &args.url {
@@ -150,7 +152,7 @@ pub async fn run(args: LoadArgs, global: &Global) -> anyhow::Result<Code> {
     };
 
     let bar = progress_bar(args.duration.get(), args.json);
-    let (summary, recorder) = generator::run(&options, |p| {
+    let (summary, recorder) = generator::run(&options, &shutdown, |p| {
         bar.set_position(p.elapsed.as_millis().min(u64::MAX as u128) as u64);
         bar.set_message(format!(
             "{} sent · {:.0} rps · {} errors · p99 {:.1} ms",
@@ -193,7 +195,11 @@ pub async fn run(args: LoadArgs, global: &Global) -> anyhow::Result<Code> {
     } else {
         print_report(&report);
     }
-    Ok(if report.passed { Code::Success } else { Code::Failure })
+    Ok(match (report.interrupted, report.passed) {
+        (true, _) => Code::Interrupted,
+        (false, true) => Code::Success,
+        (false, false) => Code::Failure,
+    })
 }
 
 fn progress_bar(duration: Duration, hidden: bool) -> ProgressBar {
@@ -222,6 +228,9 @@ fn print_report(r: &LoadReport) {
         None => format!("closed loop with {} in flight", r.connections),
     };
     println!("{} {} for {}s, {pace} (run id {})", style::bold("load"), r.target, r.duration_s, r.run_id);
+    if r.interrupted {
+        println!("{}", style::warn("interrupted: the figures cover the requests sent until Ctrl-C"));
+    }
     let statuses: Vec<String> = r.by_status.iter().map(|(s, n)| format!("{s}: {n}")).collect();
     let failures: Vec<String> = r.failures.iter().map(|(k, n)| format!("{k}: {n}")).collect();
     println!(

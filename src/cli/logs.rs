@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::Global;
 use super::exit::Code;
-use crate::stack::COMPONENTS;
+use crate::runtime::CancellationToken;
 
 /// Arguments of `logs`.
 #[derive(Debug, Args)]
@@ -27,10 +27,10 @@ pub struct LogsArgs {
 }
 
 /// Runs `logs`.
-pub async fn run(args: LogsArgs, global: &Global) -> anyhow::Result<Code> {
+pub async fn run(args: LogsArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let (config, _) = global.config()?;
-    let mut known: Vec<&str> = COMPONENTS.to_vec();
-    known.extend(config.services.iter().map(|s| s.name.as_str()));
+    let components = crate::components::all(&config);
+    let mut known: Vec<&str> = components.iter().map(|id| id.name()).collect();
     known.push("supervisor");
     if !known.contains(&args.name.as_str()) {
         anyhow::bail!("no component named `{}`; logs exist for {}", args.name, known.join(", "));
@@ -48,7 +48,7 @@ pub async fn run(args: LogsArgs, global: &Global) -> anyhow::Result<Code> {
     let mut buf = Vec::new();
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(Code::Success),
+            () = shutdown.cancelled() => return Ok(Code::Success),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

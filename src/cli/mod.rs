@@ -16,7 +16,10 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::stack::{self, ConfigSource, Overrides, StackConfig, StackPlan, StatePaths};
+use crate::components::{Overrides, StackPlan};
+use crate::error::Error;
+use crate::runtime::{self, CancellationToken, Threads};
+use crate::stack::{self, ConfigSource, StackConfig, StatePaths};
 pub use exit::Code;
 
 const EXAMPLES: &str = "\
@@ -107,7 +110,7 @@ struct PlanArgs {
 impl Global {
     /// The stack file, read and parsed.
     fn config(&self) -> anyhow::Result<(StackConfig, ConfigSource)> {
-        Ok(stack::load(self.config.as_deref(), &std::env::current_dir()?)?)
+        Ok(stack::load(self.config.as_deref(), &std::env::current_dir()?).map_err(Error::from)?)
     }
 
     /// The plan, with `args` applied.
@@ -118,7 +121,7 @@ impl Global {
             port_offset: args.port_offset,
             state_dir: self.state_dir.clone(),
         };
-        Ok(StackPlan::new(config, &overrides, &std::env::current_dir()?)?)
+        Ok(StackPlan::new(config, &overrides, &std::env::current_dir()?).map_err(Error::from)?)
     }
 
     /// The state dir, for commands that act on a running stack.
@@ -135,28 +138,26 @@ impl Global {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Supervise => {
-            return match cli.global.paths().and_then(|p| crate::supervisor::run::run_blocking(&p)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => exit::report(&e),
-            };
-        }
-        Command::Service { name, services_file, no_tracing } => {
-            return match crate::services::run(&name, &services_file, !no_tracing) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => exit::report(&e),
-            };
-        }
         Command::Completions { shell } => {
+            crate::platform::end_quietly_on_closed_stdout();
             clap_complete::generate(shell, &mut Cli::command(), "obsdemo", &mut std::io::stdout());
-            return ExitCode::SUCCESS;
+            Ok(Code::Success)
         }
-        command => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(dispatch(command, &cli.global))),
+        Command::Supervise => cli.global.paths().and_then(|paths| {
+            runtime::run(Threads::One, |shutdown| async move { crate::supervisor::run::run(&paths, shutdown).await })?
+                .map(|()| Code::Success)
+        }),
+        Command::Service { name, services_file, no_tracing } => runtime::run(Threads::Pool(2), |shutdown| async move {
+            crate::services::run(&name, &services_file, !no_tracing, shutdown).await
+        })
+        .map_err(anyhow::Error::from)
+        .and_then(|served| served.map(|()| Code::Success)),
+        command => {
+            crate::platform::end_quietly_on_closed_stdout();
+            runtime::run(Threads::Pool(2), |shutdown| dispatch(command, cli.global, shutdown))
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r)
+        }
     };
     match result {
         Ok(code) => code.into(),
@@ -164,12 +165,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn dispatch(command: Command, global: &Global) -> anyhow::Result<Code> {
+async fn dispatch(command: Command, global: Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
+    let global = &global;
     match command {
-        Command::Up(args) => up::run(args, global).await,
+        Command::Up(args) => up::run(args, global, shutdown).await,
         Command::Status(args) => status::run(args, global).await,
-        Command::Load(args) => load::run(args, global).await,
-        Command::Logs(args) => logs::run(args, global).await,
+        Command::Load(args) => load::run(args, global, shutdown).await,
+        Command::Logs(args) => logs::run(args, global, shutdown).await,
         Command::Down(args) => down::run(args, global).await,
         Command::Render(args) => render::run(args, global),
         Command::Install(args) => install::run(args, global).await,

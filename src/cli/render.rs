@@ -26,7 +26,7 @@ pub fn run(args: RenderArgs, global: &Global) -> anyhow::Result<Code> {
     let plan = global.plan(&args.plan)?;
     let paths = StatePaths::new(&plan.state_dir);
     let out = args.out.unwrap_or_else(|| paths.rendered());
-    let files = render::render(&plan, &paths)?;
+    let files = crate::components::launch::render(&plan, &paths).map_err(crate::Error::from)?;
     render::write(&files, &out).with_context(|| format!("cannot write to {}", out.display()))?;
     for f in &files {
         println!("{}", out.join(&f.path).display());

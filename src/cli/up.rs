@@ -10,13 +10,17 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use super::exit::{Code, Interrupted};
-use super::{Global, PlanArgs, style};
+use super::exit::Code;
+use super::{Global, PlanArgs, install::print_provided, style};
+use crate::components::{ComponentId, StackPlan};
+use crate::error::{Error, Interrupted};
 use crate::health::ProbePolicy;
 use crate::install::official::InstallOptions;
-use crate::stack::{HumanDuration, StackPlan, StatePaths};
+use crate::runtime::CancellationToken;
+use crate::stack::{HumanDuration, StatePaths};
 use crate::supervisor::state::{ComponentState, ProcessId, StackState};
-use crate::supervisor::{control, start, stop};
+use crate::supervisor::{control, stop};
+use crate::up::install::Provided;
 
 /// Arguments of `up`.
 #[derive(Debug, Args)]
@@ -49,32 +53,46 @@ enum Outcome {
 }
 
 /// Runs `up`.
-pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<Code> {
-    let plan = global.plan(&args.plan)?;
-    let paths = StatePaths::new(&plan.state_dir);
+pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
+    let mut plan = global.plan(&args.plan)?;
     let began = Instant::now();
+    let mut left_out = Vec::new();
     if args.install {
-        let missing: Vec<String> = plan
-            .enabled()
-            .into_iter()
-            .filter(|c| !plan.is_service(c) && crate::install::resolve(&plan.config, c).is_err())
-            .collect();
         let options =
             InstallOptions { force: false, mirror: args.mirror.clone(), stall_timeout: Duration::from_secs(30) };
-        super::install::install_official(&missing, &options).await?;
+        let bars = indicatif::MultiProgress::new();
+        let spinner = bars.add(super::install::build_spinner());
+        let provided = crate::up::install::provide_missing(&plan, &options, &bars, &mut |id, step| {
+            spinner.set_prefix(id.to_string());
+            spinner.set_message(step.to_owned());
+        })
+        .await;
+        spinner.finish_and_clear();
+        for (id, provided) in provided? {
+            if let Provided::LeftOut { why } = &provided {
+                args.plan.without.push(id.name().to_owned());
+                left_out.push((id.clone(), why.clone()));
+            }
+            print_provided(&id, &provided);
+        }
+        if !left_out.is_empty() {
+            plan = global.plan(&args.plan)?;
+        }
     }
-    let supervisor_pid = start::start(&plan, &paths).await?;
+    let paths = StatePaths::new(&plan.state_dir);
+    let supervisor_pid = crate::up::start(&plan, &paths).await?;
     let supervisor = ProcessId::of(supervisor_pid);
-    let progress = Progress::new(&plan.enabled());
+    let names: Vec<String> = plan.enabled().iter().map(|id| id.name().to_owned()).collect();
+    let progress = Progress::new(&names);
     let outcome = tokio::select! {
         outcome = wait_healthy(&paths, supervisor, &progress, args.timeout.get()) => outcome,
-        _ = tokio::signal::ctrl_c() => Outcome::Interrupted,
+        () = shutdown.cancelled() => Outcome::Interrupted,
     };
     let elapsed = began.elapsed();
     let failure = match outcome {
         Outcome::Healthy => {
             progress.clear();
-            print_success(&plan, &paths, elapsed, args.json)?;
+            print_success(&plan, &paths, elapsed, &left_out, args.json)?;
             return Ok(Code::Success);
         }
         Outcome::Failed { component, reason } => {
@@ -88,7 +106,7 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<Code> {
             args.timeout,
             waiting.join(", ")
         ),
-        Outcome::Interrupted => Interrupted.into(),
+        Outcome::Interrupted => Error::from(Interrupted).into(),
     };
     progress.clear();
     stop::down(&paths, Duration::from_secs(10)).await?;
@@ -210,15 +228,22 @@ impl Progress {
     }
 }
 
-fn print_success(plan: &StackPlan, paths: &StatePaths, elapsed: Duration, json: bool) -> anyhow::Result<()> {
+fn print_success(
+    plan: &StackPlan,
+    paths: &StatePaths,
+    elapsed: Duration,
+    left_out: &[(ComponentId, String)],
+    json: bool,
+) -> anyhow::Result<()> {
     let endpoints = plan.endpoints();
-    let password_file = plan.is_enabled("grafana").then(|| paths.grafana_password());
+    let password_file = plan.is_enabled(&ComponentId::Grafana).then(|| paths.grafana_password());
     if json {
         let out = json!({
             "healthy": true,
             "elapsed_ms": elapsed.as_millis() as u64,
             "state_dir": paths.root,
             "endpoints": endpoints,
+            "left_out": left_out.iter().map(|(id, why)| json!({ "component": id, "why": why })).collect::<Vec<_>>(),
             "grafana": password_file.as_ref().map(|f| json!({ "user": "admin", "password_file": f })),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -230,9 +255,15 @@ fn print_success(plan: &StackPlan, paths: &StatePaths, elapsed: Duration, json: 
         elapsed.as_secs_f64(),
         paths.root.display()
     );
-    let rows: Vec<Vec<String>> =
-        endpoints.iter().map(|e| vec![e.component.clone(), e.what.clone(), e.url.clone()]).collect();
+    let rows: Vec<Vec<String>> = endpoints
+        .iter()
+        .filter(|e| e.shown)
+        .map(|e| vec![e.component.to_string(), e.what.clone(), e.url.clone()])
+        .collect();
     print!("{}", style::table(&["COMPONENT", "WHAT", "URL"], &rows));
+    for (id, why) in left_out {
+        println!("{} {id}: {why}", style::warn("not started:"));
+    }
     if let Some(file) = password_file {
         let password = std::fs::read_to_string(&file).unwrap_or_default();
         println!("\nGrafana login: admin / {} (stored in {}, mode 0600)", password.trim(), file.display());

@@ -11,7 +11,8 @@ pub mod releases;
 pub mod resolve;
 pub mod source;
 
-pub use resolve::{MissingBinary, managed_dir, resolve};
+pub use resolve::{BinarySpec, MissingBinary, managed_dir, resolve};
+pub use source::SourceRecipe;
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {

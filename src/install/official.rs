@@ -46,6 +46,25 @@ pub struct ChecksumMismatch {
     pub actual: String,
 }
 
+/// No official release of a component is pinned for this machine.
+#[derive(Debug, thiserror::Error)]
+#[error("no official release of `{component}` is pinned for this OS and architecture")]
+pub struct NotPublished {
+    /// The component.
+    pub component: String,
+}
+
+/// Whether an install failed because the release could not be had at all (no
+/// network, an HTTP error, nothing published for this platform), as opposed to a
+/// release that arrived and failed verification, which must never be worked around.
+pub fn unavailable(e: &anyhow::Error) -> bool {
+    use super::download::DownloadError;
+    e.chain().any(|cause| {
+        cause.is::<NotPublished>()
+            || cause.downcast_ref::<DownloadError>().is_some_and(|d| !matches!(d, DownloadError::Write { .. }))
+    })
+}
+
 /// What an install did.
 #[derive(Debug)]
 pub enum Outcome {
@@ -59,7 +78,7 @@ pub enum Outcome {
 pub async fn install(component: &str, options: &InstallOptions, bars: &MultiProgress) -> anyhow::Result<Outcome> {
     let platform = Platform::current().map_err(anyhow::Error::msg)?;
     let (version, artifacts) = releases::artifacts(component, platform, options.mirror.as_deref())
-        .with_context(|| format!("no official release of `{component}` is pinned"))?;
+        .ok_or_else(|| NotPublished { component: component.to_owned() })?;
     install_artifacts(&install_dir(component, &version), component, &version, &artifacts, options, bars).await
 }
 

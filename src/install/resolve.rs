@@ -4,30 +4,30 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::stack::{JaegerFlavour, StackConfig};
-
-/// The binary names a component may have, best first.
-pub fn binary_names(config: &StackConfig, component: &str) -> &'static [&'static str] {
-    match component {
-        "jaeger" => match config.jaeger.flavour {
-            JaegerFlavour::V2 => &["jaeger"],
-            JaegerFlavour::V1 => &["jaeger-all-in-one"],
-        },
-        "collector" => &["otelcol-obsdemo", "otelcol-contrib", "otelcol"],
-        "prometheus" => &["prometheus"],
-        "grafana" => &["grafana", "grafana-server"],
-        _ => &[],
-    }
+/// What to look for: a component's binary names, its pinned version (the managed
+/// dir is keyed by it) and an explicit path from `stack.toml`. Components say this of
+/// themselves (`crate::components`); this module only searches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BinarySpec {
+    /// The component's name, for the managed dir and messages.
+    pub component: String,
+    /// The version `stack.toml` names.
+    pub version: String,
+    /// Binary names, best first, without the platform's suffix.
+    pub names: Vec<String>,
+    /// An explicit binary from `stack.toml`; when set, nothing else is searched.
+    pub explicit: Option<PathBuf>,
 }
 
-/// The configured version and explicit binary of `component`.
-fn version_and_binary<'a>(config: &'a StackConfig, component: &str) -> (&'a str, Option<&'a Path>) {
-    match component {
-        "jaeger" => (&config.jaeger.version, config.jaeger.binary.as_deref()),
-        "collector" => (&config.collector.version, config.collector.binary.as_deref()),
-        "prometheus" => (&config.prometheus.version, config.prometheus.binary.as_deref()),
-        "grafana" => (&config.grafana.version, config.grafana.binary.as_deref()),
-        _ => ("", None),
+impl BinarySpec {
+    /// The spec of `component` at `version`.
+    pub fn new(component: &str, version: &str, names: &[&str], explicit: Option<&Path>) -> Self {
+        Self {
+            component: component.into(),
+            version: version.into(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            explicit: explicit.map(Path::to_path_buf),
+        }
     }
 }
 
@@ -62,6 +62,8 @@ pub struct MissingBinary {
     pub component: String,
     /// Every path checked, in order, and `PATH` as the last place.
     pub looked_in: Vec<String>,
+    /// Whether `obsdemo install --from-source` can build it.
+    pub buildable: bool,
 }
 
 impl fmt::Display for MissingBinary {
@@ -72,24 +74,25 @@ impl fmt::Display for MissingBinary {
         }
         let c = &self.component;
         write!(f, "install it with `obsdemo install {c}`")?;
-        if matches!(c.as_str(), "jaeger" | "collector") {
+        if self.buildable {
             write!(f, " (or build it: `obsdemo install --from-source {c}`)")?;
         }
         write!(f, ", set `[{c}] binary = \"/path/to/it\"` in stack.toml, or run without it: `obsdemo up --without {c}`")
     }
 }
 
-/// Resolves the binary of `component`.
-pub fn resolve(config: &StackConfig, component: &str) -> Result<PathBuf, MissingBinary> {
-    let (version, explicit) = version_and_binary(config, component);
-    let names = binary_names(config, component);
+/// Finds the binary `spec` describes. `buildable` says whether the error should
+/// suggest a source build.
+pub fn resolve(spec: &BinarySpec, buildable: bool) -> Result<PathBuf, MissingBinary> {
+    let BinarySpec { component, version, names, explicit } = spec;
+    let missing = |looked_in| MissingBinary { component: component.clone(), looked_in, buildable };
     let mut looked_in = Vec::new();
     if let Some(path) = explicit {
         if is_executable(path) {
             return Ok(path.to_path_buf());
         }
         looked_in.push(format!("{} (from stack.toml: not an executable file)", path.display()));
-        return Err(MissingBinary { component: component.to_owned(), looked_in });
+        return Err(missing(looked_in));
     }
     let dir = install_dir(component, version);
     // An install records where its binaries sit (a release archive nests them).
@@ -111,7 +114,7 @@ pub fn resolve(config: &StackConfig, component: &str) -> Result<PathBuf, Missing
         }
     }
     looked_in.push(format!("PATH, for {}", names.join(" or ")));
-    Err(MissingBinary { component: component.to_owned(), looked_in })
+    Err(missing(looked_in))
 }
 
 /// `name` with the platform's executable suffix.

@@ -15,8 +15,48 @@ use anyhow::{Context, bail};
 use super::manifest::{Manifest, staging_dir};
 use super::resolve::{exe, install_dir, obsdemo_home};
 
-/// The Go module holding both Jaeger v2 (`cmd/jaeger`) and v1 (`cmd/all-in-one`).
-const JAEGER_MODULE: &str = "github.com/jaegertracing/jaeger";
+/// What a source build is made from; each component says which (`crate::components`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceRecipe {
+    /// Commands of one Go module, built through a small wrapper module (modules with
+    /// replace directives refuse `go install pkg@version`).
+    GoCommands {
+        /// The Go module.
+        module: String,
+        /// Its version, without the `v`.
+        version: String,
+        /// (package path inside the module, binary name), for each command.
+        commands: Vec<(String, String)>,
+        /// `replace` directives the module's own go.mod holds, which the wrapper must repeat.
+        replaces: Vec<(String, String)>,
+    },
+    /// A Collector distribution from an OpenTelemetry Collector Builder manifest.
+    CollectorBuilder {
+        /// The Collector release of every module.
+        version: String,
+        /// The rendered builder manifest.
+        manifest: String,
+    },
+}
+
+impl SourceRecipe {
+    /// Recorded in the install's manifest; a build is reused only when it is the same,
+    /// so editing the Collector's component list rebuilds it even at the same version.
+    fn source(&self) -> String {
+        match self {
+            Self::GoCommands { module, version, .. } => format!("source: {module}@v{version}"),
+            Self::CollectorBuilder { version, manifest } => format!(
+                "source: OpenTelemetry Collector Builder v{version}, manifest sha256:{}",
+                &super::sha256_hex(manifest.as_bytes())[..16]
+            ),
+        }
+    }
+}
+
+/// Where `component` at `version` is built: `<obsdemo home>/build/<component>-<version>/`.
+pub fn build_dir(component: &str, version: &str) -> PathBuf {
+    obsdemo_home().join("build").join(format!("{component}-{version}"))
+}
 
 /// What a source build did.
 #[derive(Debug)]
@@ -27,13 +67,19 @@ pub enum Built {
     Installed(PathBuf),
 }
 
-/// Builds `component` at `version` from source into the managed dir.
+/// Builds `component` at `version` from `recipe` into the managed dir.
 ///
 /// `step` is told what is happening, for a progress display.
-pub fn build(component: &str, version: &str, force: bool, step: &mut dyn FnMut(&str)) -> anyhow::Result<Built> {
+pub fn build(
+    component: &str,
+    version: &str,
+    recipe: &SourceRecipe,
+    force: bool,
+    step: &mut dyn FnMut(&str),
+) -> anyhow::Result<Built> {
     let target = install_dir(component, version);
-    let recipe = Recipe::new(component, version)?;
-    if !force && Manifest::read(&target).is_some_and(|m| m.source == recipe.source) {
+    let source = recipe.source();
+    if !force && Manifest::read(&target).is_some_and(|m| m.source == source) {
         return Ok(Built::AlreadyInstalled(target));
     }
     let go = which::which("go").map_err(|_| {
@@ -43,62 +89,28 @@ pub fn build(component: &str, version: &str, force: bool, step: &mut dyn FnMut(&
              for the official release"
         )
     })?;
-    let work = obsdemo_home().join("build").join(format!("{component}-{version}"));
+    let work = build_dir(component, version);
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let log_path = work.with_file_name(format!("{component}-{version}.log"));
     let go_run = GoRun { go, work: work.clone(), log: log_path.clone() };
     let staging = staging_dir(&target)?;
-    let built = match &recipe.builder_manifest {
-        None => build_jaeger(&go_run, version, &staging, step),
-        Some(builder_manifest) => build_collector(&go_run, version, builder_manifest, &staging, step),
+    let built = match recipe {
+        SourceRecipe::GoCommands { module, version, commands, replaces } => {
+            build_go_commands(&go_run, module, version, commands, replaces, &staging, step)
+        }
+        SourceRecipe::CollectorBuilder { version, manifest } => {
+            build_collector(&go_run, version, manifest, &staging, step)
+        }
     };
     let installed = built.and_then(|binaries| {
-        let manifest = Manifest {
-            component: component.into(),
-            version: version.into(),
-            source: recipe.source,
-            binaries,
-            downloads: Vec::new(),
-        };
+        let manifest =
+            Manifest { component: component.into(), version: version.into(), source, binaries, downloads: Vec::new() };
         manifest.install_into(&staging, &target)
     });
     if installed.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
     installed.map(|()| Built::Installed(target))
-}
-
-/// What a source build is made from. Its `source` string is recorded in the install's
-/// manifest; a build is reused only when that string is the same, so editing the
-/// Collector's component list rebuilds it even at the same version.
-struct Recipe {
-    source: String,
-    /// The OpenTelemetry Collector Builder manifest, for the Collector.
-    builder_manifest: Option<String>,
-}
-
-impl Recipe {
-    fn new(component: &str, version: &str) -> anyhow::Result<Self> {
-        match component {
-            "jaeger" => Ok(Self { source: format!("source: {JAEGER_MODULE}@v{version}"), builder_manifest: None }),
-            "collector" => {
-                let dist = obsdemo_home().join("build").join(format!("collector-{version}")).join("dist");
-                let manifest = crate::render::builder_manifest(version, &providers_version(version)?, &dist)?;
-                let digest = super::sha256_hex(manifest.as_bytes());
-                Ok(Self {
-                    source: format!(
-                        "source: OpenTelemetry Collector Builder v{version}, manifest sha256:{}",
-                        &digest[..16]
-                    ),
-                    builder_manifest: Some(manifest),
-                })
-            }
-            other => bail!(
-                "`{other}` cannot be built from source here: only jaeger and collector can \
-                 (Prometheus comes from the Debian package `prometheus`)"
-            ),
-        }
-    }
 }
 
 /// Runs Go commands in one work dir, their output appended to one log.
@@ -141,21 +153,31 @@ impl GoRun {
     }
 }
 
-fn build_jaeger(go: &GoRun, version: &str, out: &Path, step: &mut dyn FnMut(&str)) -> anyhow::Result<Vec<String>> {
-    // `go install pkg@version` refuses this module (its go.mod has replace directives),
-    // so a small wrapper module depends on it and builds its commands.
+fn build_go_commands(
+    go: &GoRun,
+    module: &str,
+    version: &str,
+    commands: &[(String, String)],
+    replaces: &[(String, String)],
+    out: &Path,
+    step: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<String>> {
     if !go.work.join("go.mod").is_file() {
-        go.go(&["mod", "init", "local.obsdemo/jaeger"])?;
+        let name = module.rsplit('/').next().unwrap_or("wrapper");
+        go.go(&["mod", "init", &format!("local.obsdemo/{name}")])?;
     }
-    step(&format!("resolving {JAEGER_MODULE} v{version}"));
-    for cmd in ["jaeger", "all-in-one"] {
-        go.go(&["get", "-tool", &format!("{JAEGER_MODULE}/cmd/{cmd}@v{version}")])?;
+    for (from, to) in replaces {
+        go.go(&["mod", "edit", &format!("-replace={from}={to}")])?;
+    }
+    step(&format!("resolving {module} v{version}"));
+    for (package, _) in commands {
+        go.go(&["get", "-tool", &format!("{module}/{package}@v{version}")])?;
     }
     let mut binaries = Vec::new();
-    for (cmd, name) in [("jaeger", "jaeger"), ("all-in-one", "jaeger-all-in-one")] {
+    for (package, name) in commands {
         step(&format!("compiling {name} (several minutes on 2 cores the first time)"));
         let bin = exe(name);
-        go.go(&["build", "-o", &out.join(&bin).display().to_string(), &format!("{JAEGER_MODULE}/cmd/{cmd}")])?;
+        go.go(&["build", "-o", &out.join(&bin).display().to_string(), &format!("{module}/{package}")])?;
         binaries.push(bin);
     }
     Ok(binaries)
@@ -218,22 +240,12 @@ fn pinned_modules(manifest: &str) -> anyhow::Result<Vec<String>> {
     Ok(modules)
 }
 
-/// The confmap providers are versioned 1.x alongside collector 0.y: 0.160 <-> 1.66.
-fn providers_version(collector: &str) -> anyhow::Result<String> {
-    let minor: u32 = collector
-        .strip_prefix("0.")
-        .and_then(|rest| rest.split('.').next())
-        .and_then(|m| m.parse().ok())
-        .filter(|m| *m >= 120)
-        .with_context(|| format!("collector version {collector} is not a 0.x release from 0.120 on"))?;
-    Ok(format!("1.{}.0", minor - 94))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn manifest_modules_are_pinned() {
-        let manifest = crate::render::builder_manifest("0.165.0", "1.71.0", std::path::Path::new("/d")).unwrap();
+        let recipe = crate::components::ComponentId::Collector.kind().source_recipe(&Default::default());
+        let Some(Ok(super::SourceRecipe::CollectorBuilder { manifest, .. })) = recipe else { panic!("{recipe:?}") };
         let modules = super::pinned_modules(&manifest).unwrap();
         assert!(
             modules.contains(&"go.opentelemetry.io/collector/receiver/otlpreceiver@v0.165.0".to_owned()),
@@ -241,12 +253,5 @@ mod tests {
         );
         assert!(modules.contains(&"go.opentelemetry.io/collector/confmap/provider/fileprovider@v1.71.0".to_owned()));
         assert_eq!(modules.len(), 12);
-    }
-
-    #[test]
-    fn providers_follow_the_collector_release() {
-        assert_eq!(super::providers_version("0.160.0").unwrap(), "1.66.0");
-        assert_eq!(super::providers_version("0.165.1").unwrap(), "1.71.0");
-        assert!(super::providers_version("1.2.3").is_err());
     }
 }

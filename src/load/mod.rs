@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::services::tracing_http::RUN_ID_HEADER;
 use client::{Connection, Outcome};
@@ -66,6 +67,8 @@ pub struct RunSummary {
     pub started_at: SystemTime,
     /// Wall-clock end of the last request.
     pub finished_at: SystemTime,
+    /// Stopped early (Ctrl-C): the report covers what was sent until then.
+    pub interrupted: bool,
 }
 
 /// A moment of a running load, for live progress.
@@ -83,9 +86,14 @@ pub struct Progress {
     pub p99: Duration,
 }
 
-/// Runs the load, calling `progress` four times a second. Ends at `duration`, plus at
-/// most `timeout` for requests still in flight.
-pub async fn run(options: &LoadOptions, mut progress: impl FnMut(Progress)) -> anyhow::Result<(RunSummary, Recorder)> {
+/// Runs the load, calling `progress` four times a second. Ends at `duration`, or
+/// when `stop` is cancelled (no request is sent after that), plus at most `timeout`
+/// for requests still in flight.
+pub async fn run(
+    options: &LoadOptions,
+    stop: &CancellationToken,
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<(RunSummary, Recorder)> {
     let url = reqwest::Url::parse(&options.target).with_context(|| format!("`{}` is not a URL", options.target))?;
     anyhow::ensure!(url.scheme() == "http", "only http:// targets are supported, not {}", url.scheme());
     let host = url.host_str().context("the target URL has no host")?.to_owned();
@@ -110,15 +118,22 @@ pub async fn run(options: &LoadOptions, mut progress: impl FnMut(Progress)) -> a
         let (recorder, next, created) = (recorder.clone(), next.clone(), created.clone());
         let mut conn = Connection::new(addr, authority.clone(), headers.clone());
         let (mix, timeout, base_path) = (options.mix.clone(), options.timeout, base_path.clone());
+        let stop = stop.clone();
         workers.spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(due) = schedule.due(i) else { break };
+                if stop.is_cancelled() {
+                    break;
+                }
                 // Only wait for a request that is due later: tokio's timer rounds every
                 // deadline up to the next millisecond, so sleeping until "now" would
                 // hold each request back by up to 1 ms.
                 if due > Instant::now() {
-                    tokio::time::sleep_until(due).await;
+                    tokio::select! {
+                        () = tokio::time::sleep_until(due) => {}
+                        () = stop.cancelled() => break,
+                    }
                 }
                 let op = mix.pick();
                 let req = scenario::request(op, &created, &base_path);
@@ -187,6 +202,7 @@ pub async fn run(options: &LoadOptions, mut progress: impl FnMut(Progress)) -> a
         duration: options.duration,
         started_at,
         finished_at: SystemTime::now(),
+        interrupted: stop.is_cancelled(),
     };
     Ok((summary, merged()))
 }

@@ -77,6 +77,8 @@ pub struct LoadReport {
     pub gates: Vec<Gate>,
     /// Every gate passed.
     pub passed: bool,
+    /// Stopped early (Ctrl-C): the figures cover what was sent until then.
+    pub interrupted: bool,
 }
 
 /// The gates a run can be held to.
@@ -136,6 +138,12 @@ pub fn build(
         });
     }
     let passed = results.iter().all(|g| g.passed);
+    // An interrupted run is measured over the time it ran, not the time asked.
+    let ran_for = if run.interrupted {
+        run.finished_at.duration_since(run.started_at).unwrap_or(run.duration)
+    } else {
+        run.duration
+    };
     LoadReport {
         run_id: run.run_id.clone(),
         target: run.target.clone(),
@@ -150,12 +158,13 @@ pub fn build(
         successes: recorder.successes(),
         errors,
         error_rate,
-        achieved_rps: requests as f64 / run.duration.as_secs_f64(),
+        achieved_rps: requests as f64 / ran_for.as_secs_f64().max(1e-3),
         by_status: recorder.by_status.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
         failures: recorder.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
         latency_ms: latency,
         verification,
         gates: results,
         passed,
+        interrupted: run.interrupted,
     }
 }

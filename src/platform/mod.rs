@@ -28,3 +28,21 @@ pub struct PortHolder {
     /// Its command name.
     pub name: String,
 }
+
+/// Whether `port` can be bound on `bind` right now.
+pub fn port_is_free(bind: std::net::IpAddr, port: u16) -> bool {
+    std::net::TcpListener::bind(std::net::SocketAddr::new(bind, port)).is_ok()
+}
+
+/// Waits until every port in `ports` can be bound on `bind`, or `timeout` passes.
+/// Returns the ports still busy.
+pub async fn wait_ports_free(bind: std::net::IpAddr, ports: &[u16], timeout: std::time::Duration) -> Vec<u16> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let busy: Vec<u16> = ports.iter().copied().filter(|p| !port_is_free(bind, *p)).collect();
+        if busy.is_empty() || tokio::time::Instant::now() >= deadline {
+            return busy;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -215,3 +215,17 @@ mod tests {
 }
 /// Why the supervisor will not run here: it runs on Unix.
 pub const SUPERVISION_UNSUPPORTED: Option<&str> = None;
+
+/// Lets a closed standard output end the process quietly, as `ls | head` does: Rust
+/// ignores SIGPIPE, so a write to a closed pipe would fail and `println!` panic.
+/// Only for the command line: the supervisor and the services, which are separate
+/// executions of this binary, keep Rust's default (they write to sockets, where a
+/// vanished peer must be an error, not death).
+pub fn end_quietly_on_closed_stdout() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: `signal` is unsafe because replacing a handler can break code that
+    // relies on the old one. This runs first thing in `main`, before any thread or
+    // runtime exists, and sets the default disposition (no Rust handler runs), which
+    // is what every process starts with before Rust's own start-up ignores SIGPIPE.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}

@@ -39,3 +39,6 @@ pub fn port_holder(_port: u16) -> Option<PortHolder> {
 }
 /// Why the supervisor will not run here.
 pub const SUPERVISION_UNSUPPORTED: Option<&str> = Some(UNSUPPORTED);
+
+/// Nothing to do where obsdemo cannot supervise anyway.
+pub fn end_quietly_on_closed_stdout() {}

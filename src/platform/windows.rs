@@ -152,3 +152,17 @@ pub async fn shutdown_requested() {
         _ = shutdown.recv() => {}
     }
 }
+
+/// Lets a closed standard output end the process quietly, as `dir | more` does when
+/// `more` quits: Windows has no SIGPIPE, so a failed print (which `println!` turns into
+/// a panic) exits with success instead of a panic message.
+pub fn end_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<String>().map(String::as_str).unwrap_or_default();
+        if message.starts_with("failed printing to stdout") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}

@@ -1,23 +1,14 @@
 //! Templates -> config files. Every rendered YAML or JSON file is parsed back before
 //! it is written, so a template error is caught here and not by a component at start.
 //!
-//! [`render`] produces the files of one plan; [`launch`] the command line of each
-//! component, which is rendered from the same plan (v1 Jaeger is configured by flags).
-
-pub mod launch;
-#[cfg(test)]
-mod tests;
+//! This module is only the engine: which file each component renders, from what,
+//! is said by the component itself (`crate::components`).
 
 use std::path::{Path, PathBuf};
 
-use minijinja::{Environment, UndefinedBehavior, context, value::Serde};
+use minijinja::{Environment, UndefinedBehavior};
 
-use crate::stack::{JaegerFlavour, StackPlan, StatePaths};
-
-/// Grafana datasource uid of the provisioned Prometheus; dashboards refer to it.
-pub const PROMETHEUS_DATASOURCE_UID: &str = "obsdemo-prometheus";
-/// Grafana datasource uid of the provisioned Jaeger.
-pub const JAEGER_DATASOURCE_UID: &str = "obsdemo-jaeger";
+use crate::stack::StatePaths;
 
 /// The templates, compiled in so the binary needs no files beside it.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -56,6 +47,9 @@ pub enum RenderError {
         /// The engine's error.
         source: minijinja::Error,
     },
+    /// A value from the configuration cannot be rendered.
+    #[error("{0}")]
+    Value(String),
     /// The output is not valid YAML or JSON.
     #[error("rendered {path} does not parse as {format}: {message}")]
     Parse {
@@ -82,163 +76,55 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
-/// Renders every config file of the enabled components of `plan`.
-pub fn render(plan: &StackPlan, paths: &StatePaths) -> Result<Vec<RenderedFile>, RenderError> {
-    render_for_host(plan, paths, &host_name())
+/// Collects rendered files: each template rendered with its context, parsed back,
+/// and kept for [`write`]. Components render their files into one of these.
+pub struct Renderer<'a> {
+    env: Environment<'static>,
+    /// The state dir the files will live in (some configs name paths in it).
+    pub paths: &'a StatePaths,
+    /// This machine's name, as host metrics are labelled (fixed in tests).
+    pub host_name: &'a str,
+    files: Vec<RenderedFile>,
 }
 
-/// [`render`], labelling host metrics with `host_name` (fixed in tests).
-pub fn render_for_host(
-    plan: &StackPlan,
-    paths: &StatePaths,
-    host_name: &str,
-) -> Result<Vec<RenderedFile>, RenderError> {
-    let env = environment();
-    let c = &plan.config;
-    let (host, bind) = (plan.host(), plan.bind().to_string());
-    let (host, bind) = (host.as_str(), bind.as_str());
-    let mut files = Vec::new();
-    let mut emit = |template: &str, out: &str, ctx: minijinja::Value| -> Result<(), RenderError> {
-        let contents = env
+impl<'a> Renderer<'a> {
+    /// A renderer for a stack whose state dir is `paths`.
+    pub fn new(paths: &'a StatePaths, host_name: &'a str) -> Self {
+        Self { env: environment(), paths, host_name, files: Vec::new() }
+    }
+
+    /// Renders `template` with `ctx` into the file `out` (below the rendered dir).
+    pub fn emit(&mut self, template: &str, out: &str, ctx: minijinja::Value) -> Result<(), RenderError> {
+        let contents = self
+            .env
             .get_template(template)
             .and_then(|t| t.render(ctx))
             .map_err(|source| RenderError::Template { template: template.to_owned(), source })?;
+        self.add(out, contents)
+    }
+
+    /// Adds a file made without a template (JSON serialized by obsdemo), parsed back too.
+    pub fn add(&mut self, out: &str, contents: String) -> Result<(), RenderError> {
         let path = PathBuf::from(out);
         check_parses(&path, &contents)?;
-        files.push(RenderedFile { path, contents });
+        self.files.push(RenderedFile { path, contents });
         Ok(())
-    };
-    if c.collector.enabled {
-        emit(
-            "otelcol.yaml",
-            "otelcol.yaml",
-            context! {
-                bind, host,
-                c => Serde(&c.collector),
-                jaeger_enabled => c.jaeger.enabled,
-                jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,
-                host_name,
-                os_type => std::env::consts::OS,
-            },
-        )?;
     }
-    if c.jaeger.enabled && c.jaeger.flavour == JaegerFlavour::V2 {
-        emit("jaeger-v2.yaml", "jaeger.yaml", context! { bind, j => Serde(&c.jaeger) })?;
+
+    /// Every file rendered so far.
+    pub fn finish(self) -> Vec<RenderedFile> {
+        self.files
     }
-    if c.prometheus.enabled {
-        emit(
-            "prometheus.yml",
-            "prometheus.yml",
-            context! {
-                host, p => Serde(&c.prometheus),
-                collector_exporter_port => c.collector.ports.prometheus_exporter,
-            },
-        )?;
-    }
-    if c.grafana.enabled {
-        let dashboards_dir = paths.rendered().join("grafana/dashboards").display().to_string();
-        emit(
-            "grafana.ini",
-            "grafana/grafana.ini",
-            context! {
-                bind, g => Serde(&c.grafana),
-                paths => context! {
-                    data => paths.data().display().to_string(),
-                    logs => paths.logs().display().to_string(),
-                    rendered => paths.rendered().display().to_string(),
-                    grafana_password => paths.grafana_password().display().to_string(),
-                },
-            },
-        )?;
-        emit(
-            "grafana-datasources.yaml",
-            "grafana/provisioning/datasources/obsdemo.yaml",
-            context! {
-                host,
-                prometheus_uid => PROMETHEUS_DATASOURCE_UID,
-                prometheus_port => c.prometheus.ports.http,
-                scrape_interval => c.prometheus.scrape_interval.to_string(),
-                jaeger_enabled => c.jaeger.enabled,
-                jaeger_uid => JAEGER_DATASOURCE_UID,
-                jaeger_ui_port => c.jaeger.ports.ui,
-            },
-        )?;
-        emit(
-            "grafana-dashboards.yaml",
-            "grafana/provisioning/dashboards/obsdemo.yaml",
-            context! {
-                dashboards_dir,
-            },
-        )?;
-        for (name, _) in DASHBOARDS {
-            emit(
-                name,
-                &format!("grafana/dashboards/{name}"),
-                context! {
-                    datasource_uid => PROMETHEUS_DATASOURCE_UID,
-                    jaeger_url => format!("http://{host}:{}", c.jaeger.ports.ui),
-                    prometheus_url => format!("http://{host}:{}", c.prometheus.ports.http),
-                    interval => c.collector.hostmetrics.interval.to_string(),
-                },
-            )?;
-        }
-    }
-    if plan.config.services.iter().any(|s| s.enabled) {
-        let services = services_file(plan);
-        let contents = serde_json::to_string_pretty(&services).expect("services file serializes") + "\n";
-        files.push(RenderedFile { path: PathBuf::from(SERVICES_FILE), contents });
-    }
-    Ok(files)
 }
 
-/// Renders the OpenTelemetry Collector Builder manifest for a source build.
-pub fn builder_manifest(version: &str, providers_version: &str, output_path: &Path) -> Result<String, RenderError> {
+/// Renders one template outside a stack (the Collector Builder manifest), parsed back.
+pub fn render_one(template: &str, out_name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
     let contents = environment()
-        .get_template("otelcol-builder.yaml")
-        .and_then(|t| {
-            t.render(context! { version, providers_version, output_path => output_path.display().to_string() })
-        })
-        .map_err(|source| RenderError::Template { template: "otelcol-builder.yaml".into(), source })?;
-    check_parses(Path::new("otelcol-builder.yaml"), &contents)?;
+        .get_template(template)
+        .and_then(|t| t.render(ctx))
+        .map_err(|source| RenderError::Template { template: template.to_owned(), source })?;
+    check_parses(Path::new(out_name), &contents)?;
     Ok(contents)
-}
-
-/// The demo services' settings, below the rendered dir.
-pub const SERVICES_FILE: &str = "services.json";
-
-/// What each demo service needs at start: its address, whom it calls, where spans go.
-fn services_file(plan: &StackPlan) -> crate::services::config::ServicesFile {
-    use crate::services::config::{Peer, ServiceSpec, ServicesFile};
-    let host = plan.host();
-    let bind = plan.bind();
-    let kind = |k: crate::stack::ServiceKind| {
-        serde_json::to_value(k).expect("kind serializes").as_str().unwrap_or_default().to_owned()
-    };
-    let services = &plan.config.services;
-    ServicesFile {
-        otlp_endpoint: format!("http://{host}:{}", plan.port(plan.otlp_target(), "otlp_grpc")),
-        services: services
-            .iter()
-            .filter(|s| s.enabled)
-            .map(|s| ServiceSpec {
-                name: s.name.clone(),
-                kind: kind(s.kind),
-                listen: std::net::SocketAddr::new(bind, s.port).to_string(),
-                latency_ms: s.latency.map_or(0, |d| d.get().as_millis() as u64),
-                error_rate: s.error_rate,
-                calls: s
-                    .calls
-                    .iter()
-                    .filter_map(|name| services.iter().find(|t| &t.name == name && t.enabled))
-                    .map(|t| Peer {
-                        name: t.name.clone(),
-                        kind: kind(t.kind),
-                        url: format!("http://{host}:{}", t.port),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
 }
 
 /// This machine's name, as the Collector labels its host metrics.

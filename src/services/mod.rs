@@ -23,31 +23,27 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+use tokio_util::sync::CancellationToken;
 
 use config::{ServiceSpec, ServicesFile};
 use tracing_http::ServerAddress;
 use work::Work;
 
-/// Runs service `name` from `services_file` until SIGTERM or Ctrl-C. With `export`
-/// false it serves without exporting spans.
-pub fn run(name: &str, services_file: &Path, export: bool) -> anyhow::Result<()> {
+/// Runs service `name` from `services_file` until `shutdown` is cancelled. With
+/// `export` false it serves without exporting spans.
+pub async fn run(name: &str, services_file: &Path, export: bool, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (file, spec) = ServicesFile::load(services_file, name)?;
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the service's runtime")?
-        .block_on(serve(file, spec, export))
+    serve(file, spec, export, shutdown).await
 }
 
-async fn serve(file: ServicesFile, spec: ServiceSpec, export: bool) -> anyhow::Result<()> {
+async fn serve(file: ServicesFile, spec: ServiceSpec, export: bool, shutdown: CancellationToken) -> anyhow::Result<()> {
     // First thing: traces from the very first request must have somewhere to go.
     let telemetry = telemetry::init(&spec.name, &file.otlp_endpoint, export)?;
     let listener = tokio::net::TcpListener::bind(&spec.listen)
         .await
         .with_context(|| format!("cannot listen on {}", spec.listen))?;
     let app = router(spec)?;
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     telemetry.shutdown().await;
     Ok(())
 }
@@ -70,18 +66,4 @@ pub fn router(spec: ServiceSpec) -> anyhow::Result<Router> {
     Ok(routes
         .route_layer(axum::middleware::from_fn_with_state(server, tracing_http::server_span))
         .route("/healthz", get(|| async { "ok" })))
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

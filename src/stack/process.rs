@@ -1,9 +1,14 @@
-//! What the supervisor runs: one fully resolved process per enabled component.
+//! What the supervisor runs: the launch file, with one fully resolved process per
+//! enabled component. `up` writes it; the supervisor reads it and knows nothing else
+//! of the stack.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::StatePaths;
 use crate::health::Probe;
 
 /// A component as a process: everything needed to start, gate, and check it.
@@ -23,4 +28,51 @@ pub struct ProcessSpec {
     pub probes: Vec<Probe>,
     /// The TCP ports it listens on; `down` waits until they are free.
     pub ports: Vec<u16>,
+    /// Its main URL, as `status` shows it.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// What the supervisor runs: `rendered/launch.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Launch {
+    /// The address listeners bind to; ports are checked free on it at stop.
+    pub bind: IpAddr,
+    /// The enabled components, in start order.
+    pub specs: Vec<ProcessSpec>,
+    /// The disabled components, listed so `status` can show them.
+    pub disabled: Vec<String>,
+    /// The plan's named endpoints (`jaeger.query` -> URL), recorded in `state.json`
+    /// so later commands look addresses up by name.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
+}
+
+/// A launch file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the launch file {path}: {message}")]
+pub struct LaunchFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub message: String,
+}
+
+impl Launch {
+    fn path(paths: &StatePaths) -> PathBuf {
+        paths.rendered().join("launch.json")
+    }
+
+    /// Writes the launch file of the state dir.
+    pub fn write(&self, paths: &StatePaths) -> std::io::Result<()> {
+        std::fs::write(Self::path(paths), serde_json::to_vec_pretty(self).expect("launch serializes"))
+    }
+
+    /// Reads the launch file of the state dir.
+    pub fn read(paths: &StatePaths) -> Result<Self, LaunchFileError> {
+        let path = Self::path(paths);
+        let error = |message: String| LaunchFileError { path: path.clone(), message };
+        let bytes = std::fs::read(&path).map_err(|e| error(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| error(e.to_string()))
+    }
 }

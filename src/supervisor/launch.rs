@@ -1,44 +1,12 @@
-//! Handing a stack to a new supervisor: the launch file it reads, and starting it
-//! detached from the terminal.
+//! Starting a new supervisor for a state dir, detached from the terminal. What it runs
+//! is the launch file (`crate::stack::process::Launch`) written beforehand.
 
-use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 
 use crate::platform;
 use crate::stack::StatePaths;
-use crate::stack::process::ProcessSpec;
-
-/// What the supervisor runs: `rendered/launch.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Launch {
-    /// The address listeners bind to; ports are checked free on it at stop.
-    pub bind: IpAddr,
-    /// The enabled components, in start order.
-    pub specs: Vec<ProcessSpec>,
-    /// The disabled components, listed so `status` can show them.
-    pub disabled: Vec<String>,
-}
-
-impl Launch {
-    fn path(paths: &StatePaths) -> std::path::PathBuf {
-        paths.rendered().join("launch.json")
-    }
-
-    /// Writes the launch file of the state dir.
-    pub fn write(&self, paths: &StatePaths) -> std::io::Result<()> {
-        std::fs::write(Self::path(paths), serde_json::to_vec_pretty(self).expect("launch serializes"))
-    }
-
-    /// Reads the launch file of the state dir.
-    pub fn read(paths: &StatePaths) -> anyhow::Result<Self> {
-        let path = Self::path(paths);
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a launch file", path.display()))
-    }
-}
 
 /// Starts `obsdemo supervise` for the state dir, detached, its output in
 /// `logs/supervisor.log`. Returns its pid.

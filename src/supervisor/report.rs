@@ -42,7 +42,7 @@ pub struct ComponentStatus {
     pub healthy: bool,
     /// The process id, while it runs.
     pub pid: Option<u32>,
-    /// The component's main URL (its first probe).
+    /// The component's main URL.
     pub url: Option<String>,
     /// Seconds since its current process started.
     pub uptime_s: Option<u64>,
@@ -84,11 +84,14 @@ impl StatusReport {
     }
 }
 
-/// Prometheus's active targets, asked of the server whose readiness URL is `ready_url`.
-async fn scrape_targets(ready_url: &str) -> Option<Vec<ScrapeTarget>> {
-    let url = reqwest::Url::parse(ready_url).ok()?.join("/api/v1/targets?state=active").ok()?;
+/// The endpoint whose server is Prometheus, by its recorded name.
+const PROMETHEUS_API: &str = "prometheus.http";
+
+/// Prometheus's active targets, asked of the API at `api`.
+async fn scrape_targets(api: &str) -> Option<Vec<ScrapeTarget>> {
+    let url = reqwest::Url::parse(api).ok()?.join("/api/v1/targets?state=active").ok()?;
     let body: serde_json::Value =
-        crate::http::local_client(Duration::from_secs(2)).get(url).send().await.ok()?.json().await.ok()?;
+        crate::health::local_client(Duration::from_secs(2)).get(url).send().await.ok()?.json().await.ok()?;
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     let targets = body["data"]["activeTargets"].as_array()?;
     Some(
@@ -124,8 +127,9 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
         }
         let health = if alive.is_some() { prober.check_all(&c.probes).await } else { Vec::new() };
         let used = alive.and_then(|p| usage(p.pid));
-        let scrape_targets = match (c.name.as_str(), alive, c.probes.first()) {
-            ("prometheus", Some(_), Some(probe)) => scrape_targets(probe.target()).await,
+        let prometheus = state.endpoint(PROMETHEUS_API).filter(|api| c.url.as_deref() == Some(*api));
+        let scrape_targets = match (prometheus, alive) {
+            (Some(api), Some(_)) => scrape_targets(api).await,
             _ => None,
         };
         components.push(ComponentStatus {
@@ -133,7 +137,7 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
             state: lifecycle,
             healthy: lifecycle == ComponentState::Running && !health.is_empty() && health.iter().all(|r| r.ok),
             pid: alive.map(|p| p.pid),
-            url: c.probes.first().map(|p| p.target().to_owned()),
+            url: c.url.clone(),
             uptime_s: alive.and(c.started_at).map(|t| now_secs().saturating_sub(t)),
             restarts: c.restarts,
             health,

@@ -10,37 +10,33 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use super::child::{self, Readiness, RestartPolicy, Shared};
 use super::control;
-use super::launch::Launch;
 use super::state::{ComponentRecord, ComponentState, ProcessId, StackState};
-use super::wait_ports_free;
+use crate::platform::wait_ports_free;
 use crate::stack::StatePaths;
+use crate::stack::process::Launch;
 
-/// Runs the supervisor for the state dir `paths` until the stack is stopped.
+/// Runs the supervisor for the state dir `paths` until the stack is stopped by a
+/// client or `shutdown` is cancelled.
 ///
-/// Uses a single-threaded runtime on purpose: the parent-death signal of each child
-/// is tied to the thread that spawned it, and this way that thread is the process.
-pub fn run_blocking(paths: &StatePaths) -> anyhow::Result<()> {
+/// Run it on a single-threaded runtime (`crate::runtime::Threads::One`): the
+/// parent-death signal of each child is tied to the thread that spawned it, and this
+/// way that thread is the process.
+pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> anyhow::Result<()> {
     if let Some(why) = crate::platform::SUPERVISION_UNSUPPORTED {
         anyhow::bail!(why);
     }
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the supervisor's runtime")?
-        .block_on(run(paths))
-}
-
-async fn run(paths: &StatePaths) -> anyhow::Result<()> {
     let launch = Launch::read(paths)?;
     let socket = paths.socket();
     let listener = super::transport::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
     let supervisor = ProcessId::of(std::process::id()).context("cannot read the supervisor's own process entry")?;
 
-    let record = |name: &str, state, probes, ports| ComponentRecord {
+    let record = |name: &str, state, probes, ports, url| ComponentRecord {
         name: name.to_owned(),
+        url,
         state,
         process: None,
         started_at: None,
@@ -53,10 +49,11 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
     let mut components: Vec<ComponentRecord> = launch
         .specs
         .iter()
-        .map(|s| record(&s.name, ComponentState::Starting, s.probes.clone(), s.ports.clone()))
+        .map(|s| record(&s.name, ComponentState::Starting, s.probes.clone(), s.ports.clone(), s.url.clone()))
         .collect();
-    components.extend(launch.disabled.iter().map(|n| record(n, ComponentState::Disabled, vec![], vec![])));
-    let state = StackState { supervisor, bind: launch.bind.to_string(), components };
+    components.extend(launch.disabled.iter().map(|n| record(n, ComponentState::Disabled, vec![], vec![], None)));
+    let state =
+        StackState { supervisor, bind: launch.bind.to_string(), endpoints: launch.endpoints.clone(), components };
     state.write(&paths.state_json())?;
     let shared =
         Shared { state: Arc::new(Mutex::new(state)), state_json: paths.state_json(), policy: RestartPolicy::default() };
@@ -84,7 +81,7 @@ async fn run(paths: &StatePaths) -> anyhow::Result<()> {
 
     let first_requester = tokio::select! {
         r = stops.recv() => r,
-        () = crate::platform::shutdown_requested() => None,
+        () = shutdown.cancelled() => None,
     };
 
     // Dependents first, so the Collector can flush to a still-running Jaeger.

@@ -1,6 +1,7 @@
 //! `state.json`: what the supervisor runs, written on every change, so `status` and
 //! `down` work even when the supervisor is gone.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -81,6 +82,9 @@ fn process_snapshot(pid: u32) -> Option<sysinfo::System> {
 pub struct ComponentRecord {
     /// Component name.
     pub name: String,
+    /// Its main URL.
+    #[serde(default)]
+    pub url: Option<String>,
     /// Lifecycle state.
     pub state: ComponentState,
     /// The running process (it leads its own process group).
@@ -106,6 +110,9 @@ pub struct StackState {
     pub supervisor: ProcessId,
     /// The address listeners bind to.
     pub bind: String,
+    /// The plan's named endpoints (`jaeger.query`, `prometheus.http`, ...) and URLs.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
     /// Every component of the stack, disabled ones included.
     pub components: Vec<ComponentRecord>,
 }
@@ -127,6 +134,11 @@ impl StackState {
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("state serializes"))?;
         std::fs::rename(tmp, path)
+    }
+
+    /// The URL of the endpoint `name` (`jaeger.query`), if the stack has it.
+    pub fn endpoint(&self, name: &str) -> Option<&str> {
+        self.endpoints.get(name).map(String::as_str)
     }
 
     /// Every port of every component.

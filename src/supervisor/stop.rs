@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use super::control::{self, Request};
 use super::state::{ComponentState, StackState};
-use super::wait_ports_free;
-use crate::platform;
+use crate::platform::{self, wait_ports_free};
 use crate::stack::StatePaths;
 
 /// What `down` did.

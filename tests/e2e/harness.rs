@@ -1,6 +1,9 @@
 //! A small harness that drives the real `obsdemo` binary against the real Collector,
 //! Jaeger and Prometheus: each test stack gets its own directory and its own port
 //! offset, so tests run in parallel, and is always taken down when dropped.
+//!
+//! The benchmarks use it too (`#[path]`-included), so not every item is used by each.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -8,7 +11,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use obsdemo::stack::{Overrides, StackConfig, StackPlan};
+use obsdemo::components::{ComponentId, Overrides, StackPlan};
+use obsdemo::stack::StackConfig;
 use serde_json::Value;
 
 /// The binary under test.
@@ -22,21 +26,26 @@ static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
 /// Fails the test, naming the command that provides the binary, when a component the
 /// test needs is missing. Never skips.
 pub fn require(components: &[&str]) {
-    let config = StackConfig::default();
     for c in components {
-        if let Err(e) = obsdemo::install::resolve(&config, c) {
-            let fix = match *c {
-                "prometheus" => "apt-get install prometheus (or ./scripts/test.sh, which installs everything)",
-                _ => "obsdemo install --from-source jaeger collector (or ./scripts/test.sh)",
-            };
-            panic!("this test needs {c}, which is missing; provide it with `{fix}`.\n{e}");
+        if let Err(e) = find_binary(c) {
+            panic!(
+                "this test needs {c}, which is missing; provide it with `obsdemo install --from-source {c}` \
+                 (or ./scripts/test.sh, which installs everything).\n{e}"
+            );
         }
     }
 }
 
 /// Whether a Grafana binary is installed here.
 pub fn grafana_present() -> bool {
-    obsdemo::install::resolve(&StackConfig::default(), "grafana").is_ok()
+    find_binary("grafana").is_ok()
+}
+
+/// The binary of the third-party component `name` in the default stack.
+pub fn find_binary(name: &str) -> Result<PathBuf, obsdemo::install::MissingBinary> {
+    let id = ComponentId::third_party_named(name).unwrap_or_else(|| panic!("`{name}` is not a third-party component"));
+    let spec = id.kind().binary(&StackConfig::default()).expect("third-party components have binaries");
+    obsdemo::install::resolve(&spec, true)
 }
 
 /// One stack under test.
@@ -242,17 +251,21 @@ pub fn assert_nothing_left(pids: &[u32], ports: &[u16]) {
     assert!(busy.is_empty(), "ports of the stack still in use: {busy:?}");
 }
 
-/// A blocking GET returning parsed JSON, or `None` on any failure.
-pub fn get_json(url: &str) -> Option<Value> {
+/// A blocking GET returning the body of a 2xx answer, or `None` on any failure.
+pub fn get_text(url: &str) -> Option<String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
     rt.block_on(async {
-        let client = obsdemo::http::local_client(Duration::from_secs(5));
-        let resp = client.get(url).send().await.ok()?;
+        let resp = obsdemo::http::local_client(Duration::from_secs(5)).get(url).send().await.ok()?;
         if !resp.status().is_success() {
             return None;
         }
-        resp.json().await.ok()
+        resp.text().await.ok()
     })
+}
+
+/// A blocking GET returning parsed JSON, or `None` on any failure.
+pub fn get_json(url: &str) -> Option<Value> {
+    serde_json::from_str(&get_text(url)?).ok()
 }
 
 /// Sends one span named `span_name` from service `service` over OTLP/gRPC to

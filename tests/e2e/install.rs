@@ -152,14 +152,33 @@ fn publish(server: &ReleaseServer, component: &str, says: &str, digest: Option<&
 
 /// Runs obsdemo with its own managed dir and the mirror.
 fn obsdemo(home: &Path, server: &ReleaseServer, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .env("OBSDEMO_HOME", home)
+    obsdemo_command(home, server, args).output().unwrap()
+}
+
+fn obsdemo_command(home: &Path, server: &ReleaseServer, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("OBSDEMO_HOME", home)
         .env("OBSDEMO_MIRROR", server.mirror())
         .env("NO_COLOR", "1")
         .current_dir(home)
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    cmd
+}
+
+/// `PATH` without the directories that hold a `go`: a machine where a component
+/// can be neither downloaded nor built.
+fn path_without_go() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept: Vec<PathBuf> = std::env::split_paths(&path).filter(|dir| !dir.join("go").exists()).collect();
+    std::env::join_paths(kept).unwrap().into_string().unwrap()
+}
+
+/// Links the real, already installed `component` into the managed dir below `home`.
+fn link_installed(home: &Path, component: &str, version: &str) {
+    let real = find_binary(component).unwrap();
+    let dir = home.join("bin").join(component).join(version);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(real.parent().unwrap(), &dir).unwrap();
 }
 
 /// Asserts the managed dir holds no install and no leftover of one for `component`.
@@ -271,11 +290,16 @@ fn truncated_missing_and_stalled_downloads_fail_clearly_and_leave_nothing() {
             }
         }
         let began = Instant::now();
-        let out = obsdemo(home.path(), &server, &["install", "prometheus", "--timeout", "1s"]);
+        // No Go either: the release cannot be had and no source build can stand in.
+        let out = obsdemo_command(home.path(), &server, &["install", "prometheus", "--timeout", "1s"])
+            .env("PATH", path_without_go())
+            .output()
+            .unwrap();
         let took = began.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{expect}: {}", describe(&out));
+        assert_eq!(out.status.code(), Some(3), "{expect}: {}", describe(&out));
         assert!(stderr.contains(expect) && stderr.contains(&artifact.url), "{expect}: {stderr}");
+        assert!(stderr.contains("needs Go") && stderr.contains("OBSDEMO_MIRROR"), "names every way out: {stderr}");
         // Three attempts with their stall timeouts and back-off, with room to spare.
         assert!(took < Duration::from_secs(30), "{expect}: took {took:?}");
         assert_nothing_installed(home.path(), "prometheus");
@@ -313,13 +337,11 @@ fn up_install_installs_only_what_is_missing() {
     let server = ReleaseServer::start();
     let home = tempfile::tempdir().unwrap();
     let config = obsdemo::stack::StackConfig::default();
-    // The Collector is installed already (the real one); Prometheus is on PATH.
-    let collector = obsdemo::install::resolve(&config, "collector").unwrap();
-    let collector_dir = home.path().join("bin/collector").join(&config.collector.version);
-    std::fs::create_dir_all(collector_dir.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(collector.parent().unwrap(), &collector_dir).unwrap();
+    // The Collector and Prometheus are installed already (the real ones).
+    link_installed(home.path(), "collector", &config.collector.version);
+    link_installed(home.path(), "prometheus", &config.prometheus.version);
     // Jaeger is missing: the mirror serves archives whose binaries run the real ones.
-    let real_jaeger = obsdemo::install::resolve(&config, "jaeger").unwrap();
+    let real_jaeger = find_binary("jaeger").unwrap();
     let (_, jaeger) = artifacts("jaeger", &server);
     for a in &jaeger {
         let wrapper = format!("#!/bin/sh\nexec '{}' \"$@\"\n", real_jaeger.with_file_name(&a.binary).display());
@@ -344,4 +366,19 @@ fn up_install_installs_only_what_is_missing() {
     assert!(fetched.iter().all(|p| p.contains("jaeger")), "only Jaeger was fetched: {fetched:?}");
     assert!(home.path().join("bin/jaeger/1.76.0/obsdemo-install.json").is_file());
     let _ = stack.command(&["down"]).env("OBSDEMO_HOME", home.path()).output();
+}
+
+#[test]
+fn a_release_that_cannot_be_had_is_built_from_source_saying_why() {
+    require(&["prometheus"]);
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    // The source build of the pinned version is there already (the tests' own), so the
+    // fallback finds it instead of compiling for minutes; the mirror serves nothing.
+    link_installed(home.path(), "prometheus", &obsdemo::stack::StackConfig::default().prometheus.version);
+    let out = obsdemo(home.path(), &server, &["install", "prometheus", "--force", "--timeout", "1s"]);
+    assert_success(&out, "install prometheus with the release unreachable");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("built prometheus from source"), "{}", describe(&out));
+    assert!(stdout.contains("because the official release could not be had") && stdout.contains("404"), "{stdout}");
 }

@@ -30,7 +30,8 @@ fn jaeger_v1_with_the_original_flags_is_healthy_and_receives_spans() {
         },
         ..Default::default()
     };
-    if let Err(e) = obsdemo::install::resolve(&config, "jaeger") {
+    let spec = obsdemo::components::ComponentId::Jaeger.kind().binary(&config).unwrap();
+    if let Err(e) = obsdemo::install::resolve(&spec, true) {
         panic!("this test needs jaeger-all-in-one; provide it with `obsdemo install --from-source jaeger`.\n{e}");
     }
     let stack = TestStack::with_config("[jaeger]\nflavour = \"v1\"\n");

@@ -4,8 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::grafana::{JAEGER_DATASOURCE_UID, PROMETHEUS_DATASOURCE_UID};
+use super::launch::{self, render_for_host};
 use super::*;
-use crate::stack::{Overrides, StackConfig, Topology};
+use crate::render::{DASHBOARDS, RenderedFile};
+use crate::stack::{JaegerFlavour, Topology};
 
 fn plan(config: StackConfig) -> StackPlan {
     StackPlan::new(config, &Overrides::default(), Path::new("/work")).unwrap()
@@ -24,17 +27,17 @@ fn golden(case: &str, name: &Path, actual: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; run `OBSDEMO_BLESS=1 cargo test --lib render` to create it", path.display())
+        panic!("{}: {e}; run `OBSDEMO_BLESS=1 cargo test --lib components` to create it", path.display())
     });
     assert!(
         expected == actual,
-        "{} differs from the rendered output; if the change is intended, run `OBSDEMO_BLESS=1 cargo test --lib render`\n--- rendered:\n{actual}",
+        "{} differs from the rendered output; if the change is intended, run `OBSDEMO_BLESS=1 cargo test --lib components`\n--- rendered:\n{actual}",
         path.display()
     );
 }
 
-fn binaries(plan: &StackPlan) -> BTreeMap<String, PathBuf> {
-    plan.enabled().into_iter().map(|c| (c.to_owned(), PathBuf::from(format!("/bin/{c}")))).collect()
+fn binaries(plan: &StackPlan) -> BTreeMap<ComponentId, PathBuf> {
+    plan.enabled().into_iter().map(|c| (c.clone(), PathBuf::from(format!("/bin/{c}")))).collect()
 }
 
 fn check_case(case: &str, plan: &StackPlan) {
@@ -65,7 +68,7 @@ fn every_listener_is_bound_in_its_components_config() {
             .unwrap();
     let files = render_for_host(&plan, &paths(), "h").unwrap();
     let text = |name: &str| files.iter().find(|f| f.path == Path::new(name)).unwrap().contents.clone();
-    let configs = [("collector", text("otelcol.yaml")), ("jaeger", text("jaeger.yaml"))];
+    let configs = [(ComponentId::Collector, text("otelcol.yaml")), (ComponentId::Jaeger, text("jaeger.yaml"))];
     for (component, config) in configs {
         for l in plan.listeners.iter().filter(|l| l.component == component) {
             let bound = format!("127.0.0.1:{}", l.port);
@@ -77,7 +80,7 @@ fn every_listener_is_bound_in_its_components_config() {
     assert!(!text("jaeger.yaml").contains("localhost"), "every Jaeger listener must be bound explicitly");
     let prometheus = launch::process_specs(&plan, &paths(), &binaries(&plan));
     let args = &prometheus.iter().find(|s| s.name == "prometheus").unwrap().args;
-    assert!(args.contains(&format!("--web.listen-address=127.0.0.1:{}", plan.port("prometheus", "http"))));
+    assert!(args.contains(&format!("--web.listen-address=127.0.0.1:{}", plan.port(&ComponentId::Prometheus, "http"))));
 }
 
 #[test]
@@ -107,4 +110,15 @@ fn dashboards_are_valid_grafana_json() {
     let yaml: serde_json::Value = serde_saphyr::from_str(&datasources.contents).unwrap();
     assert_eq!(yaml["datasources"][0]["uid"], PROMETHEUS_DATASOURCE_UID);
     assert_eq!(yaml["datasources"][1]["uid"], JAEGER_DATASOURCE_UID);
+}
+
+#[test]
+fn every_third_party_component_has_a_release_at_its_default_version() {
+    let table = crate::install::releases::table();
+    let config = StackConfig::default();
+    for id in ComponentId::third_party() {
+        let release = table.get(id.name()).unwrap_or_else(|| panic!("{id} missing from releases.toml"));
+        assert!(!release.artifacts.is_empty());
+        assert_eq!(release.version, id.kind().binary(&config).unwrap().version, "{id}");
+    }
 }

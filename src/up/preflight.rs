@@ -1,10 +1,9 @@
 //! Checks made before anything starts: every port of the plan is free.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr, TcpListener};
 
-use crate::platform::{self, PortHolder};
-use crate::stack::{Listener, StackPlan};
+use crate::components::{Listener, StackPlan};
+use crate::platform::{self, PortHolder, port_is_free};
 
 /// A port of the plan is already taken.
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +27,6 @@ impl fmt::Display for PortInUse {
             self.listener.component
         )
     }
-}
-
-/// Whether `port` can be bound on `bind` right now.
-pub fn port_is_free(bind: IpAddr, port: u16) -> bool {
-    TcpListener::bind(SocketAddr::new(bind, port)).is_ok()
 }
 
 /// Errors on the first listener of `plan` whose port is taken.

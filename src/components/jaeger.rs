@@ -1,0 +1,145 @@
+//! Jaeger: v2 (`jaeger`, an OpenTelemetry Collector distribution configured by a
+//! rendered YAML file) or v1 (`jaeger-all-in-one`, configured by the original plan's
+//! flags). Its OTLP pair sits on 14317/14318 because the Collector owns 4317/4318; in
+//! the `direct` topology it takes those ports itself (see `plan.rs`).
+
+use std::path::Path;
+
+use minijinja::{context, value::Serde};
+
+use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port};
+use crate::health::Probe;
+use crate::install::{BinarySpec, SourceRecipe};
+use crate::render::{RenderError, Renderer};
+use crate::stack::{JaegerFlavour, StackConfig, StatePaths};
+
+/// The Go module holding both Jaeger v2 (`cmd/jaeger`) and v1 (`cmd/all-in-one`).
+const MODULE: &str = "github.com/jaegertracing/jaeger";
+
+/// Jaeger, v2 or v1.
+pub struct Jaeger;
+
+impl Component for Jaeger {
+    fn instances(&self, _config: &StackConfig) -> Vec<ComponentId> {
+        vec![ComponentId::Jaeger]
+    }
+
+    fn is_enabled(&self, config: &StackConfig, _id: &ComponentId) -> bool {
+        config.jaeger.enabled
+    }
+
+    fn disable(&self, config: &mut StackConfig, _id: &ComponentId) {
+        config.jaeger.enabled = false;
+    }
+
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(&'static str, &'a mut u16)> {
+        let flavour = config.jaeger.flavour;
+        let p = &mut config.jaeger.ports;
+        let mut slots = vec![
+            ("ui", &mut p.ui),
+            ("query_grpc", &mut p.query_grpc),
+            ("otlp_grpc", &mut p.otlp_grpc),
+            ("otlp_http", &mut p.otlp_http),
+            ("zipkin", &mut p.zipkin),
+            ("grpc", &mut p.grpc),
+            ("collector_http", &mut p.collector_http),
+        ];
+        match flavour {
+            JaegerFlavour::V1 => slots.push(("admin", &mut p.admin)),
+            JaegerFlavour::V2 => slots.extend([("health", &mut p.health), ("metrics", &mut p.metrics)]),
+        }
+        slots
+    }
+
+    fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
+        let ui = plan.url(id, "ui");
+        // Where the services send spans only in the `direct` topology.
+        let intake = plan.otlp_target().as_ref() == Some(id);
+        let otlp = |e: Endpoint| if intake { e.shown() } else { e };
+        vec![
+            Endpoint::new(id, "ui", "UI and query API", ui.clone()).shown(),
+            Endpoint::new(id, "query", "HTTP query API", ui),
+            otlp(Endpoint::new(id, "otlp_grpc", "OTLP gRPC (send spans here)", plan.url(id, "otlp_grpc"))),
+            otlp(Endpoint::new(id, "otlp_http", "OTLP HTTP", plan.url(id, "otlp_http"))),
+        ]
+    }
+
+    fn main_endpoint(&self, _id: &ComponentId) -> String {
+        "jaeger.ui".into()
+    }
+
+    fn files(&self, plan: &StackPlan, out: &mut Renderer<'_>) -> Result<(), RenderError> {
+        let c = &plan.config;
+        if c.jaeger.flavour == JaegerFlavour::V2 {
+            out.emit(
+                "jaeger-v2.yaml",
+                "jaeger.yaml",
+                context! { bind => plan.bind().to_string(), j => Serde(&c.jaeger) },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn command(&self, plan: &StackPlan, paths: &StatePaths, _id: &ComponentId, _program: &Path) -> CommandLine {
+        let c = &plan.config;
+        match c.jaeger.flavour {
+            JaegerFlavour::V2 => CommandLine {
+                args: vec![format!("--config={}", paths.rendered().join("jaeger.yaml").display())],
+                env: vec![],
+            },
+            JaegerFlavour::V1 => {
+                let p = &c.jaeger.ports;
+                let hp = |port| host_port(plan.bind(), port);
+                // The original plan's flags (DESIGN.md), each bound to the plan's address.
+                let args = vec![
+                    format!("--collector.otlp.grpc.host-port={}", hp(p.otlp_grpc)),
+                    format!("--collector.otlp.http.host-port={}", hp(p.otlp_http)),
+                    format!("--collector.zipkin.host-port={}", hp(p.zipkin)),
+                    format!("--collector.http-server.host-port={}", hp(p.collector_http)),
+                    format!("--query.http-server.host-port={}", hp(p.ui)),
+                    format!("--collector.grpc-server.host-port={}", hp(p.grpc)),
+                    // Not in the original plan, but their defaults would bind every interface.
+                    format!("--query.grpc-server.host-port={}", hp(p.query_grpc)),
+                    format!("--admin.http.host-port={}", hp(p.admin)),
+                    format!("--memory.max-traces={}", c.jaeger.max_traces),
+                ];
+                CommandLine { args, env: vec![("SPAN_STORAGE_TYPE".into(), "memory".into())] }
+            }
+        }
+    }
+
+    fn probes(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Probe> {
+        let health = match plan.config.jaeger.flavour {
+            JaegerFlavour::V2 => format!("{}/status", plan.url(id, "health")),
+            JaegerFlavour::V1 => format!("{}/", plan.url(id, "admin")),
+        };
+        vec![Probe::http(format!("{}/", plan.url(id, "ui"))), Probe::http(health)]
+    }
+
+    fn depends_on(&self, _plan: &StackPlan, _id: &ComponentId) -> Vec<ComponentId> {
+        Vec::new()
+    }
+
+    fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {
+        let names: &[&str] = match config.jaeger.flavour {
+            JaegerFlavour::V2 => &["jaeger"],
+            JaegerFlavour::V1 => &["jaeger-all-in-one"],
+        };
+        Some(BinarySpec::new("jaeger", &config.jaeger.version, names, config.jaeger.binary.as_deref()))
+    }
+
+    fn source_recipe(&self, config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {
+        // `go install pkg@version` refuses this module (its go.mod has replace
+        // directives), so a wrapper module depends on it and builds both commands
+        // (CRATES.md; jaegertracing/jaeger `go.mod`).
+        Some(Ok(SourceRecipe::GoCommands {
+            module: MODULE.into(),
+            version: config.jaeger.version.clone(),
+            commands: vec![
+                ("cmd/jaeger".into(), "jaeger".into()),
+                ("cmd/all-in-one".into(), "jaeger-all-in-one".into()),
+            ],
+            replaces: vec![],
+        }))
+    }
+}

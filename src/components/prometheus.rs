@@ -1,0 +1,113 @@
+//! Prometheus: scrapes only the Collector's Prometheus exporter (the host's system
+//! resource metrics) and keeps its TSDB in the state dir.
+
+use std::path::Path;
+
+use minijinja::{context, value::Serde};
+
+use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port};
+use crate::health::Probe;
+use crate::install::{BinarySpec, SourceRecipe};
+use crate::render::{RenderError, Renderer};
+use crate::stack::{StackConfig, StatePaths};
+
+/// Prometheus.
+pub struct Prometheus;
+
+impl Component for Prometheus {
+    fn instances(&self, _config: &StackConfig) -> Vec<ComponentId> {
+        vec![ComponentId::Prometheus]
+    }
+
+    fn is_enabled(&self, config: &StackConfig, _id: &ComponentId) -> bool {
+        config.prometheus.enabled
+    }
+
+    fn disable(&self, config: &mut StackConfig, _id: &ComponentId) {
+        config.prometheus.enabled = false;
+    }
+
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(&'static str, &'a mut u16)> {
+        vec![("http", &mut config.prometheus.ports.http)]
+    }
+
+    fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
+        vec![Endpoint::new(id, "http", "UI and API", plan.url(id, "http")).shown()]
+    }
+
+    fn main_endpoint(&self, _id: &ComponentId) -> String {
+        "prometheus.http".into()
+    }
+
+    fn files(&self, plan: &StackPlan, out: &mut Renderer<'_>) -> Result<(), RenderError> {
+        let c = &plan.config;
+        let ctx = context! {
+            host => plan.host(),
+            p => Serde(&c.prometheus),
+            collector_exporter_port => c.collector.ports.prometheus_exporter,
+        };
+        out.emit("prometheus.yml", "prometheus.yml", ctx)
+    }
+
+    fn command(&self, plan: &StackPlan, paths: &StatePaths, _id: &ComponentId, _program: &Path) -> CommandLine {
+        let c = &plan.config.prometheus;
+        let args = vec![
+            format!("--config.file={}", paths.rendered().join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", paths.data().join("prometheus").display()),
+            format!("--storage.tsdb.retention.time={}", c.retention),
+            format!("--web.listen-address={}", host_port(plan.bind(), c.ports.http)),
+        ];
+        CommandLine { args, env: vec![] }
+    }
+
+    fn probes(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Probe> {
+        vec![Probe::http(format!("{}/-/ready", plan.url(id, "http")))]
+    }
+
+    fn depends_on(&self, _plan: &StackPlan, _id: &ComponentId) -> Vec<ComponentId> {
+        Vec::new()
+    }
+
+    fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {
+        let c = &config.prometheus;
+        Some(BinarySpec::new("prometheus", &c.version, &["prometheus"], c.binary.as_deref()))
+    }
+
+    fn source_recipe(&self, config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {
+        Some(module_version(&config.prometheus.version).map(|version| SourceRecipe::GoCommands {
+            module: "github.com/prometheus/prometheus".into(),
+            version,
+            commands: vec![("cmd/prometheus".into(), "prometheus".into())],
+            // The module's own go.mod at v0.305.0 holds this one replace ("Pin until
+            // fsnotify/fsnotify#656 is resolved"); a wrapper module must repeat it.
+            replaces: vec![(
+                "github.com/fsnotify/fsnotify@v1.8.0".into(),
+                "github.com/fsnotify/fsnotify@v1.7.0".into(),
+            )],
+        }))
+    }
+}
+
+/// The Go module version of Prometheus `3.M.P`: `0.3MM.P` (the module's `VERSION` file
+/// at v0.305.0 reads 3.5.0). Such a build has no web UI assets compiled in; the API
+/// works.
+fn module_version(release: &str) -> Result<String, RenderError> {
+    let bad = || RenderError::Value(format!("Prometheus {release} has no Go module version: only 3.x releases do"));
+    let mut parts = release.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Some(3)), Some(Some(minor)), Some(Some(patch)), None) if minor < 100 => {
+            Ok(format!("0.{}.{patch}", 300 + minor))
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn module_versions_follow_the_release() {
+        assert_eq!(super::module_version("3.5.0").unwrap(), "0.305.0");
+        assert_eq!(super::module_version("3.10.2").unwrap(), "0.310.2");
+        assert!(super::module_version("2.42.0").is_err());
+    }
+}

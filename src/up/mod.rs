@@ -1,0 +1,112 @@
+//! Everything `up` does before the supervisor takes over, in the order that lets it
+//! refuse a bad plan before anything starts: a running stack, binaries, ports, then
+//! files; and handing the launch file to a new supervisor.
+//!
+//! This is the layer between `cli` and the rest: it alone puts `components`,
+//! `install`, `render` and `supervisor` together.
+
+pub mod install;
+pub mod preflight;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::components::{ComponentId, StackPlan, launch};
+use crate::error::Error;
+use crate::install::MissingBinary;
+use crate::render;
+use crate::stack::StatePaths;
+use crate::supervisor::control;
+use crate::supervisor::launch::spawn_supervisor;
+use crate::supervisor::state::StackState;
+
+/// A stack already runs on this state dir.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a stack is already running in {dir} (supervisor pid {pid}); `obsdemo status` shows it, `obsdemo down` stops it"
+)]
+pub struct AlreadyRunning {
+    /// The state dir.
+    pub dir: String,
+    /// The supervisor's pid.
+    pub pid: u32,
+}
+
+/// Processes of an earlier run are alive, but no supervisor answers for them.
+#[derive(Debug, thiserror::Error)]
+#[error("processes of an earlier stack in {dir} are still running ({names}); run `obsdemo down` first")]
+pub struct Leftovers {
+    /// The state dir.
+    pub dir: String,
+    /// The components still alive.
+    pub names: String,
+}
+
+/// The binary of `id` in `plan`: its third-party binary, or this very executable for
+/// the components obsdemo runs itself (the demo services).
+pub fn resolve(plan: &StackPlan, id: &ComponentId) -> Result<PathBuf, MissingBinary> {
+    let kind = id.kind();
+    match kind.binary(&plan.config) {
+        Some(spec) => crate::install::resolve(&spec, kind.source_recipe(&plan.config).is_some()),
+        None => std::env::current_exe().map_err(|e| MissingBinary {
+            component: id.name().to_owned(),
+            looked_in: vec![format!("this executable ({e})")],
+            buildable: false,
+        }),
+    }
+}
+
+/// The enabled components whose binary cannot be found.
+pub fn missing(plan: &StackPlan) -> Vec<ComponentId> {
+    plan.enabled().into_iter().filter(|id| resolve(plan, id).is_err()).collect()
+}
+
+/// Checks, renders and hands the plan to a new supervisor. Starts nothing when any
+/// check fails. Returns the supervisor's pid.
+pub async fn start(plan: &StackPlan, paths: &StatePaths) -> anyhow::Result<u32> {
+    let dir = paths.root.display().to_string();
+    if let Some(state) = control::status(&paths.socket()).await {
+        return Err(Error::from(AlreadyRunning { dir, pid: state.supervisor.pid }).into());
+    }
+    if let Ok(Some(state)) = StackState::read(&paths.state_json()) {
+        let alive: Vec<&str> = state
+            .components
+            .iter()
+            .filter(|c| c.process.is_some_and(|p| p.is_alive()))
+            .map(|c| c.name.as_str())
+            .collect();
+        if !alive.is_empty() || state.supervisor.is_alive() {
+            let names = if alive.is_empty() { "the supervisor".to_owned() } else { alive.join(", ") };
+            return Err(Error::from(Leftovers { dir, names }).into());
+        }
+    }
+    let mut binaries = BTreeMap::new();
+    for id in plan.enabled() {
+        let binary = resolve(plan, &id).map_err(Error::from)?;
+        binaries.insert(id, binary);
+    }
+    preflight::check_ports_free(plan).map_err(Error::from)?;
+
+    paths.create().with_context(|| format!("cannot create the state dir {dir}"))?;
+    for id in plan.enabled() {
+        id.kind().prepare(plan, paths).with_context(|| format!("cannot prepare {id}"))?;
+    }
+    let files = launch::render(plan, paths).map_err(Error::from)?;
+    render::write(&files, &paths.rendered()).context("cannot write the rendered configs")?;
+    rotate_logs(plan, paths);
+    launch::launch(plan, paths, &binaries).write(paths).context("cannot write the launch file")?;
+    spawn_supervisor(paths)
+}
+
+/// Keeps one previous log per component, so failures of this run are read alone.
+fn rotate_logs(plan: &StackPlan, paths: &StatePaths) {
+    let names = plan.components().into_iter().map(|id| id.name().to_owned());
+    for name in names.chain(["supervisor".to_owned()]) {
+        let log = paths.log(&name);
+        if log.exists() {
+            let _ = std::fs::rename(&log, log.with_extension("log.1"));
+        }
+    }
+}
