@@ -19,6 +19,18 @@ const MODULE: &str = "github.com/jaegertracing/jaeger";
 /// Jaeger, v2 or v1.
 pub struct Jaeger;
 
+/// Jaeger traces itself with an OpenTelemetry SDK exporting to localhost:4317, the
+/// Collector's port, configured only from the environment (jaegertracing/jaeger
+/// `internal/jtracer/jtracer.go`: `otlptracegrpc.NewClient` with env options, the
+/// SDK's default sampler). Its spans would show up among the user's services, and at
+/// shutdown it waits out the exporter's 10 s timeout once the Collector is gone. No
+/// spans are sampled, and a stray export gives up after a second.
+fn no_self_tracing() -> Vec<(String, String)> {
+    [("OTEL_TRACES_SAMPLER", "always_off"), ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1000")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec()
+}
+
 impl Component for Jaeger {
     fn instances(&self, _config: &StackConfig) -> Vec<ComponentId> {
         vec![ComponentId::Jaeger]
@@ -85,7 +97,7 @@ impl Component for Jaeger {
         match c.jaeger.flavour {
             JaegerFlavour::V2 => CommandLine {
                 args: vec![format!("--config={}", paths.rendered().join("jaeger.yaml").display())],
-                env: vec![],
+                env: no_self_tracing(),
             },
             JaegerFlavour::V1 => {
                 let p = &c.jaeger.ports;
@@ -103,7 +115,9 @@ impl Component for Jaeger {
                     format!("--admin.http.host-port={}", hp(p.admin)),
                     format!("--memory.max-traces={}", c.jaeger.max_traces),
                 ];
-                CommandLine { args, env: vec![("SPAN_STORAGE_TYPE".into(), "memory".into())] }
+                let mut env = no_self_tracing();
+                env.push(("SPAN_STORAGE_TYPE".into(), "memory".into()));
+                CommandLine { args, env }
             }
         }
     }
