@@ -1,6 +1,7 @@
 //! Orchestration overhead of `obsdemo up`: wall time from `obsdemo up` to "all
 //! healthy" (its exit), against the slowest component's own time to ready when
-//! started alone with the very same binary, config and readiness probe.
+//! started alone with the very same binary, config and readiness probe; and the
+//! time `obsdemo down` takes to leave no process and no port behind.
 //!
 //! Run: `cargo bench --bench up` (needs the binaries; `./scripts/test.sh` installs
 //! them). Prints a Markdown table for BENCHMARKS.md. Each figure is the median of 5.
@@ -44,6 +45,7 @@ fn main() {
 
     let mut alone: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
     let mut up = Vec::new();
+    let mut down = Vec::new();
     for run in 0..RUNS {
         for spec in &specs {
             let started = Instant::now();
@@ -64,7 +66,9 @@ fn main() {
         let out = stack.try_up(&["--without", "services"]);
         up.push(started.elapsed());
         harness::assert_success(&out, &format!("up (run {run})"));
+        let started = Instant::now();
         stack.down();
+        down.push(started.elapsed());
     }
 
     let median = |v: &mut Vec<Duration>| {
@@ -93,6 +97,8 @@ fn main() {
     let runs = fmt_runs(&up);
     let m = median(&mut up);
     println!("| `obsdemo up` to all healthy | {} | {runs} |", m.as_millis());
+    let runs = fmt_runs(&down);
+    println!("| `obsdemo down` to every process gone and every port free | {} | {runs} |", median(&mut down).as_millis());
     println!("\nratio `up` / slowest component alone: {:.2}x", m.as_secs_f64() / slowest.as_secs_f64());
     println!("ratio `up` / longest dependency chain: {:.2}x", m.as_secs_f64() / critical.as_secs_f64());
 }

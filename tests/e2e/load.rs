@@ -186,3 +186,30 @@ fn load_against_a_stopped_or_hanging_service_reports_errors_and_ends_on_time() {
         assert!(report["verification"].is_null(), "no trace check for a foreign URL");
     }
 }
+
+#[test]
+fn ctrl_c_during_load_stops_sending_verifies_what_was_sent_and_reports() {
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    stack.up(&["--without", "prometheus"]);
+    let began = Instant::now();
+    let child = stack
+        .command(&["load", "--json", "--rps", "20", "--duration", "60s", "--mix", "create=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let some requests go out, then press Ctrl-C.
+    std::thread::sleep(Duration::from_secs(2));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(began.elapsed() < Duration::from_secs(30), "load stopped long before its 60 s");
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", describe(&out)));
+    assert_eq!(report["interrupted"], true, "{report:#}");
+    let sent = report["requests"].as_u64().unwrap();
+    assert!((20..=80).contains(&sent), "about 2 s at 20 rps: {sent}");
+    let v = &report["verification"];
+    assert_eq!(v["expected"].as_u64(), Some(sent), "{v}");
+    assert_eq!(v["complete"].as_u64(), Some(sent), "every trace that was sent is verified: {v}");
+}
