@@ -98,7 +98,10 @@ fn main() {
     let m = median(&mut up);
     println!("| `obsdemo up` to all healthy | {} | {runs} |", m.as_millis());
     let runs = fmt_runs(&down);
-    println!("| `obsdemo down` to every process gone and every port free | {} | {runs} |", median(&mut down).as_millis());
+    println!(
+        "| `obsdemo down` to every process gone and every port free | {} | {runs} |",
+        median(&mut down).as_millis()
+    );
     println!("\nratio `up` / slowest component alone: {:.2}x", m.as_secs_f64() / slowest.as_secs_f64());
     println!("ratio `up` / longest dependency chain: {:.2}x", m.as_secs_f64() / critical.as_secs_f64());
 }
