@@ -73,25 +73,3 @@ impl HasKind for Interrupted {
         ErrorKind::Interrupted
     }
 }
-
-/// Declares the kind of error types in one line each.
-macro_rules! kinds {
-    ($($ty:ty => $kind:ident),* $(,)?) => {
-        $(impl HasKind for $ty {
-            fn kind(&self) -> ErrorKind {
-                ErrorKind::$kind
-            }
-        })*
-    };
-}
-
-kinds! {
-    crate::stack::ConfigError => InvalidInput,
-    crate::components::PlanError => InvalidInput,
-    crate::install::MissingBinary => Conflict,
-    crate::up::preflight::PortInUse => Conflict,
-    crate::up::AlreadyRunning => Conflict,
-    crate::up::Leftovers => Conflict,
-    crate::render::RenderError => Failure,
-    crate::stack::process::LaunchFileError => Failure,
-}

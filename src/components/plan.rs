@@ -263,6 +263,12 @@ pub fn all(config: &StackConfig) -> Vec<ComponentId> {
     KINDS.iter().flat_map(|k| k.instances(config)).collect()
 }
 
+impl crate::error::HasKind for PlanError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::InvalidInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

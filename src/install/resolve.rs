@@ -133,3 +133,9 @@ fn is_executable(path: &Path) -> bool {
         path.is_file()
     }
 }
+
+impl crate::error::HasKind for MissingBinary {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Conflict
+    }
+}

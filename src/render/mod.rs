@@ -157,3 +157,9 @@ fn check_parses(path: &Path, contents: &str) -> Result<(), RenderError> {
         _ => Ok(()),
     }
 }
+
+impl crate::error::HasKind for RenderError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Failure
+    }
+}

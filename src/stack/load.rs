@@ -111,6 +111,12 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+impl crate::error::HasKind for ConfigError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::InvalidInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

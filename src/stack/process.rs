@@ -76,3 +76,9 @@ impl Launch {
         serde_json::from_slice(&bytes).map_err(|e| error(e.to_string()))
     }
 }
+
+impl crate::error::HasKind for LaunchFileError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Failure
+    }
+}

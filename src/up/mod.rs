@@ -34,6 +34,12 @@ pub struct AlreadyRunning {
     pub pid: u32,
 }
 
+impl crate::error::HasKind for AlreadyRunning {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Conflict
+    }
+}
+
 /// Processes of an earlier run are alive, but no supervisor answers for them.
 #[derive(Debug, thiserror::Error)]
 #[error("processes of an earlier stack in {dir} are still running ({names}); run `obsdemo down` first")]
@@ -42,6 +48,12 @@ pub struct Leftovers {
     pub dir: String,
     /// The components still alive.
     pub names: String,
+}
+
+impl crate::error::HasKind for Leftovers {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Conflict
+    }
 }
 
 /// The binary of `id` in `plan`: its third-party binary, or this very executable for

@@ -38,3 +38,9 @@ pub fn check_ports_free(plan: &StackPlan) -> Result<(), PortInUse> {
     }
     Ok(())
 }
+
+impl crate::error::HasKind for PortInUse {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Conflict
+    }
+}
