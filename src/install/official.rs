@@ -46,21 +46,13 @@ pub struct ChecksumMismatch {
     pub actual: String,
 }
 
-/// No official release of a component is pinned for this machine.
-#[derive(Debug, thiserror::Error)]
-#[error("no official release of `{component}` is pinned for this OS and architecture")]
-pub struct NotPublished {
-    /// The component.
-    pub component: String,
-}
-
 /// Whether an install failed because the release could not be had at all (no
 /// network, an HTTP error, nothing published for this platform), as opposed to a
 /// release that arrived and failed verification, which must never be worked around.
 pub fn unavailable(e: &anyhow::Error) -> bool {
     use super::download::DownloadError;
     e.chain().any(|cause| {
-        cause.is::<NotPublished>()
+        cause.is::<releases::NotPublished>()
             || cause.downcast_ref::<DownloadError>().is_some_and(|d| !matches!(d, DownloadError::Write { .. }))
     })
 }
@@ -76,9 +68,12 @@ pub enum Outcome {
 
 /// Installs the official release of `component` into the managed dir.
 pub async fn install(component: &str, options: &InstallOptions, bars: &MultiProgress) -> anyhow::Result<Outcome> {
-    let platform = Platform::current().map_err(anyhow::Error::msg)?;
-    let (version, artifacts) = releases::artifacts(component, platform, options.mirror.as_deref())
-        .ok_or_else(|| NotPublished { component: component.to_owned() })?;
+    let platform = Platform::current().map_err(|why| releases::NotPublished {
+        component: component.to_owned(),
+        platform: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        published: format!(" ({why})"),
+    })?;
+    let (version, artifacts) = releases::artifacts(component, platform, options.mirror.as_deref())?;
     install_artifacts(&install_dir(component, &version), component, &version, &artifacts, options, bars).await
 }
 

@@ -25,15 +25,23 @@ pub struct ComponentRelease {
 pub struct ArtifactTemplate {
     /// The binary it provides.
     pub binary: String,
-    /// The upstream release the archive belongs to.
+    /// The upstream release the archive belongs to (`{version}`).
     pub release: String,
+    /// The release tag it is uploaded under (`{tag}`), when not `release` itself
+    /// (Jaeger uploads its v2 archives under the v1 tag).
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// A build id in the archive's name (`{build_id}`; Grafana's).
+    #[serde(default)]
+    pub build_id: Option<String>,
     /// Archive URL.
     pub url: String,
     /// The release's published checksum file.
     pub checksums: String,
-    /// A different checksum file for Windows archives, where the release has one.
-    #[serde(default)]
-    pub windows_checksums: Option<String>,
+    /// How the checksum file is written.
+    pub checksum_format: ChecksumFormat,
+    /// The `<os>-<arch>` platforms upstream publishes this archive for.
+    pub platforms: Vec<String>,
     /// The binary's path inside the archive.
     pub path: String,
     /// Archive type everywhere but Windows.
@@ -43,6 +51,29 @@ pub struct ArtifactTemplate {
     /// Pinned SHA-256 per `<os>-<arch>`, where known.
     #[serde(default)]
     pub sha256: BTreeMap<String, String>,
+}
+
+/// How a published checksum file is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksumFormat {
+    /// `sha256sum`: lines of `<hex>  <file>`.
+    Sha256sum,
+    /// `shasum -b`: lines of `<hex> *<file>`.
+    ShasumBinary,
+    /// One file per archive holding its digest alone.
+    Bare,
+}
+
+impl ChecksumFormat {
+    /// The checksum file's text for `digest` of `file_name`, as upstream writes it.
+    pub fn render(self, digest: &str, file_name: &str) -> String {
+        match self {
+            Self::Sha256sum => format!("{digest}  {file_name}\n"),
+            Self::ShasumBinary => format!("{digest} *{file_name}\n"),
+            Self::Bare => format!("{digest}\n"),
+        }
+    }
 }
 
 /// How an archive is packed.
@@ -109,6 +140,23 @@ pub struct Artifact {
     pub kind: ArchiveKind,
     /// A pinned digest, where the table has one.
     pub pinned_sha256: Option<String>,
+    /// How the checksum file is written.
+    pub checksum_format: ChecksumFormat,
+}
+
+/// No official release of a component is published for a platform.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no official release of {component} is published for {platform}{published}: \
+     `obsdemo install --from-source {component}` builds it"
+)]
+pub struct NotPublished {
+    /// The component.
+    pub component: String,
+    /// `<os>/<arch>`.
+    pub platform: String,
+    /// `" (only for ...)"`, or empty when nothing is pinned at all.
+    pub published: String,
 }
 
 /// The whole table.
@@ -118,35 +166,48 @@ pub fn table() -> BTreeMap<String, ComponentRelease> {
 
 /// The archives of `component` for `platform`, with `mirror` (scheme and host)
 /// replacing the URLs' own.
-pub fn artifacts(component: &str, platform: Platform, mirror: Option<&str>) -> Option<(String, Vec<Artifact>)> {
-    let release = table().remove(component)?;
+pub fn artifacts(
+    component: &str,
+    platform: Platform,
+    mirror: Option<&str>,
+) -> Result<(String, Vec<Artifact>), NotPublished> {
+    let key = format!("{}-{}", platform.os, platform.arch);
+    let not_published = |published: String| NotPublished {
+        component: component.to_owned(),
+        platform: format!("{}/{}", platform.os, platform.arch),
+        published,
+    };
+    let release = table().remove(component).ok_or_else(|| not_published(String::new()))?;
     let windows = platform.os == "windows";
-    let artifacts = release
-        .artifacts
-        .iter()
-        .map(|a| {
-            let kind = if windows { a.windows_archive } else { a.archive };
-            let fill = |s: &str| {
-                s.replace("{version}", &a.release)
-                    .replace("{os}", platform.os)
-                    .replace("{arch}", platform.arch)
-                    .replace("{ext}", kind.extension())
-                    .replace("{exe}", if windows { ".exe" } else { "" })
-            };
-            let url = fill(&a.url);
-            let checksums = fill(a.windows_checksums.as_deref().filter(|_| windows).unwrap_or(&a.checksums));
-            Artifact {
-                binary: a.binary.clone(),
-                file_name: url.rsplit('/').next().unwrap_or_default().to_owned(),
-                url: with_mirror(&url, mirror),
-                checksums_url: with_mirror(&checksums, mirror),
-                path: fill(&a.path),
-                kind,
-                pinned_sha256: a.sha256.get(&format!("{}-{}", platform.os, platform.arch)).cloned(),
-            }
-        })
-        .collect();
-    Some((release.version, artifacts))
+    let mut artifacts = Vec::new();
+    for a in &release.artifacts {
+        if !a.platforms.contains(&key) {
+            let published = a.platforms.iter().map(|p| p.replacen('-', "/", 1)).collect::<Vec<_>>().join(", ");
+            return Err(not_published(format!(" (only for {published})")));
+        }
+        let kind = if windows { a.windows_archive } else { a.archive };
+        let fill = |s: &str| {
+            s.replace("{version}", &a.release)
+                .replace("{tag}", a.tag.as_deref().unwrap_or(&a.release))
+                .replace("{build_id}", a.build_id.as_deref().unwrap_or_default())
+                .replace("{os}", platform.os)
+                .replace("{arch}", platform.arch)
+                .replace("{ext}", kind.extension())
+                .replace("{exe}", if windows { ".exe" } else { "" })
+        };
+        let url = fill(&a.url);
+        artifacts.push(Artifact {
+            binary: a.binary.clone(),
+            file_name: url.rsplit('/').next().unwrap_or_default().to_owned(),
+            url: with_mirror(&url, mirror),
+            checksums_url: with_mirror(&fill(&a.checksums), mirror),
+            path: fill(&a.path),
+            kind,
+            pinned_sha256: a.sha256.get(&key).cloned(),
+            checksum_format: a.checksum_format,
+        });
+    }
+    Ok((release.version, artifacts))
 }
 
 /// `url` with its scheme and host replaced by `mirror`, keeping the path.
@@ -163,34 +224,103 @@ fn with_mirror(url: &str, mirror: Option<&str>) -> String {
 mod tests {
     use super::*;
 
+    const OSES: [&str; 3] = ["linux", "darwin", "windows"];
+    const ARCHES: [&str; 2] = ["amd64", "arm64"];
+
+    /// What each upstream publishes, written out from its release tooling (see the
+    /// comments in releases.toml) independently of the table's placeholders:
+    /// (archive URL, checksum file URL, path of the binary inside) per binary, or
+    /// `None` where nothing is published.
+    fn expected(component: &str, os: &str, arch: &str) -> Option<Vec<(String, String, String)>> {
+        let exe = if os == "windows" { ".exe" } else { "" };
+        let gh = "https://github.com";
+        Some(match component {
+            "jaeger" => {
+                if (os, arch) == ("windows", "arm64") {
+                    return None;
+                }
+                let base = format!("{gh}/jaegertracing/jaeger/releases/download/v1.76.0");
+                [("2.13.0", "jaeger"), ("1.76.0", "jaeger-all-in-one")]
+                    .into_iter()
+                    .map(|(v, bin)| {
+                        (
+                            format!("{base}/jaeger-{v}-{os}-{arch}.tar.gz"),
+                            format!("{base}/jaeger-{v}.sha256sum.txt"),
+                            format!("jaeger-{v}-{os}-{arch}/{bin}{exe}"),
+                        )
+                    })
+                    .collect()
+            }
+            "collector" => {
+                let url = format!(
+                    "{gh}/open-telemetry/opentelemetry-collector-releases/releases/download/v0.165.0/otelcol-contrib_0.165.0_{os}_{arch}.tar.gz"
+                );
+                vec![(url.clone(), format!("{url}.sha256"), format!("otelcol-contrib{exe}"))]
+            }
+            "prometheus" => {
+                let ext = if os == "windows" { "zip" } else { "tar.gz" };
+                let base = format!("{gh}/prometheus/prometheus/releases/download/v3.5.0");
+                vec![(
+                    format!("{base}/prometheus-3.5.0.{os}-{arch}.{ext}"),
+                    format!("{base}/sha256sums.txt"),
+                    format!("prometheus-3.5.0.{os}-{arch}/prometheus{exe}"),
+                )]
+            }
+            "grafana" => {
+                if (os, arch) == ("windows", "arm64") {
+                    return None;
+                }
+                let url = format!(
+                    "https://dl.grafana.com/grafana/release/12.2.1/grafana_12.2.1_18655849634_{os}_{arch}.tar.gz"
+                );
+                vec![(url.clone(), format!("{url}.sha256"), format!("grafana-12.2.1/bin/grafana{exe}"))]
+            }
+            other => panic!("no expectation for {other}"),
+        })
+    }
+
     #[test]
-    fn placeholders_are_filled_per_platform() {
+    fn every_component_os_and_arch_matches_the_real_release_pages() {
+        let table = table();
+        for component in table.keys() {
+            for os in OSES {
+                for arch in ARCHES {
+                    let platform = Platform { os, arch };
+                    match (artifacts(component, platform, None), expected(component, os, arch)) {
+                        (Ok((_, got)), Some(want)) => {
+                            let got: Vec<_> = got.into_iter().map(|a| (a.url, a.checksums_url, a.path)).collect();
+                            assert_eq!(got, want, "{component} {os}/{arch}");
+                        }
+                        (Err(e), None) => {
+                            let e = e.to_string();
+                            assert!(e.contains(&format!("{os}/{arch}")) && e.contains("--from-source"), "{e}");
+                        }
+                        (got, want) => panic!("{component} {os}/{arch}: got {got:?}, expected {want:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn checksum_files_are_written_as_each_upstream_writes_them() {
         let linux = Platform { os: "linux", arch: "amd64" };
-        let (_, prom) = artifacts("prometheus", linux, None).unwrap();
-        assert_eq!(
-            prom[0].url,
-            "https://github.com/prometheus/prometheus/releases/download/v3.5.0/prometheus-3.5.0.linux-amd64.tar.gz"
-        );
-        assert_eq!(prom[0].file_name, "prometheus-3.5.0.linux-amd64.tar.gz");
-        assert_eq!(prom[0].path, "prometheus-3.5.0.linux-amd64/prometheus");
-        let windows = Platform { os: "windows", arch: "arm64" };
-        let (_, prom) = artifacts("prometheus", windows, None).unwrap();
-        assert_eq!(prom[0].kind, ArchiveKind::Zip);
-        assert!(prom[0].url.ends_with("prometheus-3.5.0.windows-arm64.zip"));
-        assert_eq!(prom[0].path, "prometheus-3.5.0.windows-arm64/prometheus.exe");
-        let (_, col) = artifacts("collector", windows, None).unwrap();
-        assert!(col[0].checksums_url.ends_with("otelcol-contrib_windows_checksums.txt"));
-        let (version, jaeger) = artifacts("jaeger", Platform { os: "darwin", arch: "arm64" }, None).unwrap();
-        assert_eq!(version, "1.76.0");
-        assert_eq!(jaeger.len(), 2);
-        assert!(jaeger[0].url.ends_with("/v2.13.0/jaeger-2.13.0-darwin-arm64.tar.gz"));
+        let format = |c: &str| artifacts(c, linux, None).unwrap().1[0].checksum_format;
+        let d = "ab".repeat(32);
+        assert_eq!(format("jaeger").render(&d, "f.tar.gz"), format!("{d} *f.tar.gz\n"));
+        assert_eq!(format("prometheus").render(&d, "f.tar.gz"), format!("{d}  f.tar.gz\n"));
+        assert_eq!(format("collector").render(&d, "f.tar.gz"), format!("{d}\n"));
+        assert_eq!(format("grafana").render(&d, "f.tar.gz"), format!("{d}\n"));
     }
 
     #[test]
     fn mirror_replaces_scheme_and_host_only() {
         let linux = Platform { os: "linux", arch: "amd64" };
         let (_, g) = artifacts("grafana", linux, Some("http://mirror.local:8080/")).unwrap();
-        assert_eq!(g[0].url, "http://mirror.local:8080/oss/release/grafana-12.2.1.linux-amd64.tar.gz");
-        assert_eq!(g[0].checksums_url, "http://mirror.local:8080/oss/release/grafana-12.2.1.linux-amd64.tar.gz.sha256");
+        assert_eq!(
+            g[0].url,
+            "http://mirror.local:8080/grafana/release/12.2.1/grafana_12.2.1_18655849634_linux_amd64.tar.gz"
+        );
+        assert_eq!(g[0].checksums_url, format!("{}.sha256", g[0].url));
     }
 }

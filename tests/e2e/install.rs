@@ -145,7 +145,8 @@ fn publish(server: &ReleaseServer, component: &str, says: &str, digest: Option<&
     let artifact = artifacts[0].clone();
     let archive = tar_gz(&[(&artifact.path, &script(says), 0o755)]);
     let digest = digest.map_or_else(|| sha256(&archive), str::to_owned);
-    server.serve(&artifact.checksums_url, Route::File(format!("{digest}  {}\n", artifact.file_name).into_bytes()));
+    let checksums = artifact.checksum_format.render(&digest, &artifact.file_name);
+    server.serve(&artifact.checksums_url, Route::File(checksums.into_bytes()));
     server.serve(&artifact.url, Route::File(archive));
     artifact
 }
@@ -238,7 +239,7 @@ fn zip_archives_install_with_their_executable_bit() {
     artifact.url = artifact.url.replace(".tar.gz", ".zip");
     let archive = zip(&[
         (&artifact.path, &script("fake grafana"), 0o755),
-        ("grafana-v12.2.1/conf/defaults.ini", b"[paths]\n", 0o644),
+        ("grafana-12.2.1/conf/defaults.ini", b"[paths]\n", 0o644),
     ]);
     server.serve(&artifact.url, Route::File(archive.clone()));
     server.serve(&artifact.checksums_url, Route::File(sha256(&archive).into_bytes()));
@@ -256,7 +257,7 @@ fn zip_archives_install_with_their_executable_bit() {
     .unwrap();
     let ran = Command::new(target.join(&artifacts[0].path)).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "fake grafana");
-    assert!(target.join("grafana-v12.2.1/conf/defaults.ini").is_file());
+    assert!(target.join("grafana-12.2.1/conf/defaults.ini").is_file());
 }
 
 #[test]
@@ -346,7 +347,10 @@ fn up_install_installs_only_what_is_missing() {
     for a in &jaeger {
         let wrapper = format!("#!/bin/sh\nexec '{}' \"$@\"\n", real_jaeger.with_file_name(&a.binary).display());
         let archive = tar_gz(&[(&a.path, wrapper.as_bytes(), 0o755)]);
-        server.serve(&a.checksums_url, Route::File(format!("{}  {}\n", sha256(&archive), a.file_name).into_bytes()));
+        server.serve(
+            &a.checksums_url,
+            Route::File(a.checksum_format.render(&sha256(&archive), &a.file_name).into_bytes()),
+        );
         server.serve(&a.url, Route::File(archive));
     }
     let stack = TestStack::new();
