@@ -108,6 +108,11 @@ fn print_table(report: &StatusReport) {
             println!("\n{} scrapes {} (job {}): {health}{error}", c.name, t.url, t.job);
         }
     }
+    for c in &report.components {
+        if let Some(why) = &c.ui_missing {
+            println!("\n{} {}: {why}", style::warn("no UI:"), c.name);
+        }
+    }
     for c in report.components.iter().filter(|c| c.state == ComponentState::Failed) {
         println!("\n{} {}: {}; see {}", style::bad("failed"), c.name, c.last_exit.as_deref().unwrap_or("?"), c.log);
     }

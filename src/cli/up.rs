@@ -92,7 +92,8 @@ pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken)
     let failure = match outcome {
         Outcome::Healthy => {
             progress.clear();
-            print_success(&plan, &paths, elapsed, &left_out, args.json)?;
+            let no_ui = missing_uis(&plan).await;
+            print_success(&plan, &paths, elapsed, &left_out, &no_ui, args.json)?;
             return Ok(Code::Success);
         }
         Outcome::Failed { component, reason } => {
@@ -111,6 +112,20 @@ pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken)
     progress.clear();
     stop::down(&paths, Duration::from_secs(10)).await?;
     Err(failure)
+}
+
+/// The components whose web UI this build does not serve, with why and the fix.
+async fn missing_uis(plan: &StackPlan) -> Vec<(ComponentId, String)> {
+    let prober = crate::health::Prober::new(ProbePolicy::default().timeout);
+    let mut out = Vec::new();
+    for id in plan.enabled() {
+        if let Some(check) = id.kind().ui(plan, &id)
+            && prober.ui_served(&check).await == Some(false)
+        {
+            out.push((id, format!("this build serves no web UI at {}; {}", check.url, check.fix)));
+        }
+    }
+    out
 }
 
 /// Polls the supervisor until every component runs, one fails, or time is up.
@@ -233,6 +248,7 @@ fn print_success(
     paths: &StatePaths,
     elapsed: Duration,
     left_out: &[(ComponentId, String)],
+    no_ui: &[(ComponentId, String)],
     json: bool,
 ) -> anyhow::Result<()> {
     let endpoints = plan.endpoints();
@@ -244,6 +260,7 @@ fn print_success(
             "state_dir": paths.root,
             "endpoints": endpoints,
             "left_out": left_out.iter().map(|(id, why)| json!({ "component": id, "why": why })).collect::<Vec<_>>(),
+            "ui_missing": no_ui.iter().map(|(id, why)| json!({ "component": id, "why": why })).collect::<Vec<_>>(),
             "grafana": password_file.as_ref().map(|f| json!({ "user": "admin", "password_file": f })),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -258,11 +275,21 @@ fn print_success(
     let rows: Vec<Vec<String>> = endpoints
         .iter()
         .filter(|e| e.shown)
-        .map(|e| vec![e.component.to_string(), e.what.clone(), e.url.clone()])
+        .map(|e| {
+            let what = match no_ui.iter().any(|(id, _)| *id == e.component) {
+                // Say what is there instead of advertising a page that is not.
+                true if e.what.contains("UI") => format!("{} (this build has no UI)", e.what.replace("UI and ", "")),
+                _ => e.what.clone(),
+            };
+            vec![e.component.to_string(), what, e.url.clone()]
+        })
         .collect();
     print!("{}", style::table(&["COMPONENT", "WHAT", "URL"], &rows));
     for (id, why) in left_out {
         println!("{} {id}: {why}", style::warn("not started:"));
+    }
+    for (id, why) in no_ui {
+        println!("{} {id}: {why}", style::warn("no UI:"));
     }
     if let Some(file) = password_file {
         let password = std::fs::read_to_string(&file).unwrap_or_default();

@@ -8,7 +8,7 @@ use std::path::Path;
 use minijinja::{context, value::Serde};
 
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port};
-use crate::health::Probe;
+use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
 use crate::stack::{JaegerFlavour, StackConfig, StatePaths};
@@ -74,6 +74,16 @@ impl Component for Jaeger {
             otlp(Endpoint::new(id, "otlp_grpc", "OTLP gRPC (send spans here)", plan.url(id, "otlp_grpc"))),
             otlp(Endpoint::new(id, "otlp_http", "OTLP HTTP", plan.url(id, "otlp_http"))),
         ]
+    }
+
+    fn ui(&self, plan: &StackPlan, id: &ComponentId) -> Option<UiCheck> {
+        Some(UiCheck {
+            url: format!("{}/", plan.url(id, "ui")),
+            // The page a build without the UI assets serves (jaegertracing/jaeger
+            // `cmd/query/app/ui/placeholder/index.html` at v1.76.0).
+            placeholder: Some("This is not the Jaeger UI".into()),
+            fix: "`obsdemo install jaeger --force` installs the official build, which has the UI".into(),
+        })
     }
 
     fn main_endpoint(&self, _id: &ComponentId) -> String {

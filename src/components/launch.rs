@@ -54,6 +54,7 @@ pub fn process_specs(
                 probes: kind.probes(plan, &id),
                 ports: plan.listeners.iter().filter(|l| l.component == id).map(|l| l.port).collect(),
                 url: endpoints.iter().find(|e| e.name == main).map(|e| e.url.clone()),
+                ui: kind.ui(plan, &id),
             }
         })
         .collect()

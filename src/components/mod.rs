@@ -24,7 +24,7 @@ mod tests;
 use std::fmt;
 use std::path::Path;
 
-use crate::health::Probe;
+use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
 use crate::stack::{StackConfig, StatePaths};
@@ -133,6 +133,11 @@ pub trait Component: Sync {
 
     /// The components that must be ready before `id` starts.
     fn depends_on(&self, plan: &StackPlan, id: &ComponentId) -> Vec<ComponentId>;
+
+    /// How to tell whether `id` serves its web UI, for a component that has one.
+    fn ui(&self, _plan: &StackPlan, _id: &ComponentId) -> Option<UiCheck> {
+        None
+    }
 
     /// The name of `id`'s main endpoint (`status` shows it as the component's URL).
     fn main_endpoint(&self, id: &ComponentId) -> String;

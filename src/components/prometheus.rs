@@ -6,7 +6,7 @@ use std::path::Path;
 use minijinja::{context, value::Serde};
 
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port};
-use crate::health::Probe;
+use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
 use crate::stack::{StackConfig, StatePaths};
@@ -33,6 +33,16 @@ impl Component for Prometheus {
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
         vec![Endpoint::new(id, "http", "UI and API", plan.url(id, "http")).shown()]
+    }
+
+    fn ui(&self, plan: &StackPlan, id: &ComponentId) -> Option<UiCheck> {
+        // A module build has no web assets compiled in: /query answers 500 ("Error
+        // opening React index.html"), while the API works.
+        Some(UiCheck {
+            url: format!("{}/query", plan.url(id, "http")),
+            placeholder: None,
+            fix: "`obsdemo install prometheus --force` installs the official build, which has the UI".into(),
+        })
     }
 
     fn main_endpoint(&self, _id: &ComponentId) -> String {

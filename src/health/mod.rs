@@ -40,6 +40,19 @@ impl Probe {
     }
 }
 
+/// Whether a component's web UI is really served: a build without its UI assets (a
+/// build from source) still answers its API, but its UI page is a placeholder or an
+/// error. `up` and `status` check this rather than advertise a page that is not there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UiCheck {
+    /// A page of the UI.
+    pub url: String,
+    /// Text only the placeholder page holds, where the build serves one.
+    pub placeholder: Option<String>,
+    /// How to get a build with the UI.
+    pub fix: String,
+}
+
 /// When and how often probes run. Defaults suit local processes that are ready in
 /// well under a second once their ports open: a probe of a loopback port costs
 /// microseconds, so probing often keeps `up` close to the components' own start time.
@@ -115,6 +128,17 @@ impl Prober {
         }
     }
 
+    /// Whether the UI `check` looks at is served: `None` when the server cannot be
+    /// asked (it is down: its probes say so already).
+    pub async fn ui_served(&self, check: &UiCheck) -> Option<bool> {
+        let resp = self.client.get(&check.url).send().await.ok()?;
+        if !resp.status().is_success() {
+            return Some(false);
+        }
+        let body = resp.text().await.ok()?;
+        Some(!check.placeholder.as_ref().is_some_and(|p| body.contains(p.as_str())))
+    }
+
     /// Runs every probe and returns all results; healthy when all are ok.
     pub async fn check_all(&self, probes: &[Probe]) -> Vec<ProbeResult> {
         let mut out = Vec::with_capacity(probes.len());
@@ -162,5 +186,39 @@ mod tests {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let r = prober.check(&Probe::http(format!("http://{free}/"))).await;
         assert_eq!((r.ok, r.code, r.error.as_deref()), (false, None, Some("connection refused")));
+    }
+
+    #[tokio::test]
+    async fn a_ui_is_served_only_when_its_page_is_real() {
+        // One page per path: the real UI, a placeholder, and an error.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0; 1024];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let (status, body) = match request.split_whitespace().nth(1) {
+                    Some("/real") => ("200 OK", "<title>Jaeger UI</title>"),
+                    Some("/placeholder") => ("200 OK", "This is not the Jaeger UI you are looking for"),
+                    _ => ("500 Internal Server Error", "Error opening React index.html"),
+                };
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        let prober = Prober::new(Duration::from_secs(1));
+        let check = |path: &str| UiCheck {
+            url: format!("http://{addr}{path}"),
+            placeholder: Some("This is not the Jaeger UI".into()),
+            fix: String::new(),
+        };
+        assert_eq!(prober.ui_served(&check("/real")).await, Some(true));
+        assert_eq!(prober.ui_served(&check("/placeholder")).await, Some(false));
+        assert_eq!(prober.ui_served(&check("/missing")).await, Some(false));
+        let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let unreachable = UiCheck { url: format!("http://{down}/"), placeholder: None, fix: String::new() };
+        assert_eq!(prober.ui_served(&unreachable).await, None, "a server that is down is its probes' business");
     }
 }

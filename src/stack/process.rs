@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::StatePaths;
-use crate::health::Probe;
+use crate::health::{Probe, UiCheck};
 
 /// A component as a process: everything needed to start, gate, and check it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,9 @@ pub struct ProcessSpec {
     /// Its main URL, as `status` shows it.
     #[serde(default)]
     pub url: Option<String>,
+    /// How to tell whether it serves its web UI, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<UiCheck>,
 }
 
 /// What the supervisor runs: `rendered/launch.json`.

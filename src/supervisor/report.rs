@@ -58,6 +58,9 @@ pub struct ComponentStatus {
     pub last_exit: Option<String>,
     /// Its log file.
     pub log: String,
+    /// When it has a web UI that this build does not serve: why, and the fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ui_missing: Option<String>,
     /// For Prometheus: what it scrapes and whether the last scrape worked, from its
     /// targets API. Readiness alone would not show a broken metrics pipeline.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +130,13 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
         }
         let health = if alive.is_some() { prober.check_all(&c.probes).await } else { Vec::new() };
         let used = alive.and_then(|p| usage(p.pid));
+        let ui_missing = match (&c.ui, alive) {
+            (Some(check), Some(_)) => match prober.ui_served(check).await {
+                Some(false) => Some(format!("this build serves no web UI at {}; {}", check.url, check.fix)),
+                _ => None,
+            },
+            _ => None,
+        };
         let prometheus = state.endpoint(PROMETHEUS_API).filter(|api| c.url.as_deref() == Some(*api));
         let scrape_targets = match (prometheus, alive) {
             (Some(api), Some(_)) => scrape_targets(api).await,
@@ -145,6 +155,7 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
             rss_bytes: used.map(|u| u.rss_bytes),
             last_exit: c.last_exit.clone(),
             log: c.log.display().to_string(),
+            ui_missing,
             scrape_targets,
         });
     }

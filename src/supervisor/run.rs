@@ -34,9 +34,10 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> anyhow::Res
     let listener = super::transport::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
     let supervisor = ProcessId::of(std::process::id()).context("cannot read the supervisor's own process entry")?;
 
-    let record = |name: &str, state, probes, ports, url| ComponentRecord {
+    let record = |name: &str, state, probes, ports, url, ui| ComponentRecord {
         name: name.to_owned(),
         url,
+        ui,
         state,
         process: None,
         started_at: None,
@@ -49,9 +50,11 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> anyhow::Res
     let mut components: Vec<ComponentRecord> = launch
         .specs
         .iter()
-        .map(|s| record(&s.name, ComponentState::Starting, s.probes.clone(), s.ports.clone(), s.url.clone()))
+        .map(|s| {
+            record(&s.name, ComponentState::Starting, s.probes.clone(), s.ports.clone(), s.url.clone(), s.ui.clone())
+        })
         .collect();
-    components.extend(launch.disabled.iter().map(|n| record(n, ComponentState::Disabled, vec![], vec![], None)));
+    components.extend(launch.disabled.iter().map(|n| record(n, ComponentState::Disabled, vec![], vec![], None, None)));
     let state =
         StackState { supervisor, bind: launch.bind.to_string(), endpoints: launch.endpoints.clone(), components };
     state.write(&paths.state_json())?;

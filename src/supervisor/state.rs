@@ -85,6 +85,9 @@ pub struct ComponentRecord {
     /// Its main URL.
     #[serde(default)]
     pub url: Option<String>,
+    /// How to tell whether it serves its web UI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<crate::health::UiCheck>,
     /// Lifecycle state.
     pub state: ComponentState,
     /// The running process (it leads its own process group).

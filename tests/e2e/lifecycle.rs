@@ -139,3 +139,23 @@ fn two_stacks_run_side_by_side_with_port_offsets() {
 }
 
 use std::process::Command;
+
+#[test]
+fn a_build_without_a_web_ui_is_not_advertised_as_one() {
+    // The tests run Jaeger and Prometheus built from source, which serve no UI.
+    require(&["jaeger", "collector", "prometheus"]);
+    let stack = TestStack::new();
+    let up = stack.up(&["--without", "services"]);
+    let missing: Vec<&str> =
+        up["ui_missing"].as_array().unwrap().iter().map(|m| m["component"].as_str().unwrap()).collect();
+    assert_eq!(missing, ["jaeger", "prometheus"], "{up:#}");
+    for m in up["ui_missing"].as_array().unwrap() {
+        assert!(m["why"].as_str().unwrap().contains("--force"), "names the fix: {m}");
+    }
+    let table = stack.run(&["status"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("no UI: jaeger") && text.contains("obsdemo install jaeger --force"), "{text}");
+    let status = stack.status();
+    let collector = status["components"].as_array().unwrap().iter().find(|c| c["name"] == "collector").unwrap();
+    assert!(collector.get("ui_missing").is_none(), "the Collector has no UI to miss");
+}
