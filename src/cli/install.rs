@@ -130,7 +130,7 @@ fn build_from_source(config: &StackConfig, id: &ComponentId, force: bool) -> any
     bar.set_prefix(format!("{id} {}", spec.version));
     let result = source::build(id.name(), &spec.version, &recipe, force, &mut |step| bar.set_message(step.to_owned()));
     bar.finish_and_clear();
-    match result? {
+    match result.map_err(Error::from)? {
         Built::AlreadyInstalled(dir) => {
             println!("{id} {} is already built in {} (--force rebuilds)", spec.version, dir.display())
         }

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::exit::Code;
 use super::{Global, style};
 use crate::components::SERVICES_FILE;
+use crate::error::Error;
 use crate::load::report::{self, Gates, LoadReport};
 use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
@@ -162,7 +163,8 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
             p.p99.as_secs_f64() * 1e3
         ));
     })
-    .await?;
+    .await
+    .map_err(Error::from)?;
     bar.finish_and_clear();
 
     let verification = match (verify, &targets.jaeger_url, &first_service) {
@@ -177,7 +179,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
                 from: summary.started_at,
                 to: summary.finished_at,
             };
-            let v = verify::verify(&query, recorder.answers(), args.verify_timeout.get()).await?;
+            let v = verify::verify(&query, recorder.answers(), args.verify_timeout.get()).await.map_err(Error::from)?;
             spinner.finish_and_clear();
             Some(v)
         }

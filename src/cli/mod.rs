@@ -143,15 +143,19 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "obsdemo", &mut std::io::stdout());
             Ok(Code::Success)
         }
-        Command::Supervise => cli.global.paths().and_then(|paths| {
-            runtime::run(Threads::One, |shutdown| async move { crate::supervisor::run::run(&paths, shutdown).await })?
-                .map(|()| Code::Success)
-        }),
+        Command::Supervise => {
+            cli.global.paths().and_then(|paths| {
+                let ran = runtime::run(Threads::One, |shutdown| async move {
+                    crate::supervisor::run::run(&paths, shutdown).await
+                })?;
+                Ok(ran.map(|()| Code::Success).map_err(Error::from)?)
+            })
+        }
         Command::Service { name, services_file, no_tracing } => runtime::run(Threads::Pool(2), |shutdown| async move {
             crate::services::run(&name, &services_file, !no_tracing, shutdown).await
         })
         .map_err(anyhow::Error::from)
-        .and_then(|served| served.map(|()| Code::Success)),
+        .and_then(|served| Ok(served.map(|()| Code::Success).map_err(Error::from)?)),
         command => {
             crate::platform::end_quietly_on_closed_stdout();
             runtime::run(Threads::Pool(2), |shutdown| dispatch(command, cli.global, shutdown))

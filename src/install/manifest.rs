@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use super::InstallError;
 
 /// Records what an install put in the managed dir (`obsdemo-install.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,21 +48,24 @@ impl Manifest {
 
     /// Writes this manifest into `staging` and moves `staging` to `target`, replacing
     /// what was there.
-    pub fn install_into(&self, staging: &Path, target: &Path) -> anyhow::Result<()> {
-        std::fs::write(Self::path(staging), serde_json::to_vec_pretty(self)?)?;
+    pub fn install_into(&self, staging: &Path, target: &Path) -> Result<(), InstallError> {
+        let path = Self::path(staging);
+        let json = serde_json::to_vec_pretty(self).expect("a manifest serializes");
+        std::fs::write(&path, json).map_err(InstallError::io("write", &path))?;
         if target.exists() {
-            std::fs::remove_dir_all(target).with_context(|| format!("cannot replace {}", target.display()))?;
+            std::fs::remove_dir_all(target).map_err(InstallError::io("replace", target))?;
         }
-        std::fs::rename(staging, target).with_context(|| format!("cannot move the install into {}", target.display()))
+        std::fs::rename(staging, target).map_err(InstallError::io("move the install into", target))
     }
 }
 
 /// A new, empty staging directory beside `target`, after removing what interrupted
 /// installs of the same target left behind.
-pub fn staging_dir(target: &Path) -> anyhow::Result<PathBuf> {
-    let parent = target.parent().context("an install dir needs a parent")?;
-    let version = target.file_name().context("an install dir needs a name")?.to_string_lossy();
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+pub fn staging_dir(target: &Path) -> Result<PathBuf, InstallError> {
+    // Install dirs are always <managed dir>/<component>/<version>.
+    let parent = target.parent().expect("an install dir has a parent");
+    let version = target.file_name().expect("an install dir has a name").to_string_lossy();
+    std::fs::create_dir_all(parent).map_err(InstallError::io("create", parent))?;
     let prefix = format!(".{version}.partial");
     for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
         if entry.file_name().to_string_lossy().starts_with(&prefix) {
@@ -69,6 +73,6 @@ pub fn staging_dir(target: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     let staging = parent.join(format!("{prefix}-{}", crate::stack::paths::random_token(8)));
-    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    std::fs::create_dir_all(&staging).map_err(InstallError::io("create", &staging))?;
     Ok(staging)
 }

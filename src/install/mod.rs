@@ -5,12 +5,14 @@
 
 pub mod archive;
 pub mod download;
+pub mod error;
 pub mod manifest;
 pub mod official;
 pub mod releases;
 pub mod resolve;
 pub mod source;
 
+pub use error::InstallError;
 pub use resolve::{BinarySpec, MissingBinary, managed_dir, resolve};
 pub use source::SourceRecipe;
 

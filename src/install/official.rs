@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use super::InstallError;
 use super::archive;
 use super::download::{Fetcher, checksum_for};
 use super::manifest::{Manifest, Recorded, staging_dir};
@@ -46,17 +46,6 @@ pub struct ChecksumMismatch {
     pub actual: String,
 }
 
-/// Whether an install failed because the release could not be had at all (no
-/// network, an HTTP error, nothing published for this platform), as opposed to a
-/// release that arrived and failed verification, which must never be worked around.
-pub fn unavailable(e: &anyhow::Error) -> bool {
-    use super::download::DownloadError;
-    e.chain().any(|cause| {
-        cause.is::<releases::NotPublished>()
-            || cause.downcast_ref::<DownloadError>().is_some_and(|d| !matches!(d, DownloadError::Write { .. }))
-    })
-}
-
 /// What an install did.
 #[derive(Debug)]
 pub enum Outcome {
@@ -67,7 +56,7 @@ pub enum Outcome {
 }
 
 /// Installs the official release of `component` into the managed dir.
-pub async fn install(component: &str, options: &InstallOptions, bars: &MultiProgress) -> anyhow::Result<Outcome> {
+pub async fn install(component: &str, options: &InstallOptions, bars: &MultiProgress) -> Result<Outcome, InstallError> {
     let platform = Platform::current().map_err(|why| releases::NotPublished {
         component: component.to_owned(),
         platform: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
@@ -85,7 +74,7 @@ pub async fn install_artifacts(
     artifacts: &[releases::Artifact],
     options: &InstallOptions,
     bars: &MultiProgress,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, InstallError> {
     let target = target.to_path_buf();
     if !options.force && Manifest::read(&target).is_some() {
         return Ok(Outcome::AlreadyInstalled(target));
@@ -111,18 +100,16 @@ async fn fetch_into(
     artifacts: &[releases::Artifact],
     options: &InstallOptions,
     bars: &MultiProgress,
-) -> anyhow::Result<Manifest> {
+) -> Result<Manifest, InstallError> {
     let downloads = staging.join(".downloads");
-    std::fs::create_dir_all(&downloads)?;
+    std::fs::create_dir_all(&downloads).map_err(InstallError::io("create", &downloads))?;
     let fetcher = Fetcher::new(options.stall_timeout);
     let mut recorded = Vec::new();
     for artifact in artifacts {
         let list = fetcher.text(&artifact.checksums_url).await?;
-        let published = checksum_for(&list, &artifact.file_name).with_context(|| {
-            format!(
-                "{} does not list {}; refusing to install an unverified archive",
-                artifact.checksums_url, artifact.file_name
-            )
+        let published = checksum_for(&list, &artifact.file_name).ok_or_else(|| InstallError::NotListed {
+            checksums_url: artifact.checksums_url.clone(),
+            file: artifact.file_name.clone(),
         })?;
         let bar = bars.add(ProgressBar::new(0).with_style(download_style()).with_prefix(artifact.file_name.clone()));
         let file = downloads.join(&artifact.file_name);
@@ -142,15 +129,16 @@ async fn fetch_into(
             }
         }
         let (file, kind, into) = (file.clone(), artifact.kind, staging.to_owned());
-        tokio::task::spawn_blocking(move || archive::unpack(&file, kind, &into)).await??;
-        let binary = staging.join(&artifact.path);
-        anyhow::ensure!(
-            binary.is_file(),
-            "{} has no {} (expected at {}); the release table may be out of date",
-            artifact.file_name,
-            artifact.binary,
-            artifact.path
-        );
+        let unpacked = tokio::task::spawn_blocking(move || archive::unpack(&file, kind, &into)).await;
+        // A panic while unpacking is a bug: let it surface as one.
+        unpacked.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        if !staging.join(&artifact.path).is_file() {
+            return Err(InstallError::NoBinaryInside {
+                file: artifact.file_name.clone(),
+                binary: artifact.binary.clone(),
+                path: artifact.path.clone(),
+            });
+        }
         recorded.push((artifact.path.clone(), Recorded { url: artifact.url.clone(), sha256: actual }));
     }
     Ok(Manifest {

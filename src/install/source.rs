@@ -10,8 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, bail};
-
+use super::InstallError;
 use super::manifest::{Manifest, staging_dir};
 use super::resolve::{exe, install_dir, obsdemo_home};
 
@@ -76,21 +75,15 @@ pub fn build(
     recipe: &SourceRecipe,
     force: bool,
     step: &mut dyn FnMut(&str),
-) -> anyhow::Result<Built> {
+) -> Result<Built, InstallError> {
     let target = install_dir(component, version);
     let source = recipe.source();
     if !force && Manifest::read(&target).is_some_and(|m| m.source == source) {
         return Ok(Built::AlreadyInstalled(target));
     }
-    let go = which::which("go").map_err(|_| {
-        anyhow::anyhow!(
-            "building {component} from source needs the Go toolchain (go 1.24 or newer) on PATH; \
-             install it (Debian: `apt-get install golang-go`, or from go.dev), or use `obsdemo install {component}` \
-             for the official release"
-        )
-    })?;
+    let go = which::which("go").map_err(|_| InstallError::NoGo { component: component.to_owned() })?;
     let work = build_dir(component, version);
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    std::fs::create_dir_all(&work).map_err(InstallError::io("create", &work))?;
     let log_path = work.with_file_name(format!("{component}-{version}.log"));
     let go_run = GoRun { go, work: work.clone(), log: log_path.clone() };
     let staging = staging_dir(&target)?;
@@ -121,34 +114,35 @@ struct GoRun {
 }
 
 impl GoRun {
-    fn run(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    fn run(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), InstallError> {
         self.run_in(&self.work, program, args, env)
     }
 
-    fn run_in(&self, dir: &Path, program: &Path, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
-        let log = File::options().create(true).append(true).open(&self.log)?;
+    fn run_in(&self, dir: &Path, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), InstallError> {
+        let open_log = || File::options().create(true).append(true).open(&self.log);
+        let log = open_log().map_err(InstallError::io("open", &self.log))?;
+        let log_too = log.try_clone().map_err(InstallError::io("open", &self.log))?;
         let status = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
+            .stdout(log_too)
             .stderr(log)
             .status()
-            .with_context(|| format!("cannot run {}", program.display()))?;
+            .map_err(InstallError::io("run", program))?;
         if !status.success() {
-            bail!(
-                "`{} {}` failed ({status}); the last lines of {}:\n{}",
-                program.display(),
-                args.join(" "),
-                self.log.display(),
-                crate::logs::tail(&self.log, 15).unwrap_or_default()
-            );
+            return Err(InstallError::Go {
+                command: format!("{} {}", program.display(), args.join(" ")),
+                status: status.to_string(),
+                log: self.log.clone(),
+                tail: crate::logs::tail(&self.log, 15).unwrap_or_default(),
+            });
         }
         Ok(())
     }
 
-    fn go(&self, args: &[&str]) -> anyhow::Result<()> {
+    fn go(&self, args: &[&str]) -> Result<(), InstallError> {
         self.run(&self.go, args, &[])
     }
 }
@@ -161,7 +155,7 @@ fn build_go_commands(
     replaces: &[(String, String)],
     out: &Path,
     step: &mut dyn FnMut(&str),
-) -> anyhow::Result<Vec<String>> {
+) -> Result<Vec<String>, InstallError> {
     if !go.work.join("go.mod").is_file() {
         let name = module.rsplit('/').next().unwrap_or("wrapper");
         go.go(&["mod", "init", &format!("local.obsdemo/{name}")])?;
@@ -189,7 +183,7 @@ fn build_collector(
     manifest: &str,
     out: &Path,
     step: &mut dyn FnMut(&str),
-) -> anyhow::Result<Vec<String>> {
+) -> Result<Vec<String>, InstallError> {
     let tools = go.work.join("tools");
     let builder = tools.join(exe("builder"));
     if !builder.is_file() {
@@ -202,7 +196,8 @@ fn build_collector(
         )?;
     }
     let dist = go.work.join("dist");
-    std::fs::write(go.work.join("manifest.yaml"), manifest)?;
+    let manifest_file = go.work.join("manifest.yaml");
+    std::fs::write(&manifest_file, manifest).map_err(InstallError::io("write", &manifest_file))?;
     // The builder's own module step runs a strict `go mod tidy`, which also fetches the
     // test-only dependencies of every component; the Go module proxy does not serve all
     // of them. So the builder only generates the sources (and, so, no go.mod); here the
@@ -226,17 +221,20 @@ fn build_collector(
 }
 
 /// Every `gomod` of a builder manifest as `module@version`.
-fn pinned_modules(manifest: &str) -> anyhow::Result<Vec<String>> {
-    let doc: serde_json::Value = serde_saphyr::from_str(manifest).context("the builder manifest is not YAML")?;
+fn pinned_modules(manifest: &str) -> Result<Vec<String>, InstallError> {
+    let bad = |why: &str| InstallError::BuilderManifest(why.to_owned());
+    let doc: serde_json::Value = serde_saphyr::from_str(manifest).map_err(|e| bad(&format!("not YAML: {e}")))?;
     let mut modules = Vec::new();
     for section in ["receivers", "processors", "exporters", "extensions", "providers"] {
         for entry in doc[section].as_array().into_iter().flatten() {
-            let gomod = entry["gomod"].as_str().context("a manifest entry has no gomod")?;
-            let (module, version) = gomod.split_once(' ').context("a gomod is `module version`")?;
+            let gomod = entry["gomod"].as_str().ok_or_else(|| bad("an entry has no gomod"))?;
+            let (module, version) = gomod.split_once(' ').ok_or_else(|| bad("a gomod is `module version`"))?;
             modules.push(format!("{module}@{}", version.trim()));
         }
     }
-    anyhow::ensure!(!modules.is_empty(), "the builder manifest lists no modules");
+    if modules.is_empty() {
+        return Err(bad("it lists no modules"));
+    }
     Ok(modules)
 }
 

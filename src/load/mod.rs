@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +29,44 @@ use client::{Connection, Outcome};
 use scenario::{CreatedOrders, Mix, Operation};
 use schedule::{Pacing, Schedule};
 use stats::Recorder;
+
+/// A load run or its verification that could not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The target is not a URL obsdemo can load.
+    #[error("`{target}` cannot be loaded: {why}")]
+    BadTarget {
+        /// The URL given.
+        target: String,
+        /// Why.
+        why: String,
+    },
+    /// The target's host does not resolve.
+    #[error("cannot resolve {host}: {why}")]
+    Unresolved {
+        /// The host.
+        host: String,
+        /// Why.
+        why: String,
+    },
+    /// Jaeger could not be asked for the run's traces.
+    #[error("cannot query Jaeger at {url}: {why}")]
+    Jaeger {
+        /// The search URL.
+        url: String,
+        /// Why.
+        why: String,
+    },
+}
+
+impl crate::error::HasKind for LoadError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::BadTarget { .. } => crate::error::ErrorKind::InvalidInput,
+            Self::Unresolved { .. } | Self::Jaeger { .. } => crate::error::ErrorKind::Failure,
+        }
+    }
+}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -93,16 +130,20 @@ pub async fn run(
     options: &LoadOptions,
     stop: &CancellationToken,
     mut progress: impl FnMut(Progress),
-) -> anyhow::Result<(RunSummary, Recorder)> {
-    let url = reqwest::Url::parse(&options.target).with_context(|| format!("`{}` is not a URL", options.target))?;
-    anyhow::ensure!(url.scheme() == "http", "only http:// targets are supported, not {}", url.scheme());
-    let host = url.host_str().context("the target URL has no host")?.to_owned();
+) -> Result<(RunSummary, Recorder), LoadError> {
+    let bad = |why: String| LoadError::BadTarget { target: options.target.clone(), why };
+    let url = reqwest::Url::parse(&options.target).map_err(|e| bad(format!("not a URL ({e})")))?;
+    if url.scheme() != "http" {
+        return Err(bad(format!("only http:// targets are supported, not {}", url.scheme())));
+    }
+    let host = url.host_str().ok_or_else(|| bad("the URL has no host".into()))?.to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
+    let unresolved = |why: String| LoadError::Unresolved { host: host.clone(), why };
     let addr = tokio::net::lookup_host((host.as_str(), port))
         .await
-        .with_context(|| format!("cannot resolve {host}"))?
+        .map_err(|e| unresolved(e.to_string()))?
         .next()
-        .with_context(|| format!("{host} has no address"))?;
+        .ok_or_else(|| unresolved("it has no address".into()))?;
     let base_path = url.path().trim_end_matches('/').to_owned();
     let authority = format!("{host}:{port}");
     let headers = vec![(RUN_ID_HEADER.to_owned(), options.run_id.clone())];

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::LoadError;
 use crate::services::tracing_http::RUN_ID_ATTRIBUTE;
 
 /// The outcome of verifying one run.
@@ -48,7 +49,7 @@ pub struct TraceQuery {
 
 /// Polls Jaeger until `expected` complete traces of the run are there, or `wait`
 /// passes; then reports what it found.
-pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> anyhow::Result<Verification> {
+pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result<Verification, LoadError> {
     let client = crate::http::local_client(Duration::from_secs(60));
     let started = Instant::now();
     loop {
@@ -84,7 +85,7 @@ const SEARCH_LIMIT: usize = 5_000;
 
 /// Every trace of the run, by trace id. Asks in 10-second slices, halving any slice
 /// whose answer reaches the search limit, so no answer is huge and none is cut short.
-async fn fetch(client: &reqwest::Client, q: &TraceQuery) -> anyhow::Result<BTreeMap<String, Value>> {
+async fn fetch(client: &reqwest::Client, q: &TraceQuery) -> Result<BTreeMap<String, Value>, LoadError> {
     let micros = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
     let (from, to) = (micros(q.from).saturating_sub(1_000_000), micros(q.to) + 5_000_000);
     let mut slices: Vec<(u64, u64)> = (from..to).step_by(10_000_000).map(|s| (s, (s + 10_000_000).min(to))).collect();
@@ -106,8 +107,9 @@ async fn fetch(client: &reqwest::Client, q: &TraceQuery) -> anyhow::Result<BTree
 }
 
 /// One Jaeger search for the run's traces between `start` and `end` (µs).
-async fn search(client: &reqwest::Client, q: &TraceQuery, start: u64, end: u64) -> anyhow::Result<Vec<Value>> {
+async fn search(client: &reqwest::Client, q: &TraceQuery, start: u64, end: u64) -> Result<Vec<Value>, LoadError> {
     let url = format!("{}/api/traces", q.jaeger_url.trim_end_matches('/'));
+    let failed = |why: String| LoadError::Jaeger { url: url.clone(), why };
     let tags = serde_json::json!({ RUN_ID_ATTRIBUTE: q.run_id }).to_string();
     let answer = client
         .get(&url)
@@ -120,11 +122,11 @@ async fn search(client: &reqwest::Client, q: &TraceQuery, start: u64, end: u64) 
         ])
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot query Jaeger at {url}: {e}"))?;
+        .map_err(|e| failed(e.to_string()))?;
     let status = answer.status();
-    let body: Value = answer.json().await.map_err(|e| anyhow::anyhow!("Jaeger answered {status} with no JSON: {e}"))?;
+    let body: Value = answer.json().await.map_err(|e| failed(format!("it answered {status} with no JSON: {e}")))?;
     if let Some(message) = body["errors"].as_array().and_then(|e| e.first()).and_then(|e| e["msg"].as_str()) {
-        anyhow::bail!("Jaeger refused the trace search: {message}");
+        return Err(failed(format!("it refused the trace search: {message}")));
     }
     Ok(body["data"].as_array().cloned().unwrap_or_default())
 }

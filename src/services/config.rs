@@ -44,14 +44,14 @@ pub struct Peer {
 
 impl ServicesFile {
     /// Reads the file and returns it with the spec of `name`.
-    pub fn load(path: &Path, name: &str) -> anyhow::Result<(Self, ServiceSpec)> {
-        use anyhow::Context;
-        let file: Self =
-            serde_json::from_slice(&std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
-                .with_context(|| format!("{} is not a services file", path.display()))?;
-        let spec = file.services.iter().find(|s| s.name == name).cloned().with_context(|| {
+    pub fn load(path: &Path, name: &str) -> Result<(Self, ServiceSpec), super::ServiceError> {
+        let error = |why: String| super::ServiceError::Config(why);
+        let bytes = std::fs::read(path).map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+        let file: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| error(format!("{} is not a services file: {e}", path.display())))?;
+        let spec = file.services.iter().find(|s| s.name == name).cloned().ok_or_else(|| {
             let known: Vec<&str> = file.services.iter().map(|s| s.name.as_str()).collect();
-            format!("no service `{name}` in {}; it has {}", path.display(), known.join(", "))
+            error(format!("no service `{name}` in {}; it has {}", path.display(), known.join(", ")))
         })?;
         Ok((file, spec))
     }

@@ -20,7 +20,6 @@ pub mod work;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
@@ -29,29 +28,80 @@ use config::{ServiceSpec, ServicesFile};
 use tracing_http::ServerAddress;
 use work::Work;
 
+/// A demo service that cannot start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The services file cannot be read, or does not list the service.
+    #[error("{0}")]
+    Config(String),
+    /// Its spec is unusable.
+    #[error("{name}: {why}")]
+    BadSpec {
+        /// The service.
+        name: String,
+        /// Why.
+        why: String,
+    },
+    /// Telemetry could not be set up.
+    #[error("cannot set up telemetry: {0}")]
+    Telemetry(String),
+    /// Listening or serving failed.
+    #[error("cannot serve on {listen}: {source}")]
+    Serve {
+        /// The address.
+        listen: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl crate::error::HasKind for ServiceError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::Config(_) | Self::BadSpec { .. } => crate::error::ErrorKind::InvalidInput,
+            Self::Telemetry(_) | Self::Serve { .. } => crate::error::ErrorKind::Failure,
+        }
+    }
+}
+
 /// Runs service `name` from `services_file` until `shutdown` is cancelled. With
 /// `export` false it serves without exporting spans.
-pub async fn run(name: &str, services_file: &Path, export: bool, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    name: &str,
+    services_file: &Path,
+    export: bool,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
     let (file, spec) = ServicesFile::load(services_file, name)?;
     serve(file, spec, export, shutdown).await
 }
 
-async fn serve(file: ServicesFile, spec: ServiceSpec, export: bool, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn serve(
+    file: ServicesFile,
+    spec: ServiceSpec,
+    export: bool,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
     // First thing: traces from the very first request must have somewhere to go.
     let telemetry = telemetry::init(&spec.name, &file.otlp_endpoint, export)?;
     let listener = tokio::net::TcpListener::bind(&spec.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", spec.listen))?;
+        .map_err(|source| ServiceError::Serve { listen: spec.listen.clone(), source })?;
+    let listen = spec.listen.clone();
     let app = router(spec)?;
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|source| ServiceError::Serve { listen, source })?;
     telemetry.shutdown().await;
     Ok(())
 }
 
 /// The service's routes, each traced, plus an untraced `/healthz` for probes.
-pub fn router(spec: ServiceSpec) -> anyhow::Result<Router> {
+pub fn router(spec: ServiceSpec) -> Result<Router, ServiceError> {
+    let bad = |why: String| ServiceError::BadSpec { name: spec.name.clone(), why };
     let addr: std::net::SocketAddr =
-        spec.listen.parse().with_context(|| format!("bad listen address {}", spec.listen))?;
+        spec.listen.parse().map_err(|e| bad(format!("bad listen address {}: {e}", spec.listen)))?;
     let server = ServerAddress { host: addr.ip().to_string(), port: addr.port() };
     let work = Work { latency: Duration::from_millis(spec.latency_ms), error_rate: spec.error_rate };
     let client = crate::http::local_client(Duration::from_secs(10));
@@ -61,7 +111,7 @@ pub fn router(spec: ServiceSpec) -> anyhow::Result<Router> {
         "inventory" => backends::inventory(spec, client, work),
         "shipping" => backends::shipping(spec, client, work),
         "notification" => backends::notification(spec, client, work),
-        other => anyhow::bail!("unknown service kind `{other}`"),
+        other => return Err(bad(format!("unknown service kind `{other}`"))),
     };
     Ok(routes
         .route_layer(axum::middleware::from_fn_with_state(server, tracing_http::server_span))

@@ -23,15 +23,20 @@ pub struct Telemetry {
 /// false only logging is set up (for measuring what tracing costs).
 ///
 /// Must run inside a Tokio runtime: the gRPC exporter binds to it.
-pub fn init(service_name: &str, endpoint: &str, export: bool) -> anyhow::Result<Telemetry> {
+pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetry, super::ServiceError> {
+    let failed = |e: &dyn std::fmt::Display| super::ServiceError::Telemetry(e.to_string());
     global::set_text_map_propagator(TraceContextPropagator::new());
     // Logs go to stderr, which the supervisor writes to the service's log file.
     let fmt = tracing_subscriber::fmt::layer().with_target(false).with_filter(EnvFilter::new("warn"));
     if !export {
-        tracing_subscriber::registry().with(fmt).try_init()?;
+        tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
         return Ok(Telemetry { provider: None });
     }
-    let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .map_err(|e| failed(&e))?;
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
     // and queue 8192 spans: about 7 s of the Order-service's spans at 200 rps. The SDK
     // allocates the whole queue up front, so a larger one costs resident memory for
@@ -56,7 +61,7 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> anyhow::Result<
         .with_threads(false)
         .with_location(false)
         .with_filter(EnvFilter::new("info,h2=off,hyper=off,hyper_util=off,tonic=off,tower=off,reqwest=off"));
-    tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
+    tracing_subscriber::registry().with(fmt).with(otel).try_init().map_err(|e| failed(&e))?;
     Ok(Telemetry { provider: Some(provider) })
 }
 

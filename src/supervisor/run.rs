@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::child::{self, Readiness, RestartPolicy, Shared};
 use super::control;
+use super::launch::SupervisorError;
 use super::state::{ComponentRecord, ComponentState, ProcessId, StackState};
 use crate::platform::wait_ports_free;
 use crate::stack::StatePaths;
@@ -25,14 +25,16 @@ use crate::stack::process::Launch;
 /// Run it on a single-threaded runtime (`crate::runtime::Threads::One`): the
 /// parent-death signal of each child is tied to the thread that spawned it, and this
 /// way that thread is the process.
-pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> Result<(), SupervisorError> {
     if let Some(why) = crate::platform::SUPERVISION_UNSUPPORTED {
-        anyhow::bail!(why);
+        return Err(SupervisorError::Unsupported(why));
     }
     let launch = Launch::read(paths)?;
     let socket = paths.socket();
-    let listener = super::transport::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
-    let supervisor = ProcessId::of(std::process::id()).context("cannot read the supervisor's own process entry")?;
+    let listener = super::transport::bind(&socket).map_err(SupervisorError::io("listen on", &socket))?;
+    let supervisor = ProcessId::of(std::process::id()).ok_or_else(|| {
+        SupervisorError::io("read its own process entry", "/proc")(std::io::Error::other("not visible"))
+    })?;
 
     let record = |name: &str, state, probes, ports, url, ui| ComponentRecord {
         name: name.to_owned(),
@@ -57,7 +59,7 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> anyhow::Res
     components.extend(launch.disabled.iter().map(|n| record(n, ComponentState::Disabled, vec![], vec![], None, None)));
     let state =
         StackState { supervisor, bind: launch.bind.to_string(), endpoints: launch.endpoints.clone(), components };
-    state.write(&paths.state_json())?;
+    state.write(&paths.state_json()).map_err(SupervisorError::io("write", paths.state_json()))?;
     let shared =
         Shared { state: Arc::new(Mutex::new(state)), state_json: paths.state_json(), policy: RestartPolicy::default() };
 

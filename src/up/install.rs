@@ -69,7 +69,7 @@ pub async fn provide(
         Ok(outcome) => return Ok(Provided::Official(outcome)),
         // A release that arrived but failed verification is an error, never a reason
         // to build something else instead.
-        Err(e) if !official::unavailable(&e) => return Err(e),
+        Err(e) if !e.unavailable() => return Err(crate::Error::from(e).into()),
         Err(e) => format!("{e:#}"),
     };
     let kind = id.kind();
@@ -79,7 +79,10 @@ pub async fn provide(
     match recipe {
         Some(recipe) if go => {
             let built = tokio::task::block_in_place(|| source::build(id.name(), &version, &recipe, false, step))
-                .with_context(|| format!("the official release of {id} could not be had ({official}), so it was built from source, which failed"))?;
+                .map_err(crate::Error::from)
+                .with_context(|| {
+                    format!("the official release of {id} could not be had ({official}), so it was built from source, which failed")
+                })?;
             Ok(Provided::Built { built, why: official })
         }
         None if kind.optional() => Ok(Provided::LeftOut {

@@ -109,7 +109,7 @@ pub async fn start(plan: &StackPlan, paths: &StatePaths) -> anyhow::Result<u32> 
     render::write(&files, &paths.rendered()).context("cannot write the rendered configs")?;
     rotate_logs(plan, paths);
     launch::launch(plan, paths, &binaries).write(paths).context("cannot write the launch file")?;
-    spawn_supervisor(paths)
+    Ok(spawn_supervisor(paths).map_err(Error::from)?)
 }
 
 /// Keeps one previous log per component, so failures of this run are read alone.
