@@ -2,7 +2,8 @@
 # Installs what obsdemo's tests need, skipping what is already there: Jaeger, the
 # Collector and Prometheus 3 built from source with Go into obsdemo's managed dir
 # (the versions `obsdemo install` pins; cached by version: never rebuilt), and the
-# Rust Windows target with MinGW for the Windows compile check.
+# Rust Windows target with MinGW for the Windows compile check, and the Django
+# example's virtualenv (PyPI).
 # Sourced by scripts/test.sh; expects $OBSDEMO to be the binary.
 set -euo pipefail
 
@@ -32,3 +33,16 @@ fi
 # as the official releases (the official downloads cannot be reached from CI).
 echo "==> building Jaeger, the Collector and Prometheus from source (cached after the first time)"
 "$OBSDEMO" install --from-source jaeger collector prometheus
+
+# The Django example's virtualenv, for the tests that run the original plan's services:
+# remade only when examples/django/requirements.txt changes.
+export OBSDEMO_DJANGO_VENV="${OBSDEMO_DJANGO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/obsdemo/django-venv}"
+requirements=examples/django/requirements.txt
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ "$(cat "$OBSDEMO_DJANGO_VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  echo "==> making the Django example's virtualenv (PyPI: $(grep -c '==' "$requirements") pinned packages)"
+  rm -rf "$OBSDEMO_DJANGO_VENV"
+  python3 -m venv "$OBSDEMO_DJANGO_VENV"
+  "$OBSDEMO_DJANGO_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$want" > "$OBSDEMO_DJANGO_VENV/.requirements.sha256"
+fi

@@ -14,6 +14,7 @@
 //! - [`supervisor`]: the detached process that owns every component: spawning,
 //!   process groups, readiness gating, restarts, `state.json`, the control socket,
 //!   and `down`. It runs processes by name and knows no kind of component.
+//! - [`doctor`]: walks the path telemetry takes through a running stack.
 //! - [`load`]: the load generator and trace verification.
 //! - [`render`]: the template engine; every rendered YAML and JSON is parsed back.
 //! - [`install`]: finding binaries; official releases; building from source with Go.
@@ -29,6 +30,7 @@
 
 pub mod cli;
 pub mod components;
+pub mod doctor;
 pub mod error;
 pub mod health;
 pub mod http;

@@ -9,6 +9,7 @@ use super::style;
 
 /// What a command's exit code means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Code {
     /// It did what was asked.
     Success = 0,
@@ -20,11 +21,20 @@ pub enum Code {
     Conflict = 3,
     /// Stopped by Ctrl-C.
     Interrupted = 130,
+    /// The exit code of a command obsdemo ran for the user (`obsdemo run`), passed on.
+    Exited(u8),
 }
 
 impl From<Code> for ExitCode {
     fn from(code: Code) -> Self {
-        ExitCode::from(code as u8)
+        ExitCode::from(match code {
+            Code::Success => 0,
+            Code::Failure => 1,
+            Code::InvalidInput => 2,
+            Code::Conflict => 3,
+            Code::Interrupted => 130,
+            Code::Exited(code) => code,
+        })
     }
 }
 

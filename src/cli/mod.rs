@@ -1,12 +1,15 @@
 //! The command line: argument definitions, dispatch, and the one place where errors
 //! become messages and exit codes. Each subcommand lives in its own module.
 
+mod doctor;
 mod down;
+mod env;
 mod exit;
 mod install;
 mod load;
 mod logs;
 mod render;
+mod run;
 mod status;
 mod style;
 mod up;
@@ -32,6 +35,9 @@ Examples:
   obsdemo down                        stop everything; returns when every port is free
   obsdemo up --port-offset 1000 --state-dir /tmp/second   a second stack beside the first
   obsdemo install --from-source jaeger collector          build the binaries with Go
+  eval \"$(obsdemo env --name my-service)\"              point this shell's programs at the stack
+  obsdemo run --name my-service -- python app.py         run one program with those settings
+  obsdemo doctor                      find where telemetry stops
 
 Exit codes: 0 success, 1 the stack or an operation failed, 2 invalid input,
 3 conflict with the machine (port in use, binary missing, stack already running), 130 interrupted.";
@@ -70,6 +76,12 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Stop everything; return when no process is left and every port is free.
     Down(down::DownArgs),
+    /// Print the OTEL_* variables that point any process at the running stack.
+    Env(env::EnvArgs),
+    /// Run one command with the running stack's OTEL_* variables set.
+    Run(run::RunArgs),
+    /// Walk the path telemetry takes and name the first broken hop.
+    Doctor(doctor::DoctorArgs),
     /// Write the rendered configs without starting anything.
     Render(render::RenderArgs),
     /// Obtain the third-party binaries (build Jaeger and the Collector with Go).
@@ -178,6 +190,9 @@ async fn dispatch(command: Command, global: Global, shutdown: CancellationToken)
         Command::Logs(args) => logs::run(args, global, shutdown).await,
         Command::Down(args) => down::run(args, global).await,
         Command::Render(args) => render::run(args, global),
+        Command::Env(args) => env::run(args, global).await,
+        Command::Run(args) => run::run(args, global, shutdown).await,
+        Command::Doctor(args) => doctor::run(args, global).await,
         Command::Install(args) => install::run(args, global).await,
         Command::Completions { .. } | Command::Supervise | Command::Service { .. } => {
             unreachable!("handled before the runtime starts")

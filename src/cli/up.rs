@@ -97,16 +97,19 @@ pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken)
             return Ok(Code::Success);
         }
         Outcome::Failed { component, reason } => {
-            let log = paths.log(&component);
-            let lines = crate::logs::tail(&log, 20).unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()));
-            eprintln!("{} the last lines of {}:\n{lines}", style::bold("---"), log.display());
+            print_last_lines(&paths, &component);
             anyhow::anyhow!("{component} did not start: {reason}; everything this `up` started is being stopped")
         }
-        Outcome::TimedOut { waiting } => anyhow::anyhow!(
-            "not healthy within {}: still waiting for {}; see `obsdemo logs <component>` (the stack is being stopped)",
-            args.timeout,
-            waiting.join(", ")
-        ),
+        Outcome::TimedOut { waiting } => {
+            for component in &waiting {
+                print_last_lines(&paths, component);
+            }
+            anyhow::anyhow!(
+                "not healthy within {}: still waiting for {}; see `obsdemo logs <component>` (the stack is being stopped)",
+                args.timeout,
+                waiting.join(", ")
+            )
+        }
         Outcome::Interrupted => Error::from(Interrupted).into(),
     };
     progress.clear();
@@ -126,6 +129,16 @@ async fn missing_uis(plan: &StackPlan) -> Vec<(ComponentId, String)> {
         }
     }
     out
+}
+
+/// Shows why `component` did not come up: the end of its log.
+fn print_last_lines(paths: &StatePaths, component: &str) {
+    let log = paths.log(component);
+    if !log.exists() {
+        return;
+    }
+    let lines = crate::logs::tail(&log, 20).unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()));
+    eprintln!("{} the last lines of {}:\n{lines}", style::bold("---"), log.display());
 }
 
 /// Polls the supervisor until every component runs, one fails, or time is up.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use minijinja::{context, value::Serde};
 
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan};
+use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, named};
 use crate::health::Probe;
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer, render_one};
@@ -27,15 +27,15 @@ impl Component for Collector {
         config.collector.enabled = false;
     }
 
-    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(&'static str, &'a mut u16)> {
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(String, &'a mut u16)> {
         let p = &mut config.collector.ports;
-        vec![
+        named([
             ("otlp_grpc", &mut p.otlp_grpc),
             ("otlp_http", &mut p.otlp_http),
             ("prometheus_exporter", &mut p.prometheus_exporter),
             ("metrics", &mut p.metrics),
             ("health", &mut p.health),
-        ]
+        ])
     }
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
@@ -54,7 +54,7 @@ impl Component for Collector {
         ]
     }
 
-    fn main_endpoint(&self, _id: &ComponentId) -> String {
+    fn main_endpoint(&self, _plan: &StackPlan, _id: &ComponentId) -> String {
         "collector.health".into()
     }
 
@@ -73,7 +73,11 @@ impl Component for Collector {
     }
 
     fn command(&self, _plan: &StackPlan, paths: &StatePaths, _id: &ComponentId, _program: &Path) -> CommandLine {
-        CommandLine { args: vec![format!("--config={}", paths.rendered().join("otelcol.yaml").display())], env: vec![] }
+        CommandLine {
+            args: vec![format!("--config={}", paths.rendered().join("otelcol.yaml").display())],
+            env: vec![],
+            workdir: None,
+        }
     }
 
     fn probes(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Probe> {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{context, value::Serde};
 
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan};
+use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, named};
 use crate::health::Probe;
 use crate::install::BinarySpec;
 use crate::render::{DASHBOARDS, RenderError, Renderer};
@@ -32,15 +32,15 @@ impl Component for Grafana {
         config.grafana.enabled = false;
     }
 
-    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(&'static str, &'a mut u16)> {
-        vec![("http", &mut config.grafana.ports.http)]
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(String, &'a mut u16)> {
+        named([("http", &mut config.grafana.ports.http)])
     }
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
         vec![Endpoint::new(id, "http", "dashboards", plan.url(id, "http")).shown()]
     }
 
-    fn main_endpoint(&self, _id: &ComponentId) -> String {
+    fn main_endpoint(&self, _plan: &StackPlan, _id: &ComponentId) -> String {
         "grafana.http".into()
     }
 
@@ -106,7 +106,7 @@ impl Component for Grafana {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.display().to_string()))
         .collect();
-        CommandLine { args, env }
+        CommandLine { args, env, workdir: None }
     }
 
     fn probes(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Probe> {

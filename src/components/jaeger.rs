@@ -7,7 +7,7 @@ use std::path::Path;
 
 use minijinja::{context, value::Serde};
 
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port};
+use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port, named};
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
@@ -44,7 +44,7 @@ impl Component for Jaeger {
         config.jaeger.enabled = false;
     }
 
-    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(&'static str, &'a mut u16)> {
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(String, &'a mut u16)> {
         let flavour = config.jaeger.flavour;
         let p = &mut config.jaeger.ports;
         let mut slots = vec![
@@ -60,7 +60,7 @@ impl Component for Jaeger {
             JaegerFlavour::V1 => slots.push(("admin", &mut p.admin)),
             JaegerFlavour::V2 => slots.extend([("health", &mut p.health), ("metrics", &mut p.metrics)]),
         }
-        slots
+        named(slots)
     }
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
@@ -86,7 +86,7 @@ impl Component for Jaeger {
         })
     }
 
-    fn main_endpoint(&self, _id: &ComponentId) -> String {
+    fn main_endpoint(&self, _plan: &StackPlan, _id: &ComponentId) -> String {
         "jaeger.ui".into()
     }
 
@@ -108,6 +108,7 @@ impl Component for Jaeger {
             JaegerFlavour::V2 => CommandLine {
                 args: vec![format!("--config={}", paths.rendered().join("jaeger.yaml").display())],
                 env: no_self_tracing(),
+                workdir: None,
             },
             JaegerFlavour::V1 => {
                 let p = &c.jaeger.ports;
@@ -127,7 +128,7 @@ impl Component for Jaeger {
                 ];
                 let mut env = no_self_tracing();
                 env.push(("SPAN_STORAGE_TYPE".into(), "memory".into()));
-                CommandLine { args, env }
+                CommandLine { args, env, workdir: None }
             }
         }
     }

@@ -44,7 +44,7 @@ pub fn process_specs(
             let kind = id.kind();
             let program = binaries.get(&id).cloned().unwrap_or_else(|| PathBuf::from(id.name()));
             let command = kind.command(plan, paths, &id, &program);
-            let main = kind.main_endpoint(&id);
+            let main = kind.main_endpoint(plan, &id);
             ProcessSpec {
                 name: id.name().to_owned(),
                 args: command.args,
@@ -54,6 +54,8 @@ pub fn process_specs(
                 probes: kind.probes(plan, &id),
                 ports: plan.listeners.iter().filter(|l| l.component == id).map(|l| l.port).collect(),
                 url: endpoints.iter().find(|e| e.name == main).map(|e| e.url.clone()),
+                restart: kind.restart(plan, &id),
+                workdir: command.workdir,
                 ui: kind.ui(plan, &id),
             }
         })
@@ -70,7 +72,18 @@ pub fn launch(plan: &StackPlan, paths: &StatePaths, binaries: &BTreeMap<Componen
     }
 }
 
+/// Where processes send spans (`otlp.grpc`, `otlp.http`): the Collector, or Jaeger
+/// without one. Recorded beside the components' own endpoints for `obsdemo env`.
+pub const OTLP_GRPC: &str = "otlp.grpc";
+/// See [`OTLP_GRPC`].
+pub const OTLP_HTTP: &str = "otlp.http";
+
 /// The plan's endpoints as `name -> URL`, as `state.json` records them.
 pub fn endpoints_by_name(plan: &StackPlan) -> BTreeMap<String, String> {
-    plan.endpoints().into_iter().map(|e| (e.name, e.url)).collect()
+    let mut out: BTreeMap<String, String> = plan.endpoints().into_iter().map(|e| (e.name, e.url)).collect();
+    if let Some(target) = plan.otlp_target() {
+        out.insert(OTLP_GRPC.into(), plan.url(&target, "otlp_grpc"));
+        out.insert(OTLP_HTTP.into(), plan.url(&target, "otlp_http"));
+    }
+    out
 }

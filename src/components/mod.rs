@@ -11,6 +11,7 @@
 //!   [`StackPlan`], asking every kind for its listeners.
 //! - [`launch`] turns a plan into the files and processes the supervisor runs.
 
+mod app;
 mod collector;
 mod grafana;
 mod jaeger;
@@ -27,8 +28,10 @@ use std::path::Path;
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
+use crate::stack::process::Restart;
 use crate::stack::{StackConfig, StatePaths};
 
+pub use app::otel_env;
 pub use plan::{ALL_SERVICES, Endpoint, Listener, Overrides, PlanError, StackPlan, all};
 pub use service::SERVICES_FILE;
 
@@ -46,6 +49,8 @@ pub enum ComponentId {
     Grafana,
     /// A demo microservice, by its `service.name`.
     Service(String),
+    /// One of the user's own processes, by its name (and `service.name`).
+    App(String),
 }
 
 impl ComponentId {
@@ -56,7 +61,7 @@ impl ComponentId {
             Self::Collector => "collector",
             Self::Prometheus => "prometheus",
             Self::Grafana => "grafana",
-            Self::Service(name) => name,
+            Self::Service(name) | Self::App(name) => name,
         }
     }
 
@@ -68,6 +73,7 @@ impl ComponentId {
             Self::Prometheus => &prometheus::Prometheus,
             Self::Grafana => &grafana::Grafana,
             Self::Service(_) => &service::DemoService,
+            Self::App(_) => &app::App,
         }
     }
 
@@ -90,8 +96,14 @@ impl fmt::Display for ComponentId {
 }
 
 /// Every kind of component, in start order.
-pub const KINDS: &[&dyn Component] =
-    &[&jaeger::Jaeger, &collector::Collector, &prometheus::Prometheus, &grafana::Grafana, &service::DemoService];
+pub const KINDS: &[&dyn Component] = &[
+    &jaeger::Jaeger,
+    &collector::Collector,
+    &prometheus::Prometheus,
+    &grafana::Grafana,
+    &service::DemoService,
+    &app::App,
+];
 
 /// A component's command line: arguments and extra environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -100,6 +112,8 @@ pub struct CommandLine {
     pub args: Vec<String>,
     /// Extra environment.
     pub env: Vec<(String, String)>,
+    /// Its working directory, when not the supervisor's.
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 /// What one kind of component is. Methods taking an `id` answer for that instance of
@@ -116,7 +130,7 @@ pub trait Component: Sync {
 
     /// Each listener of `id`, by name, with the configuration field holding its port:
     /// the plan shifts them by the port offset in place.
-    fn port_slots<'a>(&self, config: &'a mut StackConfig, id: &ComponentId) -> Vec<(&'static str, &'a mut u16)>;
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, id: &ComponentId) -> Vec<(String, &'a mut u16)>;
 
     /// The addresses `id` serves, named `<component>.<what>` so later commands look
     /// them up by name; `shown` ones are printed by `up`.
@@ -140,7 +154,13 @@ pub trait Component: Sync {
     }
 
     /// The name of `id`'s main endpoint (`status` shows it as the component's URL).
-    fn main_endpoint(&self, id: &ComponentId) -> String;
+    fn main_endpoint(&self, plan: &StackPlan, id: &ComponentId) -> String;
+
+    /// The program of a component the user names in `stack.toml` (an app's
+    /// `command[0]`), with the directory it runs in; found on `PATH` or relative to it.
+    fn own_program(&self, _config: &StackConfig, _id: &ComponentId) -> Option<(String, Option<std::path::PathBuf>)> {
+        None
+    }
 
     /// Its third-party binary: names, version, an explicit path. `None` when the
     /// component is obsdemo itself.
@@ -149,6 +169,11 @@ pub trait Component: Sync {
     /// How to build it from source with Go, where that is possible.
     fn source_recipe(&self, _config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {
         None
+    }
+
+    /// When `id` is started again after it exits.
+    fn restart(&self, _plan: &StackPlan, _id: &ComponentId) -> Restart {
+        Restart::default()
     }
 
     /// Whether the stack still makes sense without it (`up --install` leaves an
@@ -161,6 +186,11 @@ pub trait Component: Sync {
     fn prepare(&self, _plan: &StackPlan, _paths: &StatePaths) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Port slots with fixed names, as [`Component::port_slots`] returns them.
+fn named<'a>(slots: impl IntoIterator<Item = (&'static str, &'a mut u16)>) -> Vec<(String, &'a mut u16)> {
+    slots.into_iter().map(|(name, port)| (name.to_owned(), port)).collect()
 }
 
 /// `host:port` for a listener bound to `bind`, IPv6 in brackets.

@@ -91,6 +91,9 @@ pub enum PlanError {
     /// A `[[services]]` entry is inconsistent.
     #[error("services: {0}")]
     BadService(String),
+    /// An `[[apps]]` entry is inconsistent.
+    #[error("apps: {0}")]
+    BadApp(String),
     /// Services would run with nothing to receive their spans.
     #[error(
         "the demo services send spans to the Collector or, without it, to Jaeger, but both are left out; \
@@ -101,9 +104,9 @@ pub enum PlanError {
     #[error("{first} and {second} are both set to port {port}; give one of them another port in stack.toml", port = first.port)]
     SharedPort {
         /// The listener met first.
-        first: Listener,
+        first: Box<Listener>,
         /// The listener that collides with it.
-        second: Listener,
+        second: Box<Listener>,
     },
     /// A port is zero, or the offset pushes it past 65535.
     #[error("{component} {name}: port {port} plus offset {offset} is not a usable TCP port (1-65535)")]
@@ -137,6 +140,7 @@ impl StackPlan {
     /// and later commands agree on it.
     pub fn new(mut config: StackConfig, overrides: &Overrides, cwd: &Path) -> Result<Self, PlanError> {
         service::validate(&config).map_err(PlanError::BadService)?;
+        super::app::validate(&config).map_err(PlanError::BadApp)?;
         let all = all(&config);
         for name in &overrides.without {
             let chosen: Vec<&ComponentId> = if name == ALL_SERVICES {
@@ -169,26 +173,26 @@ impl StackPlan {
             for (name, port) in kind.port_slots(&mut config, &id) {
                 let shifted = port.checked_add(offset).filter(|_| *port != 0).ok_or_else(|| PlanError::BadPort {
                     component: id.clone(),
-                    name: name.to_owned(),
+                    name: name.clone(),
                     port: *port,
                     offset,
                 })?;
                 // Written back, so templates read the same ports the plan lists.
                 *port = shifted;
-                listeners.push(Listener { component: id.clone(), name: name.to_owned(), port: shifted });
+                listeners.push(Listener { component: id.clone(), name, port: shifted });
             }
         }
         let mut seen: BTreeMap<u16, &Listener> = BTreeMap::new();
         for l in &listeners {
             if let Some(first) = seen.insert(l.port, l) {
-                return Err(PlanError::SharedPort { first: first.clone(), second: l.clone() });
+                return Err(PlanError::SharedPort { first: Box::new(first.clone()), second: Box::new(l.clone()) });
             }
         }
         let state_dir = overrides.state_dir.clone().unwrap_or_else(|| config.state_dir.clone());
         let state_dir = cwd.join(state_dir);
         config.state_dir = state_dir.clone();
         let plan = Self { config, state_dir, listeners };
-        let services_run = plan.enabled().iter().any(|id| matches!(id, ComponentId::Service(_)));
+        let services_run = plan.enabled().iter().any(|id| matches!(id, ComponentId::Service(_) | ComponentId::App(_)));
         if services_run && plan.otlp_target().is_none() {
             return Err(PlanError::NoSpanReceiver);
         }

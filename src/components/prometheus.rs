@@ -5,7 +5,7 @@ use std::path::Path;
 
 use minijinja::{context, value::Serde};
 
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port};
+use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port, named};
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
@@ -27,8 +27,8 @@ impl Component for Prometheus {
         config.prometheus.enabled = false;
     }
 
-    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(&'static str, &'a mut u16)> {
-        vec![("http", &mut config.prometheus.ports.http)]
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, _id: &ComponentId) -> Vec<(String, &'a mut u16)> {
+        named([("http", &mut config.prometheus.ports.http)])
     }
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
@@ -45,7 +45,7 @@ impl Component for Prometheus {
         })
     }
 
-    fn main_endpoint(&self, _id: &ComponentId) -> String {
+    fn main_endpoint(&self, _plan: &StackPlan, _id: &ComponentId) -> String {
         "prometheus.http".into()
     }
 
@@ -67,7 +67,7 @@ impl Component for Prometheus {
             format!("--storage.tsdb.retention.time={}", c.retention),
             format!("--web.listen-address={}", host_port(plan.bind(), c.ports.http)),
         ];
-        CommandLine { args, env: vec![] }
+        CommandLine { args, env: vec![], workdir: None }
     }
 
     fn probes(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Probe> {

@@ -35,8 +35,8 @@ impl Component for DemoService {
         config.services.iter_mut().filter(|s| s.name == id.name()).for_each(|s| s.enabled = false);
     }
 
-    fn port_slots<'a>(&self, config: &'a mut StackConfig, id: &ComponentId) -> Vec<(&'static str, &'a mut u16)> {
-        config.services.iter_mut().filter(|s| s.name == id.name()).map(|s| ("http", &mut s.port)).collect()
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, id: &ComponentId) -> Vec<(String, &'a mut u16)> {
+        config.services.iter_mut().filter(|s| s.name == id.name()).map(|s| ("http".to_owned(), &mut s.port)).collect()
     }
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
@@ -48,7 +48,7 @@ impl Component for DemoService {
         out
     }
 
-    fn main_endpoint(&self, id: &ComponentId) -> String {
+    fn main_endpoint(&self, _plan: &StackPlan, id: &ComponentId) -> String {
         format!("{id}.http")
     }
 
@@ -65,6 +65,7 @@ impl Component for DemoService {
         CommandLine {
             args: vec!["service".to_owned(), id.name().to_owned(), format!("--services-file={}", file.display())],
             env: vec![],
+            workdir: None,
         }
     }
 
@@ -118,18 +119,8 @@ fn services_file(plan: &StackPlan) -> Option<ServicesFile> {
 /// name real services and form no cycle (one request would recurse without end);
 /// error rates are shares.
 pub fn validate(c: &StackConfig) -> Result<(), String> {
-    let reserved: Vec<String> = ComponentId::third_party().iter().map(|id| id.name().to_owned()).collect();
-    for (i, s) in c.services.iter().enumerate() {
-        let valid = !s.name.is_empty() && s.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
-        if !valid {
-            return Err(format!("name `{}` must be letters, digits, `-`, `_` or `.`", s.name));
-        }
-        if reserved.contains(&s.name) || s.name == super::ALL_SERVICES || s.name == "supervisor" {
-            return Err(format!("name `{}` is taken by obsdemo itself", s.name));
-        }
-        if c.services[..i].iter().any(|other| other.name == s.name) {
-            return Err(format!("`{}` is listed twice", s.name));
-        }
+    validate_names(c)?;
+    for s in &c.services {
         if !(0.0..=1.0).contains(&s.error_rate) {
             return Err(format!("{}: error_rate {} is not between 0.0 and 1.0", s.name, s.error_rate));
         }
@@ -147,6 +138,27 @@ pub fn validate(c: &StackConfig) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// Names of services and apps (which share one namespace: log files, `--without`,
+/// `service.name`) are unique, usable as file names and not obsdemo's own.
+pub fn validate_names(c: &StackConfig) -> Result<(), String> {
+    let reserved: Vec<String> = ComponentId::third_party().iter().map(|id| id.name().to_owned()).collect();
+    let names: Vec<&str> =
+        c.services.iter().map(|s| s.name.as_str()).chain(c.apps.iter().map(|a| a.name.as_str())).collect();
+    for (i, name) in names.iter().enumerate() {
+        let valid = !name.is_empty() && name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
+        if !valid {
+            return Err(format!("name `{name}` must be letters, digits, `-`, `_` or `.`"));
+        }
+        if reserved.iter().any(|r| r == name) || *name == super::ALL_SERVICES || *name == "supervisor" {
+            return Err(format!("name `{name}` is taken by obsdemo itself"));
+        }
+        if names[..i].contains(name) {
+            return Err(format!("`{name}` is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 /// A cycle in the `calls` graph, as the names along it (the first repeated at the end).

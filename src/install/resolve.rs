@@ -64,6 +64,8 @@ pub struct MissingBinary {
     pub looked_in: Vec<String>,
     /// Whether `obsdemo install --from-source` can build it.
     pub buildable: bool,
+    /// What to do instead of installing it, for a program the user names (an app's).
+    pub advice: Option<String>,
 }
 
 impl fmt::Display for MissingBinary {
@@ -73,6 +75,9 @@ impl fmt::Display for MissingBinary {
             writeln!(f, "  - {place}")?;
         }
         let c = &self.component;
+        if let Some(advice) = &self.advice {
+            return f.write_str(advice);
+        }
         write!(f, "install it with `obsdemo install {c}`")?;
         if self.buildable {
             write!(f, " (or build it: `obsdemo install --from-source {c}`)")?;
@@ -85,7 +90,7 @@ impl fmt::Display for MissingBinary {
 /// suggest a source build.
 pub fn resolve(spec: &BinarySpec, buildable: bool) -> Result<PathBuf, MissingBinary> {
     let BinarySpec { component, version, names, explicit } = spec;
-    let missing = |looked_in| MissingBinary { component: component.clone(), looked_in, buildable };
+    let missing = |looked_in| MissingBinary { component: component.clone(), looked_in, buildable, advice: None };
     let mut looked_in = Vec::new();
     if let Some(path) = explicit {
         if is_executable(path) {

@@ -75,6 +75,22 @@ pub fn terminate(pid: u32) {
     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
 }
 
+/// Passes Ctrl-C on to one process (SIGINT).
+pub fn interrupt(pid: u32) {
+    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGINT);
+}
+
+/// The exit code a shell reports for `status`: its code, or 128 + the signal that
+/// killed it.
+pub fn exit_code(status: &std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => (128 + signal) as u8,
+        (None, None) => 1,
+    }
+}
+
 /// Kills one process (SIGKILL).
 pub fn kill_process(pid: u32) {
     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);

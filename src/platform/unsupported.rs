@@ -42,3 +42,11 @@ pub const SUPERVISION_UNSUPPORTED: Option<&str> = Some(UNSUPPORTED);
 
 /// Nothing to do where obsdemo cannot supervise anyway.
 pub fn end_quietly_on_closed_stdout() {}
+
+/// Nothing to forward where obsdemo cannot supervise.
+pub fn interrupt(_pid: u32) {}
+
+/// The exit code of `status`, as far as a byte holds it.
+pub fn exit_code(status: &std::process::ExitStatus) -> u8 {
+    status.code().map_or(1, |c| c as u8)
+}

@@ -103,6 +103,15 @@ pub fn terminate(pid: u32) {
     taskkill(pid, false);
 }
 
+/// Passes Ctrl-C on: on Windows it already reached every process of the console, so
+/// there is nothing to forward.
+pub fn interrupt(_pid: u32) {}
+
+/// The exit code of `status`, as far as a byte holds it.
+pub fn exit_code(status: &std::process::ExitStatus) -> u8 {
+    status.code().map_or(1, |c| c as u8)
+}
+
 /// Kills one process.
 pub fn kill_process(pid: u32) {
     taskkill(pid, true);

@@ -76,7 +76,13 @@ pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<(StackConfig, ConfigS
                 key: None,
                 message: format!("cannot read it: {e}"),
             })?;
-            Ok((parse(&text, source.clone())?, source))
+            let mut config = parse(&text, source.clone())?;
+            // An app's workdir is written relative to the file that names it.
+            let dir = cwd.join(&path).parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
+            for app in &mut config.apps {
+                app.workdir = Some(dir.join(app.workdir.take().unwrap_or_default()));
+            }
+            Ok((config, source))
         }
     }
 }

@@ -10,5 +10,5 @@ pub mod process;
 
 pub use duration::HumanDuration;
 pub use load::{ConfigError, ConfigSource, load};
-pub use model::{JaegerFlavour, ServiceConfig, ServiceKind, StackConfig, Topology};
+pub use model::{AppConfig, AppHealth, JaegerFlavour, RestartMode, ServiceConfig, ServiceKind, StackConfig, Topology};
 pub use paths::StatePaths;

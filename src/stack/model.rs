@@ -4,6 +4,7 @@
 //! only needs the keys it changes. The defaults here are the single source of truth;
 //! the repository's `stack.toml` spells them out and a test keeps the two equal.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -34,6 +35,9 @@ pub struct StackConfig {
     pub grafana: GrafanaConfig,
     /// The demo microservices (`[[services]]`), each its own process.
     pub services: Vec<ServiceConfig>,
+    /// The user's own processes (`[[apps]]`), supervised beside the stack with the
+    /// OpenTelemetry settings that point them at it.
+    pub apps: Vec<AppConfig>,
 }
 
 impl Default for StackConfig {
@@ -47,6 +51,7 @@ impl Default for StackConfig {
             prometheus: PrometheusConfig::default(),
             grafana: GrafanaConfig::default(),
             services: ServiceConfig::defaults(),
+            apps: Vec::new(),
         }
     }
 }
@@ -410,4 +415,74 @@ impl ServiceConfig {
             service("Notification-service", ServiceKind::Notification, 8005, &[], 1),
         ]
     }
+}
+
+/// One of the user's own processes: a Django service, say.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Its name: the `service.name` its spans get (`OTEL_SERVICE_NAME`), its log file,
+    /// and what `--without`, `logs` and `status` call it.
+    pub name: String,
+    /// The program and its arguments. `{port.NAME}` becomes this app's port NAME,
+    /// `{app.OTHER.port.NAME}` another app's, `{host}` the stack's host.
+    pub command: Vec<String>,
+    /// Where it runs; relative to the stack file's directory.
+    #[serde(default)]
+    pub workdir: Option<std::path::PathBuf>,
+    /// Extra environment (same placeholders). A standard `OTEL_*` variable set here
+    /// wins over the one obsdemo would set.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Its listeners by name (`http = 8101`); they join the port plan and its checks.
+    #[serde(default)]
+    pub ports: BTreeMap<String, u16>,
+    /// What must answer for it to count as ready; without one it is ready once started.
+    #[serde(default)]
+    pub health: Option<AppHealth>,
+    /// Components or apps that must be ready before it starts (the span intake always is).
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// When to start it again after it exits.
+    #[serde(default)]
+    pub restart: RestartMode,
+    /// Restarts after which it is marked failed.
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
+    /// Start it with the stack.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_max_restarts() -> u32 {
+    5
+}
+
+/// An app's readiness and health check: exactly one of `http` (a path, asked on the
+/// port `port`, by default its first) or `tcp` (a port name to connect to).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppHealth {
+    /// `GET` this path; healthy on a 2xx answer.
+    #[serde(default)]
+    pub http: Option<String>,
+    /// Connect to this port (by name).
+    #[serde(default)]
+    pub tcp: Option<String>,
+    /// The port (by name) the `http` check asks; the app's first port when unset.
+    #[serde(default)]
+    pub port: Option<String>,
+}
+
+/// When a process that exited is started again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartMode {
+    /// After it exits with an error or a signal (default).
+    #[default]
+    OnFailure,
+    /// After every exit, even a clean one.
+    Always,
+    /// Never: an exit is final.
+    Never,
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::StatePaths;
+use super::{RestartMode, StatePaths};
 use crate::health::{Probe, UiCheck};
 
 /// A component as a process: everything needed to start, gate, and check it.
@@ -31,9 +31,30 @@ pub struct ProcessSpec {
     /// Its main URL, as `status` shows it.
     #[serde(default)]
     pub url: Option<String>,
+    /// When it is started again after it exits, and how often at most.
+    #[serde(default)]
+    pub restart: Restart,
+    /// Its working directory, when not the supervisor's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<PathBuf>,
     /// How to tell whether it serves its web UI, where it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ui: Option<UiCheck>,
+}
+
+/// A process's restart policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restart {
+    /// When.
+    pub mode: RestartMode,
+    /// Restarts after which it is marked failed.
+    pub max: u32,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        Self { mode: RestartMode::OnFailure, max: 5 }
+    }
 }
 
 /// What the supervisor runs: `rendered/launch.json`.

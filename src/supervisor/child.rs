@@ -13,13 +13,13 @@ use tokio::sync::watch;
 use super::state::{ComponentState, ProcessId, StackState, now_secs};
 use crate::health::{ProbePolicy, Prober};
 use crate::platform;
+use crate::stack::RestartMode;
 use crate::stack::process::ProcessSpec;
 
-/// How a component is brought back after it crashes.
+/// How a component is brought back after it crashes (how often at most, and
+/// whether after a clean exit too, is each process's own `Restart`).
 #[derive(Clone, Copy, Debug)]
 pub struct RestartPolicy {
-    /// Restarts allowed before the component is marked failed.
-    pub max_restarts: u32,
     /// Wait before the first restart; doubled each time up to `max_backoff`.
     pub initial_backoff: Duration,
     /// The longest wait between restarts.
@@ -31,7 +31,6 @@ pub struct RestartPolicy {
 impl Default for RestartPolicy {
     fn default() -> Self {
         Self {
-            max_restarts: 5,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             grace: Duration::from_secs(10),
@@ -78,8 +77,8 @@ impl Shared {
 enum Ended {
     /// Stopped on request.
     Stopped,
-    /// Exited on its own.
-    Exited(String),
+    /// Exited on its own: how, and whether it was a clean exit (status 0).
+    Exited(String, bool),
 }
 
 /// Runs component `spec` until it is stopped or fails for good.
@@ -146,12 +145,27 @@ pub async fn run(
                 });
                 return;
             }
-            Ended::Exited(status) => {
+            Ended::Exited(status, clean) => {
                 let ever_ready = was_ready || *readiness.borrow() == Readiness::Ready;
                 let _ = append_log(&shared, &name, &format!("obsdemo: {name} exited: {status}"));
                 // A component that dies before it was ever ready has a configuration or
                 // environment problem that a restart will not fix: fail fast instead.
-                if !ever_ready || restarts >= shared.policy.max_restarts {
+                let wanted = match spec.restart.mode {
+                    RestartMode::Always => true,
+                    RestartMode::OnFailure => !clean,
+                    RestartMode::Never => false,
+                };
+                if clean && !wanted {
+                    // It finished its work: that is not a failure.
+                    shared.update(&name, |c| {
+                        c.state = ComponentState::Stopped;
+                        c.process = None;
+                        c.last_exit = Some(status);
+                    });
+                    readiness.send_replace(Readiness::Failed);
+                    return;
+                }
+                if !ever_ready || !wanted || restarts >= spec.restart.max {
                     shared.update(&name, |c| {
                         c.state = ComponentState::Failed;
                         c.process = None;
@@ -200,6 +214,9 @@ fn spawn(spec: &ProcessSpec, shared: &Shared, attempt: u32) -> std::io::Result<C
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(false);
+    if let Some(dir) = &spec.workdir {
+        cmd.current_dir(dir);
+    }
     platform::own_group_dies_with_parent(&mut cmd);
     let child = cmd.spawn()?;
     platform::adopt(&child);
@@ -239,10 +256,10 @@ async fn wait_ready(spec: &ProcessSpec, prober: &Prober) {
 /// Waits for the process to exit, or stops its group when `stop` turns true.
 async fn wait_exit(child: &mut Child, pgid: u32, stop: &mut watch::Receiver<bool>, grace: Duration) -> Ended {
     let stopping = tokio::select! {
-        status = child.wait() => return Ended::Exited(match status {
-            Ok(s) => s.to_string(),
-            Err(e) => format!("unknown ({e})"),
-        }),
+        status = child.wait() => return match status {
+            Ok(s) => Ended::Exited(s.to_string(), s.success()),
+            Err(e) => Ended::Exited(format!("unknown ({e})"), false),
+        },
         stop = stop.wait_for(|s| *s) => stop.is_ok(),
     };
     debug_assert!(stopping, "the supervisor holds every stop sender until its components end");

@@ -145,7 +145,8 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
         components.push(ComponentStatus {
             name: c.name.clone(),
             state: lifecycle,
-            healthy: lifecycle == ComponentState::Running && !health.is_empty() && health.iter().all(|r| r.ok),
+            // A process without probes (an app with no health check) is healthy while it runs.
+            healthy: lifecycle == ComponentState::Running && alive.is_some() && health.iter().all(|r| r.ok),
             pid: alive.map(|p| p.pid),
             url: c.url.clone(),
             uptime_s: alive.and(c.started_at).map(|t| now_secs().saturating_sub(t)),

@@ -5,6 +5,7 @@
 //! This is the layer between `cli` and the rest: it alone puts `components`,
 //! `install`, `render` and `supervisor` together.
 
+pub mod env;
 pub mod install;
 pub mod preflight;
 
@@ -60,12 +61,26 @@ impl crate::error::HasKind for Leftovers {
 /// the components obsdemo runs itself (the demo services).
 pub fn resolve(plan: &StackPlan, id: &ComponentId) -> Result<PathBuf, MissingBinary> {
     let kind = id.kind();
+    if let Some((program, workdir)) = kind.own_program(&plan.config, id) {
+        let dir = workdir.unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        return which::which_in(&program, Some(path), &dir).map_err(|_| MissingBinary {
+            component: id.name().to_owned(),
+            looked_in: vec![format!("{} (its workdir), for {program}", dir.display()), format!("PATH, for {program}")],
+            buildable: false,
+            advice: Some(format!(
+                "check `command` of [[apps]] `{id}` in stack.toml (a path relative to its workdir, or a program on PATH), \
+                 or run without it: `obsdemo up --without {id}`"
+            )),
+        });
+    }
     match kind.binary(&plan.config) {
         Some(spec) => crate::install::resolve(&spec, kind.source_recipe(&plan.config).is_some()),
         None => std::env::current_exe().map_err(|e| MissingBinary {
             component: id.name().to_owned(),
             looked_in: vec![format!("this executable ({e})")],
             buildable: false,
+            advice: None,
         }),
     }
 }

@@ -36,6 +36,22 @@ pub fn require(components: &[&str]) {
     }
 }
 
+/// The virtualenv holding the Django example's requirements (`examples/django/
+/// requirements.txt`), made by `./scripts/test.sh`; its `bin` directory.
+pub fn django_venv_bin() -> PathBuf {
+    let venv = std::env::var_os("OBSDEMO_DJANGO_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/obsdemo/django-venv")
+    });
+    let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
+    assert!(
+        bin.join("python").is_file(),
+        "this test needs the Django example's virtualenv at {}; make it with `./scripts/test.sh` \
+         (python3 -m venv, then pip install -r examples/django/requirements.txt), or point OBSDEMO_DJANGO_VENV at one",
+        venv.display()
+    );
+    bin
+}
+
 /// Whether a Grafana binary is installed here.
 pub fn grafana_present() -> bool {
     find_binary("grafana").is_ok()
@@ -55,6 +71,8 @@ pub struct TestStack {
     pub offset: u16,
     /// Start Grafana too; by default only where a Grafana binary is installed.
     pub include_grafana: bool,
+    /// A directory put first on `PATH` for obsdemo and what it starts (a virtualenv's).
+    pub path_prefix: Option<PathBuf>,
 }
 
 impl TestStack {
@@ -66,7 +84,7 @@ impl TestStack {
     /// A stack whose `stack.toml` is `extra` on top of the test defaults.
     pub fn with_config(extra: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("obsdemo-test-").tempdir().expect("temp dir");
-        let mut stack = Self { dir, offset: 0, include_grafana: grafana_present() };
+        let mut stack = Self { dir, offset: 0, include_grafana: grafana_present(), path_prefix: None };
         let config = stack.set_config(extra);
         stack.offset = free_offset(&config);
         stack
@@ -103,6 +121,11 @@ impl TestStack {
             .env_remove("OBSDEMO_CONFIG")
             .env_remove("OBSDEMO_STATE_DIR")
             .args(args);
+        if let Some(prefix) = &self.path_prefix {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let paths = std::iter::once(prefix.clone()).chain(std::env::split_paths(&path));
+            cmd.env("PATH", std::env::join_paths(paths).expect("PATH joins"));
+        }
         cmd
     }
 

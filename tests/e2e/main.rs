@@ -2,6 +2,7 @@
 //! Collector, Jaeger and Prometheus. Run them with `./scripts/test.sh`, which installs
 //! every binary they need; a missing binary fails a test, naming its installer.
 
+mod apps;
 mod harness;
 mod install;
 mod lifecycle;

@@ -1,0 +1,52 @@
+//! `obsdemo run -- CMD ARGS...`: one command in the foreground with the running
+//! stack's OpenTelemetry variables set; Ctrl-C reaches it, and its exit code is ours.
+
+use std::ffi::OsString;
+
+use clap::Args;
+
+use super::Global;
+use super::exit::Code;
+use crate::error::Error;
+use crate::runtime::CancellationToken;
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  obsdemo run --name Order-service -- python manage.py runserver 127.0.0.1:8101 --noreload
+  obsdemo run --name checkout -- node server.js
+
+The command's exit code is obsdemo's; killed by a signal N, obsdemo exits 128+N.")]
+pub struct RunArgs {
+    /// Its service name (OTEL_SERVICE_NAME).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+/// Runs `run`.
+pub async fn run(args: RunArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
+    let paths = global.paths()?;
+    let vars = crate::up::env::running_stack_env(&paths, args.name.as_deref()).await.map_err(Error::from)?;
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let mut child = tokio::process::Command::new(program)
+        .args(rest)
+        .envs(vars)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", program.to_string_lossy()))?;
+    let pid = child.id();
+    let status = tokio::select! {
+        status = child.wait() => status?,
+        () = shutdown.cancelled() => {
+            // Ctrl-C in a terminal reaches the whole foreground group, the command
+            // too; a signal sent to obsdemo alone is passed on. Then wait for it.
+            if let Some(pid) = pid {
+                crate::platform::interrupt(pid);
+            }
+            child.wait().await?
+        }
+    };
+    Ok(Code::Exited(crate::platform::exit_code(&status)))
+}

@@ -1,0 +1,213 @@
+//! The user's own processes (`[[apps]]`): a Django service, say. Each is supervised
+//! like every component (own process group, log file, restarts, `status`, `down`)
+//! and started with the standard OpenTelemetry variables that point it at the stack.
+
+use std::path::Path;
+
+use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan};
+use crate::health::Probe;
+use crate::install::BinarySpec;
+use crate::render::{RenderError, Renderer};
+use crate::stack::process::Restart;
+use crate::stack::{AppConfig, StackConfig, StatePaths};
+
+/// The user's own processes.
+pub struct App;
+
+impl App {
+    fn config<'a>(config: &'a StackConfig, id: &ComponentId) -> Option<&'a AppConfig> {
+        config.apps.iter().find(|a| a.name == id.name())
+    }
+
+    /// The app `id` of `plan`; the plan holds every app it names.
+    fn of<'a>(plan: &'a StackPlan, id: &ComponentId) -> &'a AppConfig {
+        Self::config(&plan.config, id).expect("the plan holds every app it lists")
+    }
+}
+
+/// The standard OpenTelemetry SDK variables that point a process at a stack whose
+/// OTLP/gRPC intake is `otlp_grpc` (`http://127.0.0.1:4317`), for `service`.
+///
+/// Traces only: the stack's Collector takes host metrics from its own receiver, so
+/// an SDK's metrics and logs exporters would only log refused exports.
+pub fn otel_env(otlp_grpc: &str, service: Option<&str>) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_grpc.to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=obsdemo".to_owned()),
+    ];
+    if let Some(name) = service {
+        env.insert(0, ("OTEL_SERVICE_NAME", name.to_owned()));
+    }
+    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+impl Component for App {
+    fn instances(&self, config: &StackConfig) -> Vec<ComponentId> {
+        config.apps.iter().map(|a| ComponentId::App(a.name.clone())).collect()
+    }
+
+    fn is_enabled(&self, config: &StackConfig, id: &ComponentId) -> bool {
+        Self::config(config, id).is_some_and(|a| a.enabled)
+    }
+
+    fn disable(&self, config: &mut StackConfig, id: &ComponentId) {
+        config.apps.iter_mut().filter(|a| a.name == id.name()).for_each(|a| a.enabled = false);
+    }
+
+    fn port_slots<'a>(&self, config: &'a mut StackConfig, id: &ComponentId) -> Vec<(String, &'a mut u16)> {
+        let app = config.apps.iter_mut().find(|a| a.name == id.name());
+        app.into_iter().flat_map(|a| a.ports.iter_mut().map(|(name, port)| (name.clone(), port))).collect()
+    }
+
+    fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
+        let app = Self::of(plan, id);
+        app.ports
+            .keys()
+            .enumerate()
+            .map(|(i, port)| {
+                let endpoint = Endpoint::new(id, port, &format!("your app ({port})"), plan.url(id, port));
+                if i == 0 { endpoint.shown() } else { endpoint }
+            })
+            .collect()
+    }
+
+    fn main_endpoint(&self, plan: &StackPlan, id: &ComponentId) -> String {
+        // Its first port; an app without ports has no URL (no endpoint has this name).
+        format!("{id}.{}", Self::of(plan, id).ports.keys().next().map_or("", String::as_str))
+    }
+
+    fn files(&self, _plan: &StackPlan, _out: &mut Renderer<'_>) -> Result<(), RenderError> {
+        Ok(())
+    }
+
+    fn command(&self, plan: &StackPlan, _paths: &StatePaths, id: &ComponentId, _program: &Path) -> CommandLine {
+        let app = Self::of(plan, id);
+        let expand = |text: &str| expand(text, plan, app);
+        let intake = plan.otlp_target().map(|target| plan.url(&target, "otlp_grpc"));
+        let mut env: Vec<(String, String)> = match intake {
+            Some(url) => otel_env(&url, Some(&app.name)),
+            None => Vec::new(),
+        };
+        // The app's own settings win, the standard variables included.
+        env.retain(|(k, _)| !app.env.contains_key(k));
+        env.extend(app.env.iter().map(|(k, v)| (k.clone(), expand(v))));
+        // The convention many frameworks read; its first port.
+        if let Some(port) = app.ports.keys().next().and_then(|name| plan.try_port(id, name)) {
+            env.push(("PORT".into(), port.to_string()));
+        }
+        CommandLine { args: app.command.iter().skip(1).map(|a| expand(a)).collect(), env, workdir: app.workdir.clone() }
+    }
+
+    fn probes(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Probe> {
+        let app = Self::of(plan, id);
+        let Some(health) = &app.health else {
+            return Vec::new();
+        };
+        let first = app.ports.keys().next().cloned().unwrap_or_default();
+        match (&health.http, &health.tcp) {
+            (Some(path), _) => {
+                let port = health.port.clone().unwrap_or(first);
+                vec![Probe::http(format!("{}{path}", plan.url(id, &port)))]
+            }
+            (None, Some(port)) => vec![Probe::Tcp { addr: format!("{}:{}", plan.host(), plan.port(id, port)) }],
+            (None, None) => Vec::new(),
+        }
+    }
+
+    fn depends_on(&self, plan: &StackPlan, id: &ComponentId) -> Vec<ComponentId> {
+        let app = Self::of(plan, id);
+        let named = app.depends_on.iter().filter_map(|name| plan.find(name)).filter(|d| plan.is_enabled(d));
+        plan.otlp_target().into_iter().chain(named).collect()
+    }
+
+    fn restart(&self, plan: &StackPlan, id: &ComponentId) -> Restart {
+        let app = Self::of(plan, id);
+        Restart { mode: app.restart, max: app.max_restarts }
+    }
+
+    fn binary(&self, _config: &StackConfig) -> Option<BinarySpec> {
+        None
+    }
+
+    fn own_program(&self, config: &StackConfig, id: &ComponentId) -> Option<(String, Option<std::path::PathBuf>)> {
+        Self::config(config, id).map(|a| (a.command.first().cloned().unwrap_or_default(), a.workdir.clone()))
+    }
+}
+
+/// `text` with `{host}`, `{port.NAME}` (this app's) and `{app.OTHER.port.NAME}`
+/// replaced by the plan's values.
+fn expand(text: &str, plan: &StackPlan, app: &AppConfig) -> String {
+    let mut out = text.replace("{host}", &plan.host());
+    let own = ComponentId::App(app.name.clone());
+    for name in app.ports.keys() {
+        out = out.replace(&format!("{{port.{name}}}"), &plan.try_port(&own, name).unwrap_or_default().to_string());
+    }
+    for other in &plan.config.apps {
+        let id = ComponentId::App(other.name.clone());
+        for name in other.ports.keys() {
+            let port = plan.try_port(&id, name).unwrap_or(other.ports[name]);
+            out = out.replace(&format!("{{app.{}.port.{name}}}", other.name), &port.to_string());
+        }
+    }
+    out
+}
+
+/// Every placeholder in `text` (`{...}`), for validation.
+fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    text.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(inner, _)| inner))
+}
+
+/// Apps have a command, known placeholders, one health check on a port they have,
+/// and dependencies that exist; their names are checked with the services' (unique,
+/// usable as file names, not obsdemo's own).
+pub fn validate(c: &StackConfig) -> Result<(), String> {
+    let known: Vec<String> = super::all(c).iter().map(|id| id.name().to_owned()).collect();
+    for app in &c.apps {
+        let bad = |why: String| Err(format!("{}: {why}", app.name));
+        if app.command.first().is_none_or(|p| p.is_empty()) {
+            return bad("`command` is empty; give the program and its arguments as a list".into());
+        }
+        if let Some(h) = &app.health {
+            let port = match (&h.http, &h.tcp) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return bad("`health` takes exactly one of `http` (a path) or `tcp` (a port name)".into());
+                }
+                (Some(path), None) if !path.starts_with('/') => {
+                    return bad(format!("health path `{path}` must start with /"));
+                }
+                (Some(_), None) => h.port.clone().or_else(|| app.ports.keys().next().cloned()),
+                (None, Some(port)) => Some(port.clone()),
+            };
+            match port {
+                Some(port) if app.ports.contains_key(&port) => {}
+                Some(port) => return bad(format!("health checks port `{port}`, which is not in its `ports`")),
+                None => return bad("a health check needs a port: add `ports = { http = 8101 }`".into()),
+            }
+        }
+        if let Some(missing) = app.depends_on.iter().find(|d| !known.contains(d)) {
+            return bad(format!(
+                "depends on `{missing}`, which is not a component or app; known: {}",
+                known.join(", ")
+            ));
+        }
+        for text in app.command.iter().chain(app.env.values()) {
+            for p in placeholders(text) {
+                let own = p.strip_prefix("port.").is_some_and(|n| app.ports.contains_key(n));
+                let other = p
+                    .strip_prefix("app.")
+                    .and_then(|rest| rest.rsplit_once(".port."))
+                    .is_some_and(|(a, n)| c.apps.iter().any(|o| o.name == a && o.ports.contains_key(n)));
+                if !(p == "host" || own || other) {
+                    return bad(format!(
+                        "`{{{p}}}` is not a placeholder obsdemo knows: use {{host}}, {{port.NAME}} or {{app.OTHER.port.NAME}}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
