@@ -20,10 +20,9 @@ pub enum DownloadError {
         status: u16,
     },
     /// No connection could be made.
-    #[error(
-        "cannot reach {url} ({message}); without network access, build from source \
-         (`obsdemo install --from-source`) or point OBSDEMO_MIRROR at a mirror"
-    )]
+    // What to do instead (a source build, a mirror) is the caller's to say: it knows
+    // whether the component can be built.
+    #[error("cannot reach {url} ({message})")]
     Unreachable {
         /// The URL.
         url: String,
