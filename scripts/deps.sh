@@ -2,27 +2,9 @@
 # Installs what obsdemo's tests need, skipping what is already there: Jaeger, the
 # Collector and Prometheus 3 built from source with Go into obsdemo's managed dir
 # (the versions `obsdemo install` pins; cached by version: never rebuilt), and the
-# Rust Windows target with MinGW for the Windows compile check, and the Django
-# example's virtualenv (PyPI).
+# Django example's virtualenv (PyPI). The Windows side is scripts/windows.sh.
 # Sourced by scripts/test.sh; expects $OBSDEMO to be the binary.
 set -euo pipefail
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-# The Windows build is compile-checked: the Rust target, and MinGW's C compiler for ring.
-if [ "${OBSDEMO_SKIP_WINDOWS_CHECK:-}" != 1 ] && ! rustup target list --installed | grep -q '^x86_64-pc-windows-gnu$'; then
-  if ! rustup target add x86_64-pc-windows-gnu; then
-    echo "WARNING: the Rust target x86_64-pc-windows-gnu cannot be installed here: the Windows compile check is NOT run" >&2
-    export OBSDEMO_SKIP_WINDOWS_CHECK=1
-  fi
-fi
-if [ "${OBSDEMO_SKIP_WINDOWS_CHECK:-}" != 1 ]; then
-  if ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
-    echo "==> installing MinGW (to compile-check the Windows build)"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64 >/dev/null
-  fi
-fi
 
 if ! command -v go >/dev/null 2>&1; then
   echo "Go (1.24 or newer) is needed to build Jaeger, the Collector and Prometheus for the tests: https://go.dev/dl" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test against the real Collector, Jaeger and Prometheus. On a fresh
-# Debian machine it first installs what the tests need (see scripts/deps.sh).
+# Runs every test against the real Collector, Jaeger and Prometheus, and the Windows
+# build under Wine. On a fresh Debian machine it first installs what the tests need
+# (scripts/deps.sh, scripts/windows.sh).
 # Extra arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +16,10 @@ echo "==> building obsdemo"
 cargo build --quiet
 OBSDEMO="$CARGO_TARGET_DIR/debug/obsdemo"
 source scripts/deps.sh
+source scripts/windows.sh
 
-if [ "${OBSDEMO_SKIP_WINDOWS_CHECK:-}" != 1 ]; then
-  echo "==> checking that the Windows build compiles"
-  cargo clippy --target x86_64-pc-windows-gnu --lib --bins --quiet -- -D warnings
-fi
+echo "==> checking the Windows build's lints"
+cargo clippy --target x86_64-pc-windows-gnu --lib --bins --quiet -- -D warnings
 
 echo "==> running the tests"
 # Integration tests never skip: a missing binary fails them, naming its installer.

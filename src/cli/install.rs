@@ -10,7 +10,7 @@ use crate::components::ComponentId;
 use crate::error::Error;
 use crate::install::manifest::Manifest;
 use crate::install::official::{InstallOptions, Outcome};
-use crate::install::source::{self, Built};
+use crate::install::source::{self, Built, GoTarget};
 use crate::stack::{HumanDuration, StackConfig};
 use crate::up::install::{Provided, provide};
 
@@ -26,9 +26,13 @@ pub struct InstallArgs {
     /// Components to install (default: jaeger, collector, prometheus, grafana; with
     /// --from-source: jaeger, collector).
     components: Vec<String>,
-    /// Build with the Go toolchain instead of downloading (jaeger, collector).
+    /// Build with the Go toolchain instead of downloading (jaeger, collector, prometheus).
     #[arg(long)]
     from_source: bool,
+    /// With --from-source: build for another platform (OS/ARCH, e.g. windows/amd64), into
+    /// the managed dir of OBSDEMO_HOME; for a machine without Go or network.
+    #[arg(long, value_name = "OS/ARCH", requires = "from_source")]
+    target: Option<GoTarget>,
     /// Reinstall even when the version is installed.
     #[arg(long)]
     force: bool,
@@ -70,7 +74,7 @@ pub async fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
     };
     if args.from_source {
         for id in &components {
-            build_from_source(&config, id, args.force)?;
+            build_from_source(&config, id, args.target.as_ref(), args.force)?;
         }
         return Ok(Code::Success);
     }
@@ -120,7 +124,12 @@ pub fn print_provided(id: &ComponentId, provided: &Provided) {
     }
 }
 
-fn build_from_source(config: &StackConfig, id: &ComponentId, force: bool) -> anyhow::Result<()> {
+fn build_from_source(
+    config: &StackConfig,
+    id: &ComponentId,
+    platform: Option<&GoTarget>,
+    force: bool,
+) -> anyhow::Result<()> {
     let kind = id.kind();
     let (Some(spec), Some(recipe)) = (kind.binary(config), kind.source_recipe(config)) else {
         anyhow::bail!("`{id}` cannot be built from source");
@@ -128,7 +137,8 @@ fn build_from_source(config: &StackConfig, id: &ComponentId, force: bool) -> any
     let recipe = recipe.map_err(Error::from)?;
     let bar = build_spinner();
     bar.set_prefix(format!("{id} {}", spec.version));
-    let result = source::build(id.name(), &spec.version, &recipe, force, &mut |step| bar.set_message(step.to_owned()));
+    let mut step = |step: &str| bar.set_message(step.to_owned());
+    let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, &mut step);
     bar.finish_and_clear();
     match result.map_err(Error::from)? {
         Built::AlreadyInstalled(dir) => {

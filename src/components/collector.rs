@@ -90,6 +90,10 @@ impl Component for Collector {
         Vec::new()
     }
 
+    fn feeds(&self, plan: &StackPlan, _id: &ComponentId) -> Vec<ComponentId> {
+        [ComponentId::Jaeger].into_iter().filter(|j| plan.is_enabled(j)).collect()
+    }
+
     fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {
         let names = &["otelcol-obsdemo", "otelcol-contrib", "otelcol"];
         Some(BinarySpec::new("collector", &config.collector.version, names, config.collector.binary.as_deref()))

@@ -51,6 +51,7 @@ pub fn process_specs(
                 env: command.env,
                 program,
                 depends_on: kind.depends_on(plan, &id).iter().map(|d| d.name().to_owned()).collect(),
+                feeds: kind.feeds(plan, &id).iter().map(|d| d.name().to_owned()).collect(),
                 probes: kind.probes(plan, &id),
                 ports: plan.listeners.iter().filter(|l| l.component == id).map(|l| l.port).collect(),
                 url: endpoints.iter().find(|e| e.name == main).map(|e| e.url.clone()),

@@ -153,6 +153,12 @@ pub trait Component: Sync {
         None
     }
 
+    /// Components `id` sends data to without waiting for them at start; it is stopped
+    /// before them so it can flush.
+    fn feeds(&self, _plan: &StackPlan, _id: &ComponentId) -> Vec<ComponentId> {
+        Vec::new()
+    }
+
     /// The name of `id`'s main endpoint (`status` shows it as the component's URL).
     fn main_endpoint(&self, plan: &StackPlan, id: &ComponentId) -> String;
 

@@ -52,6 +52,28 @@ impl SourceRecipe {
     }
 }
 
+/// A platform to build for other than this one (`GOOS`/`GOARCH`), as `windows/amd64`:
+/// Windows binaries cross-built on Linux, say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoTarget {
+    /// `GOOS`.
+    pub os: String,
+    /// `GOARCH`.
+    pub arch: String,
+}
+
+impl std::str::FromStr for GoTarget {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (os, arch) = s.split_once('/').ok_or_else(|| format!("`{s}` is not OS/ARCH, like windows/amd64"))?;
+        if os.is_empty() || arch.is_empty() {
+            return Err(format!("`{s}` is not OS/ARCH, like windows/amd64"));
+        }
+        Ok(Self { os: os.into(), arch: arch.into() })
+    }
+}
+
 /// Where `component` at `version` is built: `<obsdemo home>/build/<component>-<version>/`.
 pub fn build_dir(component: &str, version: &str) -> PathBuf {
     obsdemo_home().join("build").join(format!("{component}-{version}"))
@@ -76,8 +98,23 @@ pub fn build(
     force: bool,
     step: &mut dyn FnMut(&str),
 ) -> Result<Built, InstallError> {
+    build_for(component, version, recipe, None, force, step)
+}
+
+/// [`build`], for `platform` when it is not this machine's.
+pub fn build_for(
+    component: &str,
+    version: &str,
+    recipe: &SourceRecipe,
+    platform: Option<&GoTarget>,
+    force: bool,
+    step: &mut dyn FnMut(&str),
+) -> Result<Built, InstallError> {
     let target = install_dir(component, version);
-    let source = recipe.source();
+    let source = match platform {
+        Some(p) => format!("{} for {}/{}", recipe.source(), p.os, p.arch),
+        None => recipe.source(),
+    };
     if !force && Manifest::read(&target).is_some_and(|m| m.source == source) {
         return Ok(Built::AlreadyInstalled(target));
     }
@@ -85,7 +122,7 @@ pub fn build(
     let work = build_dir(component, version);
     std::fs::create_dir_all(&work).map_err(InstallError::io("create", &work))?;
     let log_path = work.with_file_name(format!("{component}-{version}.log"));
-    let go_run = GoRun { go, work: work.clone(), log: log_path.clone() };
+    let go_run = GoRun { go, work: work.clone(), log: log_path.clone(), platform: platform.cloned() };
     let staging = staging_dir(&target)?;
     let built = match recipe {
         SourceRecipe::GoCommands { module, version, commands, replaces } => {
@@ -111,9 +148,31 @@ struct GoRun {
     go: PathBuf,
     work: PathBuf,
     log: PathBuf,
+    /// The platform the final `go build` is for, when not this one.
+    platform: Option<GoTarget>,
 }
 
 impl GoRun {
+    /// `go build` with `args`, for the target platform.
+    fn build(&self, dir: &Path, args: &[&str]) -> Result<(), InstallError> {
+        let env: Vec<(&str, &str)> = match &self.platform {
+            Some(p) => vec![("GOOS", p.os.as_str()), ("GOARCH", p.arch.as_str())],
+            None => Vec::new(),
+        };
+        let mut all = vec!["build"];
+        all.extend(args);
+        self.run_in(dir, &self.go, &all, &env)
+    }
+
+    /// `name` as an executable of the target platform.
+    fn exe(&self, name: &str) -> String {
+        match &self.platform {
+            Some(p) if p.os == "windows" => format!("{name}.exe"),
+            Some(_) => name.to_owned(),
+            None => exe(name),
+        }
+    }
+
     fn run(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), InstallError> {
         self.run_in(&self.work, program, args, env)
     }
@@ -170,8 +229,8 @@ fn build_go_commands(
     let mut binaries = Vec::new();
     for (package, name) in commands {
         step(&format!("compiling {name} (several minutes on 2 cores the first time)"));
-        let bin = exe(name);
-        go.go(&["build", "-o", &out.join(&bin).display().to_string(), &format!("{module}/{package}")])?;
+        let bin = go.exe(name);
+        go.build(&go.work, &["-o", &out.join(&bin).display().to_string(), &format!("{module}/{package}")])?;
         binaries.push(bin);
     }
     Ok(binaries)
@@ -214,9 +273,9 @@ fn build_collector(
     go.run_in(&dist, &go.go, &get.iter().map(String::as_str).collect::<Vec<_>>(), &[])?;
     go.run_in(&dist, &go.go, &["mod", "tidy", "-e"], &[])?;
     step("compiling the Collector (several minutes on 2 cores the first time)");
-    let bin = exe("otelcol-obsdemo");
+    let bin = go.exe("otelcol-obsdemo");
     let target = out.join(&bin).display().to_string();
-    go.run_in(&dist, &go.go, &["build", "-trimpath", "-o", &target, "."], &[])?;
+    go.build(&dist, &["-trimpath", "-o", &target, "."])?;
     Ok(vec![bin])
 }
 

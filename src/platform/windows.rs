@@ -68,10 +68,29 @@ pub fn adopt(child: &tokio::process::Child) {
     }
 }
 
-/// Starts the supervisor with no console and its own process group.
+/// Starts the supervisor with no console and its own process group, holding no handle
+/// of the caller's: `obsdemo up | more` must end when `up` does, not when the stack
+/// stops, so the pipe's write end must not live on in the supervisor.
 pub fn detach(cmd: &mut std::process::Command) {
     use std::os::windows::process::CommandExt;
+    use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, SetHandleInformation};
+    use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE};
     cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+    // The standard handles this process was given are inheritable, and CreateProcess
+    // passes every inheritable handle on, not only the child's own stdio (which Rust
+    // duplicates for it, inheritable, from the log file we set). Clearing the flag on
+    // ours changes nothing for this process itself.
+    for which in [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE] {
+        // SAFETY: GetStdHandle returns a handle owned by this process, null, or
+        // INVALID_HANDLE_VALUE (both skipped); SetHandleInformation only changes the
+        // inherit flag of that live handle, which nothing else relies on.
+        unsafe {
+            let handle = GetStdHandle(which);
+            if !handle.is_null() && handle != INVALID_HANDLE_VALUE {
+                SetHandleInformation(handle, HANDLE_FLAG_INHERIT, 0);
+            }
+        }
+    }
 }
 
 fn taskkill(pid: u32, force: bool) -> bool {
@@ -84,18 +103,46 @@ fn taskkill(pid: u32, force: bool) -> bool {
 }
 
 /// Asks the process tree of `pid` to stop. Returns false if it is gone.
+///
+/// A console program without a window (every component: they run with
+/// CREATE_NO_WINDOW) cannot be asked: taskkill answers "can only be terminated
+/// forcefully" and fails, and Wine's taskkill has no `/T`. Waiting out a grace period
+/// would then only delay the inevitable, one component after another, so a request
+/// that fails forces at once.
 pub fn terminate_group(pid: u32) -> bool {
     if !group_alive(pid) {
         return false;
     }
-    // Console programs may ignore the polite request; stop_group forces after the grace.
-    taskkill(pid, false);
+    if !taskkill(pid, false) {
+        kill_group(pid);
+    }
     true
 }
 
-/// Kills the process tree of `pid`.
+/// Kills the process tree of `pid`; the process alone where the tree cannot be
+/// named (Wine's taskkill has no `/T`). Its children are then ended with the
+/// supervisor's job.
 pub fn kill_group(pid: u32) {
-    taskkill(pid, true);
+    if !taskkill(pid, true) {
+        terminate_process(pid);
+    }
+}
+
+/// Ends one process with TerminateProcess.
+fn terminate_process(pid: u32) -> bool {
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_TERMINATE, TerminateProcess};
+    // SAFETY: OpenProcess returns a handle we own or null (checked); TerminateProcess
+    // and CloseHandle receive only that live handle, closed exactly once.
+    unsafe {
+        let handle = OpenProcess(PROCESS_TERMINATE, 0, pid);
+        if handle.is_null() {
+            return false;
+        }
+        let ended = TerminateProcess(handle, 1) != 0;
+        CloseHandle(handle);
+        ended
+    }
 }
 
 /// Asks one process to stop.
@@ -114,7 +161,9 @@ pub fn exit_code(status: &std::process::ExitStatus) -> u8 {
 
 /// Kills one process.
 pub fn kill_process(pid: u32) {
-    taskkill(pid, true);
+    if !taskkill(pid, true) {
+        terminate_process(pid);
+    }
 }
 
 /// Whether the process `pid` is alive.

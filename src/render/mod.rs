@@ -105,7 +105,8 @@ impl<'a> Renderer<'a> {
 
     /// Adds a file made without a template (JSON serialized by obsdemo), parsed back too.
     pub fn add(&mut self, out: &str, contents: String) -> Result<(), RenderError> {
-        let path = PathBuf::from(out);
+        // Re-joined by component, so a Windows path reads `grafana\dashboards\...`.
+        let path: PathBuf = Path::new(out).components().collect();
         check_parses(&path, &contents)?;
         self.files.push(RenderedFile { path, contents });
         Ok(())

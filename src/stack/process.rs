@@ -24,6 +24,10 @@ pub struct ProcessSpec {
     pub env: Vec<(String, String)>,
     /// Components that must be ready before this one starts.
     pub depends_on: Vec<String>,
+    /// Components it sends data to without waiting for them at start (the Collector
+    /// exports to Jaeger): at stop, it stops before them, so it can flush.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<String>,
     /// All must pass for the component to count as ready and healthy.
     pub probes: Vec<Probe>,
     /// The TCP ports it listens on; `down` waits until they are free.
@@ -52,8 +56,10 @@ pub struct Restart {
 }
 
 impl Default for Restart {
+    /// The stack's own servers: any exit nobody asked for is a crash, whatever its
+    /// code (under Wine a killed process even reports 0). Apps choose their own.
     fn default() -> Self {
-        Self { mode: RestartMode::OnFailure, max: 5 }
+        Self { mode: RestartMode::Always, max: 5 }
     }
 }
 

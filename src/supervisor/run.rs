@@ -17,7 +17,7 @@ use super::launch::SupervisorError;
 use super::state::{ComponentRecord, ComponentState, ProcessId, StackState};
 use crate::platform::wait_ports_free;
 use crate::stack::StatePaths;
-use crate::stack::process::Launch;
+use crate::stack::process::{Launch, ProcessSpec};
 
 /// Runs the supervisor for the state dir `paths` until the stack is stopped by a
 /// client or `shutdown` is cancelled.
@@ -66,14 +66,15 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> Result<(), 
     // Start every component task now; each waits on its own dependencies' readiness,
     // so independent components start in parallel.
     let mut readiness: HashMap<String, watch::Receiver<Readiness>> = HashMap::new();
-    let mut tasks = Vec::new();
+    let mut tasks = HashMap::new();
     for spec in launch.specs.iter().cloned() {
         let (ready_tx, ready_rx) = watch::channel(Readiness::Pending);
         let (stop_tx, stop_rx) = watch::channel(false);
         let deps = spec.depends_on.iter().filter_map(|d| readiness.get(d).cloned()).collect();
         readiness.insert(spec.name.clone(), ready_rx);
+        let spec_name = spec.name.clone();
         let handle = tokio::spawn(child::run(spec, shared.clone(), deps, ready_tx, stop_rx));
-        tasks.push((stop_tx, handle));
+        tasks.insert(spec_name, (stop_tx, handle));
     }
 
     let (stops_tx, mut stops) = mpsc::channel(8);
@@ -89,11 +90,7 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> Result<(), 
         () = shutdown.cancelled() => None,
     };
 
-    // Dependents first, so the Collector can flush to a still-running Jaeger.
-    for (stop, handle) in tasks.into_iter().rev() {
-        stop.send_replace(true);
-        let _ = handle.await;
-    }
+    stop_in_waves(&launch.specs, tasks).await;
     let ports = shared.state.lock().expect("state lock is never poisoned").ports();
     let busy = wait_ports_free(launch.bind, &ports, Duration::from_secs(15)).await;
     if !busy.is_empty() {
@@ -108,3 +105,35 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> Result<(), 
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
 }
+
+/// Stops every component in waves: a component stops once everything that depends on
+/// it or sends data to it has stopped (services and apps, then the Collector, then
+/// the backends), and the components of one wave stop in parallel, so `down` takes
+/// the longest chain of stops, not their sum.
+async fn stop_in_waves(specs: &[ProcessSpec], mut tasks: HashMap<String, ComponentTask>) {
+    while !tasks.is_empty() {
+        let wave: Vec<String> = tasks
+            .keys()
+            .filter(|name| {
+                !specs.iter().any(|s| {
+                    tasks.contains_key(&s.name)
+                        && s.name != **name
+                        && (s.depends_on.contains(name) || s.feeds.contains(name))
+                })
+            })
+            .cloned()
+            .collect();
+        // A cycle cannot be planned, but if one were, stop the rest at once.
+        let wave = if wave.is_empty() { tasks.keys().cloned().collect() } else { wave };
+        let stopping: Vec<ComponentTask> = wave.iter().filter_map(|name| tasks.remove(name)).collect();
+        for (stop, _) in &stopping {
+            stop.send_replace(true);
+        }
+        for (_, handle) in stopping {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// A component's stop switch and its task.
+type ComponentTask = (watch::Sender<bool>, tokio::task::JoinHandle<()>);

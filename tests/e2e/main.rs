@@ -10,3 +10,4 @@ mod load;
 mod metrics;
 mod refusals;
 mod topologies;
+mod windows;
