@@ -32,7 +32,7 @@ impl BinarySpec {
 }
 
 /// The managed dir: `$OBSDEMO_HOME/bin`, else `$XDG_DATA_HOME/obsdemo/bin`, else
-/// `~/.local/share/obsdemo/bin`.
+/// `~/.local/share/obsdemo/bin` (on Windows `%LOCALAPPDATA%\obsdemo\bin`).
 pub fn managed_dir() -> PathBuf {
     obsdemo_home().join("bin")
 }
@@ -42,12 +42,14 @@ pub fn obsdemo_home() -> PathBuf {
     if let Some(home) = std::env::var_os("OBSDEMO_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(home);
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from(".obsdemo-home"));
-    data.join("obsdemo")
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    // Windows keeps per-user program data in %LOCALAPPDATA% (and has no HOME as a rule).
+    let data = if cfg!(windows) {
+        set("LOCALAPPDATA").or_else(|| set("USERPROFILE").map(|h| h.join("AppData").join("Local")))
+    } else {
+        set("XDG_DATA_HOME").or_else(|| set("HOME").map(|h| h.join(".local/share")))
+    };
+    data.unwrap_or_else(|| PathBuf::from(".obsdemo-home")).join("obsdemo")
 }
 
 /// Where `obsdemo install` puts `component` at `version`.
