@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares the Windows end-to-end test, run under Wine: Debian's wine64 and MinGW, the
-# Windows build of obsdemo, Jaeger and the Collector cross-built for windows/amd64 by
+# Windows build of obsdemo, Jaeger, the Collector and Prometheus cross-built for windows/amd64 by
 # obsdemo itself (cached by version, like the Linux builds), and a test-only shim DLL
 # that Wine 8 lacks (tests/windows/bcryptprimitives.c; never shipped).
 # Sourced by scripts/test.sh after scripts/deps.sh; exports what tests/e2e/windows.rs reads.
@@ -29,8 +29,8 @@ export OBSDEMO_WINDOWS_EXE="$CARGO_TARGET_DIR/x86_64-pc-windows-gnu/debug/obsdem
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/obsdemo"
 export OBSDEMO_WINDOWS_HOME="$cache/windows-home"
-echo "==> cross-building Jaeger and the Collector for windows/amd64 (cached after the first time)"
-OBSDEMO_HOME="$OBSDEMO_WINDOWS_HOME" "$OBSDEMO" install --from-source --target windows/amd64 jaeger collector
+echo "==> cross-building Jaeger, the Collector and Prometheus for windows/amd64 (cached after the first time)"
+OBSDEMO_HOME="$OBSDEMO_WINDOWS_HOME" "$OBSDEMO" install --from-source --target windows/amd64 jaeger collector prometheus
 
 export OBSDEMO_WINE_SHIM="$cache/windows-shim/bcryptprimitives.dll"
 mkdir -p "$(dirname "$OBSDEMO_WINE_SHIM")"

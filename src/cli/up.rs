@@ -80,6 +80,15 @@ pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken)
         }
     }
     let paths = StatePaths::new(&plan.state_dir);
+    let exposed = plan.exposed();
+    if !exposed.is_empty() {
+        eprintln!(
+            "{} bind = {} makes these reachable from the network, not only from this machine:\n  {}",
+            style::warn("warning:"),
+            plan.bind(),
+            exposed.join("\n  ")
+        );
+    }
     let supervisor_pid = crate::up::start(&plan, &paths).await?;
     let supervisor = ProcessId::of(supervisor_pid);
     let names: Vec<String> = plan.enabled().iter().map(|id| id.name().to_owned()).collect();

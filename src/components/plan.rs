@@ -94,6 +94,15 @@ pub enum PlanError {
     /// An `[[apps]]` entry is inconsistent.
     #[error("apps: {0}")]
     BadApp(String),
+    /// Grafana would let anyone on the network in without logging in.
+    #[error(
+        "grafana.anonymous = true with bind = {bind} lets anyone on the network see the dashboards without logging \
+         in; set grafana.anonymous_on_network = true in stack.toml to confirm, or bind to 127.0.0.1"
+    )]
+    AnonymousOnNetwork {
+        /// The bind address.
+        bind: IpAddr,
+    },
     /// Services would run with nothing to receive their spans.
     #[error(
         "the demo services send spans to the Collector or, without it, to Jaeger, but both are left out; \
@@ -191,6 +200,10 @@ impl StackPlan {
         let state_dir = overrides.state_dir.clone().unwrap_or_else(|| config.state_dir.clone());
         let state_dir = cwd.join(state_dir);
         config.state_dir = state_dir.clone();
+        let g = &config.grafana;
+        if g.enabled && g.anonymous && !config.bind.is_loopback() && !g.anonymous_on_network {
+            return Err(PlanError::AnonymousOnNetwork { bind: config.bind });
+        }
         let plan = Self { config, state_dir, listeners };
         let services_run = plan.enabled().iter().any(|id| matches!(id, ComponentId::Service(_) | ComponentId::App(_)));
         if services_run && plan.otlp_target().is_none() {
@@ -250,6 +263,15 @@ impl StackPlan {
     /// The address every listener binds to.
     pub fn bind(&self) -> IpAddr {
         self.config.bind
+    }
+
+    /// What becomes reachable from the network, when the bind address is not loopback:
+    /// every listener, as `port (component what)`. Empty on loopback.
+    pub fn exposed(&self) -> Vec<String> {
+        if self.bind().is_loopback() {
+            return Vec::new();
+        }
+        self.listeners.iter().map(|l| l.to_string()).collect()
     }
 
     /// The host to put in URLs: the bind address, or loopback when bound to all.
@@ -375,6 +397,19 @@ mod tests {
         let o =
             Overrides { without: vec!["jaeger".into(), "collector".into(), "services".into()], ..Default::default() };
         assert!(plan(StackConfig::default(), o).is_ok(), "nothing sends spans, so nothing needs a receiver");
+    }
+
+    #[test]
+    fn a_bind_off_loopback_is_said_and_anonymous_grafana_needs_confirming() {
+        let mut config = StackConfig { bind: IpAddr::from([0, 0, 0, 0]), ..Default::default() };
+        let p = plan(config.clone(), Overrides::default()).unwrap();
+        assert!(p.exposed().iter().any(|l| l == "port 3000 (grafana http)"), "{:?}", p.exposed());
+        assert!(plan(StackConfig::default(), Overrides::default()).unwrap().exposed().is_empty());
+        config.grafana.anonymous = true;
+        let e = plan(config.clone(), Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("anonymous_on_network"), "{e}");
+        config.grafana.anonymous_on_network = true;
+        assert!(plan(config, Overrides::default()).is_ok());
     }
 
     #[test]

@@ -314,6 +314,9 @@ pub struct GrafanaConfig {
     pub version: String,
     /// Let visitors in as viewers without logging in.
     pub anonymous: bool,
+    /// Confirms `anonymous` with a bind off loopback: anyone on the network then sees
+    /// the dashboards without logging in. Refused unless set.
+    pub anonymous_on_network: bool,
     /// Grafana's listeners.
     pub ports: GrafanaPorts,
 }
@@ -326,6 +329,7 @@ impl Default for GrafanaConfig {
             homepath: None,
             version: "12.2.1".into(),
             anonymous: false,
+            anonymous_on_network: false,
             ports: GrafanaPorts::default(),
         }
     }

@@ -159,3 +159,45 @@ fn a_build_without_a_web_ui_is_not_advertised_as_one() {
     let collector = status["components"].as_array().unwrap().iter().find(|c| c["name"] == "collector").unwrap();
     assert!(collector.get("ui_missing").is_none(), "the Collector has no UI to miss");
 }
+
+/// The listening TCP sockets of `pid`, as (address, port), from /proc.
+fn listening_sockets(pid: u32) -> Vec<(String, u16)> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for row in text.lines().skip(1) {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            // Columns: sl, local_address, rem_address, st (0A = LISTEN), ..., inode (9).
+            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                let (addr, port) = f[1].split_once(':').unwrap();
+                out.push((addr.to_owned(), u16::from_str_radix(port, 16).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_listener_of_the_stack_is_on_loopback_by_default() {
+    require(&["jaeger", "collector", "prometheus"]);
+    let stack = TestStack::new();
+    stack.up(&[]);
+    let mut seen = 0;
+    for pid in stack.recorded_pids() {
+        for (addr, port) in listening_sockets(pid) {
+            seen += 1;
+            // 127.0.0.1 in /proc's little-endian hex, or ::1.
+            let loopback = addr == "0100007F" || addr == "00000000000000000000000001000000";
+            assert!(loopback, "pid {pid} listens on {addr}:{port}, off loopback");
+        }
+    }
+    assert!(seen >= 10, "found the stack's listeners ({seen})");
+}

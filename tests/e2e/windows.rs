@@ -1,5 +1,6 @@
-//! The Windows build, run for real under Wine: `obsdemo.exe` with `jaeger.exe` and the
-//! Collector cross-built for windows/amd64 (`scripts/windows.sh` provides them all).
+//! The Windows build, run for real under Wine: `obsdemo.exe` with `jaeger.exe`, the
+//! Collector and Prometheus cross-built for windows/amd64 (`scripts/windows.sh`
+//! provides them all).
 //!
 //! What Wine does differently from Windows, and how the test stands on it:
 //! - Wine 8 lacks `bcryptprimitives.dll`; a test-only shim goes into the test's own
@@ -157,21 +158,8 @@ fn the_windows_build_runs_the_stack_under_wine() {
 
     // `up | reader` returns once the stack is up: the supervisor keeps no handle of
     // the caller's pipe.
-    let up = wine.command(
-        stack.dir(),
-        &[
-            "up",
-            "--json",
-            "--port-offset",
-            &offset,
-            "--without",
-            "prometheus",
-            "--without",
-            "grafana",
-            "--timeout",
-            "90s",
-        ],
-    );
+    let up = wine
+        .command(stack.dir(), &["up", "--json", "--port-offset", &offset, "--without", "grafana", "--timeout", "90s"]);
     // The pipe to `cat` is the one under test; nothing else of the test is a pipe (see
     // `run_to_files`): the reader's output goes to a file.
     let out_file = stack.dir().join("up-through-cat.json");
@@ -198,7 +186,7 @@ fn the_windows_build_runs_the_stack_under_wine() {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{}", describe(&out)))
     };
     let status = status_of();
-    for name in ["jaeger", "collector", "Order-service", "Notification-service"] {
+    for name in ["jaeger", "collector", "prometheus", "Order-service", "Notification-service"] {
         assert_eq!(component(&status, name)["healthy"], true, "{name}: {status:#}");
     }
     assert!(
@@ -209,6 +197,12 @@ fn the_windows_build_runs_the_stack_under_wine() {
     // A span over OTLP to the Windows Collector comes back from the Windows Jaeger.
     let trace_id = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "wine-probe", "wine-span");
     jaeger_trace(stack.port(16686), &trace_id, "wine-span");
+
+    // Host metrics: the Windows Collector's hostmetrics, scraped by the Windows Prometheus.
+    let query = format!("http://127.0.0.1:{}/api/v1/query?query=system_cpu_time_seconds_total", stack.port(9090));
+    eventually("host CPU metrics in Prometheus", Duration::from_secs(60), || {
+        (!get_json(&query)?["data"]["result"].as_array()?.is_empty()).then_some(())
+    });
 
     // Traffic through the five services, every trace verified.
     let out = wine.run(stack.dir(), &["load", "--json", "--rps", "10", "--duration", "5s"]);
