@@ -89,6 +89,8 @@ pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken)
             exposed.join("\n  ")
         );
     }
+    // Held until this `up` is done, whatever the outcome.
+    let _lock = crate::up::lock(&paths)?;
     let supervisor_pid = crate::up::start(&plan, &paths).await?;
     let supervisor = ProcessId::of(supervisor_pid);
     let names: Vec<String> = plan.enabled().iter().map(|id| id.name().to_owned()).collect();

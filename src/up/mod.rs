@@ -57,6 +57,46 @@ impl crate::error::HasKind for Leftovers {
     }
 }
 
+/// Another `obsdemo up` is bringing a stack up in the same state dir right now.
+#[derive(Debug, thiserror::Error)]
+#[error("another `obsdemo up` is starting a stack in {dir} right now; wait for it, then `obsdemo status`")]
+pub struct UpInProgress {
+    /// The state dir.
+    pub dir: String,
+}
+
+impl crate::error::HasKind for UpInProgress {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Conflict
+    }
+}
+
+/// Held while one `up` brings a stack up: a second `up` on the same state dir is
+/// refused instead of racing the first for the same ports. The OS releases it when
+/// the process ends, however it ends.
+#[derive(Debug)]
+pub struct UpLock(#[allow(dead_code, reason = "held for its lock, never read")] std::fs::File);
+
+/// Takes the state dir's `up` lock, creating the state dir first.
+pub fn lock(paths: &StatePaths) -> anyhow::Result<UpLock> {
+    let dir = paths.root.display().to_string();
+    paths.create().with_context(|| format!("cannot create the state dir {dir}"))?;
+    let path = paths.root.join("up.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(UpLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::from(UpInProgress { dir }).into()),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::from(e).context(format!("cannot lock {}", path.display())))
+        }
+    }
+}
+
 /// The binary of `id` in `plan`: its third-party binary, or this very executable for
 /// the components obsdemo runs itself (the demo services).
 pub fn resolve(plan: &StackPlan, id: &ComponentId) -> Result<PathBuf, MissingBinary> {

@@ -9,5 +9,6 @@ mod lifecycle;
 mod load;
 mod metrics;
 mod refusals;
+mod reliability;
 mod topologies;
 mod windows;

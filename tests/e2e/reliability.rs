@@ -1,0 +1,62 @@
+//! What must hold when things go wrong: two `up` at once, a stale state file whose pid
+//! now belongs to someone else, a state dir that cannot be made.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::*;
+
+#[test]
+fn two_ups_at_once_on_one_state_dir_have_exactly_one_winner() {
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    let offset = stack.offset.to_string();
+    let args = ["up", "--json", "--port-offset", &offset, "--without", "prometheus", "--without", "grafana"];
+    let spawn = || stack.command(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (first, second) = (spawn(), spawn());
+    let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let winners = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1, "exactly one up wins:\n{}\n{}", describe(&outs[0]), describe(&outs[1]));
+    let loser = outs.iter().find(|o| !o.status.success()).unwrap();
+    assert_eq!(loser.status.code(), Some(3), "{}", describe(loser));
+    let said = String::from_utf8_lossy(&loser.stderr);
+    assert!(said.contains("another `obsdemo up`") || said.contains("already running"), "{said}");
+    let status = stack.status();
+    let healthy = status["components"].as_array().unwrap().iter().filter(|c| c["healthy"] == true).count();
+    assert_eq!(healthy, 7, "the winner runs the whole stack: {status:#}");
+}
+
+#[test]
+fn a_stale_state_file_never_signals_the_unrelated_process_that_now_has_its_pid() {
+    let stack = TestStack::new();
+    let mut unrelated = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+    let pid = unrelated.id();
+    // A state file as a supervisor would leave it, naming that pid with another start
+    // time: the pid was reused.
+    let state = serde_json::json!({
+        "supervisor": { "pid": pid, "start_time": 1 },
+        "bind": "127.0.0.1",
+        "components": [{
+            "name": "jaeger", "state": "running", "process": { "pid": pid, "start_time": 1 },
+            "started_at": 1, "restarts": 0, "last_exit": null, "probes": [], "ports": [], "log": "/dev/null"
+        }],
+    });
+    std::fs::create_dir_all(stack.state_dir()).unwrap();
+    std::fs::write(stack.state_dir().join("state.json"), state.to_string()).unwrap();
+    assert_success(&stack.run(&["down"]), "down");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(unrelated.try_wait().unwrap().is_none(), "the unrelated process was signalled");
+    let _ = unrelated.kill();
+    let _ = unrelated.wait();
+}
+
+#[test]
+fn a_state_dir_that_cannot_be_made_is_a_clear_error_not_a_panic() {
+    let stack = TestStack::with_config("state_dir = \"not-a-dir/state\"");
+    std::fs::write(stack.dir().join("not-a-dir"), "a file where the state dir's parent should be").unwrap();
+    let out = stack.try_up(&["--without", "prometheus"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr.contains("cannot create the state dir") && stderr.contains("not-a-dir"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
