@@ -114,7 +114,14 @@ fn print_table(report: &StatusReport) {
         }
     }
     for c in report.components.iter().filter(|c| c.state == ComponentState::Failed) {
-        println!("\n{} {}: {}; see {}", style::bad("failed"), c.name, c.last_exit.as_deref().unwrap_or("?"), c.log);
+        println!(
+            "\n{} {}: {}; the last lines of {}:",
+            style::bad("failed"),
+            c.name,
+            c.last_exit.as_deref().unwrap_or("?"),
+            c.log
+        );
+        println!("{}", crate::logs::tail(std::path::Path::new(&c.log), 10).unwrap_or_default());
     }
 }
 

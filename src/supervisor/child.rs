@@ -20,7 +20,8 @@ use crate::stack::process::ProcessSpec;
 /// whether after a clean exit too, is each process's own `Restart`).
 #[derive(Clone, Copy, Debug)]
 pub struct RestartPolicy {
-    /// Wait before the first restart; doubled each time up to `max_backoff`.
+    /// Wait before the second restart (the first is immediate: one crash is most
+    /// often just that); doubled each time up to `max_backoff`.
     pub initial_backoff: Duration,
     /// The longest wait between restarts.
     pub max_backoff: Duration,
@@ -108,7 +109,7 @@ pub async fn run(
         }
     }
     let prober = Prober::new(ProbePolicy::default().timeout);
-    let mut backoff = shared.policy.initial_backoff;
+    let mut backoff = Duration::ZERO;
     let mut restarts = 0;
     loop {
         let mut child = match spawn(&spec, &shared, restarts) {
@@ -188,7 +189,7 @@ pub async fn run(
                         return;
                     }
                 }
-                backoff = (backoff * 2).min(shared.policy.max_backoff);
+                backoff = (backoff * 2).clamp(shared.policy.initial_backoff, shared.policy.max_backoff);
             }
         }
     }
