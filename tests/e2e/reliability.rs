@@ -88,3 +88,21 @@ fn sigterm_to_up_while_components_start_stops_everything_it_started() {
     assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
     assert_nothing_left(&pids, &ports);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let stack = TestStack::new();
+    // `status` prints a line even with no stack; `completions` prints thousands.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{BIN}' completions bash | head -1 >/dev/null; echo \"exit=${{PIPESTATUS:-?}}\""))
+        .current_dir(stack.dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    let out = stack.command(&["status"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(out.stdout);
+    let ended = out.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&ended.stderr).contains("panicked"), "{}", describe(&ended));
+}
