@@ -101,7 +101,8 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
-    let mut out = stack.command(&["status"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // `status --json` prints to stdout even when no stack ran here.
+    let mut out = stack.command(&["status", "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // The reader goes away before obsdemo writes.
     drop(out.stdout.take());
     let ended = out.wait_with_output().unwrap();
