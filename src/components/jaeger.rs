@@ -3,7 +3,7 @@
 //! flags). Its OTLP pair sits on 14317/14318 because the Collector owns 4317/4318; in
 //! the `direct` topology it takes those ports itself (see `plan.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use minijinja::{context, value::Serde};
 
@@ -11,13 +11,26 @@ use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port,
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
-use crate::stack::{JaegerFlavour, StackConfig, StatePaths};
+use crate::stack::{HumanDuration, JaegerFlavour, JaegerStorage, StackConfig, StatePaths};
 
 /// The Go module holding both Jaeger v2 (`cmd/jaeger`) and v1 (`cmd/all-in-one`).
 const MODULE: &str = "github.com/jaegertracing/jaeger";
 
 /// Jaeger, v2 or v1.
 pub struct Jaeger;
+
+/// How long Jaeger keeps traces: its own `retention`, else Prometheus's, so the traces
+/// and the host metrics a user compares cover the same window.
+fn retention(config: &StackConfig) -> HumanDuration {
+    config.jaeger.retention.unwrap_or(config.prometheus.retention)
+}
+
+/// Badger's key and value directories, under the state dir so a restart, a crash or
+/// `down`/`up` keeps every trace, as Prometheus keeps its samples.
+fn badger_dirs(paths: &StatePaths) -> (PathBuf, PathBuf) {
+    let root = paths.data().join("jaeger");
+    (root.join("keys"), root.join("values"))
+}
 
 /// Jaeger traces itself with an OpenTelemetry SDK exporting to localhost:4317, the
 /// Collector's port, configured only from the environment (jaegertracing/jaeger
@@ -93,11 +106,17 @@ impl Component for Jaeger {
     fn files(&self, plan: &StackPlan, out: &mut Renderer<'_>) -> Result<(), RenderError> {
         let c = &plan.config;
         if c.jaeger.flavour == JaegerFlavour::V2 {
-            out.emit(
-                "jaeger-v2.yaml",
-                "jaeger.yaml",
-                context! { bind => plan.bind().to_string(), j => Serde(&c.jaeger) },
-            )?;
+            out.emit("jaeger-v2.yaml", "jaeger.yaml", {
+                let (keys, values) = badger_dirs(out.paths);
+                context! {
+                    bind => plan.bind().to_string(),
+                    j => Serde(&c.jaeger),
+                    storage => Serde(c.jaeger.storage),
+                    badger_keys => keys.display().to_string(),
+                    badger_values => values.display().to_string(),
+                    retention => retention(c).to_string(),
+                }
+            })?;
         }
         Ok(())
     }
@@ -114,7 +133,7 @@ impl Component for Jaeger {
                 let p = &c.jaeger.ports;
                 let hp = |port| host_port(plan.bind(), port);
                 // The original plan's flags (DESIGN.md), each bound to the plan's address.
-                let args = vec![
+                let mut args = vec![
                     format!("--collector.otlp.grpc.host-port={}", hp(p.otlp_grpc)),
                     format!("--collector.otlp.http.host-port={}", hp(p.otlp_http)),
                     format!("--collector.zipkin.host-port={}", hp(p.zipkin)),
@@ -124,10 +143,26 @@ impl Component for Jaeger {
                     // Not in the original plan, but their defaults would bind every interface.
                     format!("--query.grpc-server.host-port={}", hp(p.query_grpc)),
                     format!("--admin.http.host-port={}", hp(p.admin)),
-                    format!("--memory.max-traces={}", c.jaeger.max_traces),
                 ];
                 let mut env = no_self_tracing();
-                env.push(("SPAN_STORAGE_TYPE".into(), "memory".into()));
+                // jaegertracing/jaeger v1.76.0 `internal/storage/v1/badger/options.go`
+                // (flag names) and `internal/storage/v1/factory/config.go` (SPAN_STORAGE_TYPE).
+                match c.jaeger.storage {
+                    JaegerStorage::Memory => {
+                        args.push(format!("--memory.max-traces={}", c.jaeger.max_traces));
+                        env.push(("SPAN_STORAGE_TYPE".into(), "memory".into()));
+                    }
+                    JaegerStorage::Badger => {
+                        let (keys, values) = badger_dirs(paths);
+                        args.extend([
+                            "--badger.ephemeral=false".to_owned(),
+                            format!("--badger.directory-key={}", keys.display()),
+                            format!("--badger.directory-value={}", values.display()),
+                            format!("--badger.span-store-ttl={}", retention(c)),
+                        ]);
+                        env.push(("SPAN_STORAGE_TYPE".into(), "badger".into()));
+                    }
+                }
                 CommandLine { args, env, workdir: None }
             }
         }

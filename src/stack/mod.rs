@@ -10,5 +10,7 @@ pub mod process;
 
 pub use duration::HumanDuration;
 pub use load::{ConfigError, ConfigSource, load};
-pub use model::{AppConfig, AppHealth, JaegerFlavour, RestartMode, ServiceConfig, ServiceKind, StackConfig, Topology};
+pub use model::{
+    AppConfig, AppHealth, JaegerFlavour, JaegerStorage, RestartMode, ServiceConfig, ServiceKind, StackConfig, Topology,
+};
 pub use paths::StatePaths;

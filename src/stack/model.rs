@@ -78,6 +78,17 @@ pub enum JaegerFlavour {
     V1,
 }
 
+/// Where Jaeger keeps traces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JaegerStorage {
+    /// Badger, an embedded on-disk store, under the state dir's `data/jaeger`.
+    #[default]
+    Badger,
+    /// Memory: fastest, bounded by `max_traces`, lost on every restart.
+    Memory,
+}
+
 /// The OpenTelemetry Collector.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -192,7 +203,13 @@ pub struct JaegerConfig {
     pub version: String,
     /// `v2` (default) or `v1`.
     pub flavour: JaegerFlavour,
-    /// Traces kept in memory before the oldest are dropped.
+    /// Where traces are kept: `badger` (default; on disk in the state dir, so they
+    /// survive a restart) or `memory`.
+    pub storage: JaegerStorage,
+    /// How long traces are kept on disk; unset, it follows `prometheus.retention`, so
+    /// traces and host metrics cover the same window.
+    pub retention: Option<HumanDuration>,
+    /// Traces kept in memory before the oldest are dropped (`storage = "memory"` only).
     pub max_traces: u32,
     /// Jaeger's listeners.
     pub ports: JaegerPorts,
@@ -205,6 +222,8 @@ impl Default for JaegerConfig {
             binary: None,
             version: "1.76.0".into(),
             flavour: JaegerFlavour::V2,
+            storage: JaegerStorage::Badger,
+            retention: None,
             max_traces: 100_000,
             ports: JaegerPorts::default(),
         }

@@ -36,6 +36,16 @@ pub fn require(components: &[&str]) {
     }
 }
 
+/// Fails loudly unless Jaeger v1 (`jaeger-all-in-one`) is installed.
+pub fn require_jaeger_v1() {
+    let mut config = StackConfig::default();
+    config.jaeger.flavour = obsdemo::stack::JaegerFlavour::V1;
+    let spec = ComponentId::Jaeger.kind().binary(&config).expect("Jaeger has a binary");
+    if let Err(e) = obsdemo::install::resolve(&spec, true) {
+        panic!("this test needs jaeger-all-in-one; provide it with `obsdemo install --from-source jaeger`.\n{e}");
+    }
+}
+
 /// The virtualenv holding the Django example's requirements (`examples/django/
 /// requirements.txt`), made by `./scripts/test.sh`; its `bin` directory.
 pub fn django_venv_bin() -> PathBuf {
@@ -156,6 +166,24 @@ impl TestStack {
     pub fn status(&self) -> Value {
         let out = self.run(&["status", "--json"]);
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{}", describe(&out)))
+    }
+
+    /// One component's entry in `status --json`.
+    pub fn component(&self, name: &str) -> Value {
+        let status = self.status();
+        let found = status["components"].as_array().and_then(|cs| cs.iter().find(|c| c["name"] == name)).cloned();
+        found.unwrap_or_else(|| panic!("no component {name} in status: {status:#}"))
+    }
+
+    /// SIGKILLs component `name` and waits until the supervisor has it healthy again
+    /// under a new pid; returns its new status entry.
+    pub fn kill_and_await_restart(&self, name: &str) -> Value {
+        let pid = self.component(name)["pid"].as_u64().expect("component runs");
+        assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+        eventually(&format!("{name} restarted and healthy"), Duration::from_secs(30), || {
+            let c = self.component(name);
+            (c["healthy"] == true && c["pid"].as_u64().is_some_and(|p| p != pid)).then_some(c)
+        })
     }
 
     /// The `state.json` of the stack.

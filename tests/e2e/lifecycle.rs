@@ -106,16 +106,7 @@ fn crashed_component_is_restarted() {
     require(&["jaeger", "collector"]);
     let stack = TestStack::new();
     stack.up(&["--without", "prometheus"]);
-    let collector = |s: &serde_json::Value| {
-        s["components"].as_array().unwrap().iter().find(|c| c["name"] == "collector").unwrap().clone()
-    };
-    let first = collector(&stack.status());
-    let pid = first["pid"].as_u64().unwrap();
-    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
-    let restarted = eventually("the collector restarted and healthy", Duration::from_secs(20), || {
-        let c = collector(&stack.status());
-        (c["healthy"] == true && c["pid"].as_u64() != Some(pid)).then_some(c)
-    });
+    let restarted = stack.kill_and_await_restart("collector");
     assert_eq!(restarted["restarts"], 1, "{restarted}");
 }
 

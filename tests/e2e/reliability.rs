@@ -1,5 +1,6 @@
 //! What must hold when things go wrong: two `up` at once, a stale state file whose pid
-//! now belongs to someone else, a state dir that cannot be made.
+//! now belongs to someone else, a state dir that cannot be made, traces kept across
+//! restarts.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -107,4 +108,50 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     drop(out.stdout.take());
     let ended = out.wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&ended.stderr).contains("panicked"), "{}", describe(&ended));
+}
+
+/// Sends one span straight to the stack's OTLP intake and waits until Jaeger has it.
+fn traced(stack: &TestStack, span_name: &str) -> String {
+    let id = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "persistence-test", span_name);
+    jaeger_trace(stack.port(16686), &id, span_name);
+    id
+}
+
+#[test]
+fn traces_survive_a_jaeger_crash_and_a_restart_of_the_stack() {
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    let before_crash = traced(&stack, "before-crash");
+    stack.kill_and_await_restart("jaeger");
+    jaeger_trace(stack.port(16686), &before_crash, "before-crash");
+
+    let before_down = traced(&stack, "before-down");
+    stack.down();
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    jaeger_trace(stack.port(16686), &before_crash, "before-crash");
+    jaeger_trace(stack.port(16686), &before_down, "before-down");
+    assert!(stack.state_dir().join("data/jaeger/keys").is_dir(), "Badger keeps its data in the state dir");
+}
+
+#[test]
+fn jaeger_v1_keeps_traces_on_disk_too_and_memory_is_still_an_option() {
+    require(&["collector"]);
+    require_jaeger_v1();
+    let stack = TestStack::with_config("[jaeger]\nflavour = \"v1\"\n");
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    let kept = traced(&stack, "v1-kept");
+    stack.down();
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    jaeger_trace(stack.port(16686), &kept, "v1-kept");
+    stack.down();
+
+    stack.set_config("[jaeger]\nflavour = \"v1\"\nstorage = \"memory\"\n");
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    let lost = traced(&stack, "v1-memory");
+    stack.down();
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    let url = format!("http://127.0.0.1:{}/api/traces/{lost}", stack.port(16686));
+    let body = get_json(&url).unwrap_or_default();
+    assert!(body["data"].as_array().is_none_or(|d| d.is_empty()), "memory storage forgets on restart: {body}");
 }

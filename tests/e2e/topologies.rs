@@ -23,17 +23,7 @@ fn launch_args(stack: &TestStack, component: &str) -> Vec<String> {
 #[test]
 fn jaeger_v1_with_the_original_flags_is_healthy_and_receives_spans() {
     require(&["collector"]);
-    let config = obsdemo::stack::StackConfig {
-        jaeger: obsdemo::stack::model::JaegerConfig {
-            flavour: obsdemo::stack::JaegerFlavour::V1,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let spec = obsdemo::components::ComponentId::Jaeger.kind().binary(&config).unwrap();
-    if let Err(e) = obsdemo::install::resolve(&spec, true) {
-        panic!("this test needs jaeger-all-in-one; provide it with `obsdemo install --from-source jaeger`.\n{e}");
-    }
+    require_jaeger_v1();
     let stack = TestStack::with_config("[jaeger]\nflavour = \"v1\"\n");
     stack.up(&["--without", "prometheus"]);
     let args = launch_args(&stack, "jaeger");
