@@ -117,6 +117,14 @@ pub enum PlanError {
         /// The listener that collides with it.
         second: Box<Listener>,
     },
+    /// The state dir's path holds characters a rendered config cannot carry.
+    #[error("state_dir `{}` {why}; choose a plainer path", path.display())]
+    BadStateDir {
+        /// The absolute state dir.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A port is zero, or the offset pushes it past 65535.
     #[error("{component} {name}: port {port} plus offset {offset} is not a usable TCP port (1-65535)")]
     BadPort {
@@ -129,6 +137,23 @@ pub enum PlanError {
         /// The `--port-offset`.
         offset: u16,
     },
+}
+
+/// Refuses a state dir that a rendered config could not name exactly. YAML and JSON
+/// quote every path, but a control character would still break a log line, and
+/// Grafana's INI reads `#` and `;` as the start of a comment and `$__file{..}`,
+/// `$__env{..}` and `${..}` as expansions (gopkg.in/ini.v1 `README.md`, "Working with
+/// comments"; grafana/grafana `pkg/setting/expanders.go`).
+fn check_state_dir(path: &Path, grafana: bool) -> Result<(), PlanError> {
+    let text = path.to_string_lossy();
+    let bad = |why| Err(PlanError::BadStateDir { path: path.to_owned(), why });
+    if text.chars().any(char::is_control) {
+        return bad("holds a control character (a newline, a tab, an escape)");
+    }
+    if grafana && text.contains(['#', ';', '$', '{', '}', '`', '"']) {
+        return bad("holds one of # ; $ { } ` \" which Grafana's config file would read as syntax");
+    }
+    Ok(())
 }
 
 /// The configuration as it will run, and its listeners.
@@ -200,6 +225,7 @@ impl StackPlan {
         let state_dir = overrides.state_dir.clone().unwrap_or_else(|| config.state_dir.clone());
         let state_dir = cwd.join(state_dir);
         config.state_dir = state_dir.clone();
+        check_state_dir(&state_dir, config.grafana.enabled)?;
         let g = &config.grafana;
         if g.enabled && g.anonymous && !config.bind.is_loopback() && !g.anonymous_on_network {
             return Err(PlanError::AnonymousOnNetwork { bind: config.bind });

@@ -124,6 +124,10 @@ pub fn validate(c: &StackConfig) -> Result<(), String> {
         if !(0.0..=1.0).contains(&s.error_rate) {
             return Err(format!("{}: error_rate {} is not between 0.0 and 1.0", s.name, s.error_rate));
         }
+        // A demo that answers after a minute only shows timeouts.
+        if let Some(latency) = s.latency.filter(|l| l.get() > std::time::Duration::from_secs(60)) {
+            return Err(format!("{}: latency {latency} is longer than the 60 s a demo service may take", s.name));
+        }
     }
     // Calls are checked once every name is known to be sound.
     for s in &c.services {
