@@ -12,10 +12,12 @@ pub fn tail(path: &Path, n: usize) -> std::io::Result<String> {
 /// repeats nothing.
 pub fn tail_with_end(path: &Path, n: usize) -> std::io::Result<(String, u64)> {
     let mut f = std::fs::File::open(path)?;
-    let start = f.metadata()?.len().saturating_sub(1 << 20);
+    const MAX: u64 = 1 << 20;
+    let start = f.metadata()?.len().saturating_sub(MAX);
     f.seek(SeekFrom::Start(start))?;
     let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
+    // Bounded even when the file grows meanwhile or is no regular file at all.
+    f.take(MAX).read_to_end(&mut buf)?;
     let end = start + buf.len() as u64;
     let text = String::from_utf8_lossy(&buf);
     let lines: Vec<&str> = text.lines().collect();

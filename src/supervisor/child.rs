@@ -69,7 +69,7 @@ impl Shared {
             f(rec);
         }
         if let Err(e) = state.write(&self.state_json) {
-            eprintln!("obsdemo supervisor: cannot write state.json: {e}");
+            super::note(format_args!("cannot write state.json: {e}"));
         }
     }
 }
@@ -238,8 +238,12 @@ fn append_log(shared: &Shared, name: &str, line: &str) -> std::io::Result<std::f
         state.components.iter().find(|c| c.name == name).map(|c| c.log.clone())
     }
     .ok_or_else(|| std::io::Error::other(format!("no record for {name}")))?;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    writeln!(f, "{line}")?;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    if let Err(e) = writeln!(f, "{line}") {
+        // A full disk must not stop the stack: the component still runs, and logs
+        // again once there is room.
+        super::note(format_args!("cannot write to {}: {e}", path.display()));
+    }
     Ok(f)
 }
 

@@ -20,3 +20,11 @@ pub mod run;
 pub mod state;
 pub mod stop;
 pub mod transport;
+
+/// Writes one line to the supervisor's own log (its stderr). A full disk or a closed
+/// log must never take the supervisor down with it, so a failed write is dropped, where
+/// `eprintln!` would panic.
+pub(crate) fn note(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "obsdemo supervisor: {line}");
+}

@@ -94,7 +94,7 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> Result<(), 
     let ports = shared.state.lock().expect("state lock is never poisoned").ports();
     let busy = wait_ports_free(launch.bind, &ports, Duration::from_secs(15)).await;
     if !busy.is_empty() {
-        eprintln!("obsdemo supervisor: ports still in use after stop: {busy:?}");
+        super::note(format_args!("ports still in use after stop: {busy:?}"));
     }
     let _ = std::fs::remove_file(&socket);
     for requester in first_requester.into_iter().chain(std::iter::from_fn(|| stops.try_recv().ok())) {

@@ -155,3 +155,27 @@ fn jaeger_v1_keeps_traces_on_disk_too_and_memory_is_still_an_option() {
     let body = get_json(&url).unwrap_or_default();
     assert!(body["data"].as_array().is_none_or(|d| d.is_empty()), "memory storage forgets on restart: {body}");
 }
+
+#[test]
+fn a_full_disk_under_the_logs_stops_nothing() {
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    // Every log now answers every write with ENOSPC, as a full disk does.
+    let logs = stack.state_dir().join("logs");
+    for entry in std::fs::read_dir(&logs).unwrap().flatten() {
+        std::fs::remove_file(entry.path()).unwrap();
+        std::os::unix::fs::symlink("/dev/full", entry.path()).unwrap();
+    }
+    // A restart writes its header line to the full log first; it must still start.
+    let restarted = stack.kill_and_await_restart("collector");
+    assert_eq!(restarted["restarts"], 1, "{restarted}");
+    let id = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "disk-full", "while-full");
+    jaeger_trace(stack.port(16686), &id, "while-full");
+    let logs_out = stack.run(&["logs", "collector"]);
+    assert!(!String::from_utf8_lossy(&logs_out.stderr).contains("panicked"), "{}", describe(&logs_out));
+    let pids = stack.recorded_pids();
+    let ports = stack.recorded_ports();
+    stack.down();
+    assert_nothing_left(&pids, &ports);
+}
