@@ -25,6 +25,10 @@ pub struct RestartPolicy {
     pub initial_backoff: Duration,
     /// The longest wait between restarts.
     pub max_backoff: Duration,
+    /// A run healthy this long ends a crash streak: the next crash restarts at once
+    /// again and counts afresh against the limit, so a component that crashes once
+    /// an hour is never given up on, while one that crashes on every start is.
+    pub stable_after: Duration,
     /// Time between SIGTERM and SIGKILL when stopping.
     pub grace: Duration,
 }
@@ -34,6 +38,7 @@ impl Default for RestartPolicy {
         Self {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
+            stable_after: Duration::from_secs(30),
             grace: Duration::from_secs(10),
         }
     }
@@ -110,7 +115,8 @@ pub async fn run(
     }
     let prober = Prober::new(ProbePolicy::default().timeout);
     let mut backoff = Duration::ZERO;
-    let mut restarts = 0;
+    // All restarts (shown by `status`), and those since the last stable run (limited).
+    let (mut restarts, mut streak) = (0, 0);
     loop {
         let mut child = match spawn(&spec, &shared, restarts) {
             Ok(child) => child,
@@ -135,7 +141,12 @@ pub async fn run(
             None => {
                 shared.update(&name, |c| c.state = ComponentState::Running);
                 readiness.send_replace(Readiness::Ready);
-                wait_exit(&mut child, pid, &mut stop, shared.policy.grace).await
+                let ready_at = tokio::time::Instant::now();
+                let ended = wait_exit(&mut child, pid, &mut stop, shared.policy.grace).await;
+                if ready_at.elapsed() >= shared.policy.stable_after {
+                    (backoff, streak) = (Duration::ZERO, 0);
+                }
+                ended
             }
         };
         match ended {
@@ -166,7 +177,7 @@ pub async fn run(
                     readiness.send_replace(Readiness::Failed);
                     return;
                 }
-                if !ever_ready || !wanted || restarts >= spec.restart.max {
+                if !ever_ready || !wanted || streak >= spec.restart.max {
                     shared.update(&name, |c| {
                         c.state = ComponentState::Failed;
                         c.process = None;
@@ -176,6 +187,7 @@ pub async fn run(
                     return;
                 }
                 restarts += 1;
+                streak += 1;
                 shared.update(&name, |c| {
                     c.state = ComponentState::Starting;
                     c.process = None;

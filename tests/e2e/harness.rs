@@ -175,11 +175,17 @@ impl TestStack {
         found.unwrap_or_else(|| panic!("no component {name} in status: {status:#}"))
     }
 
+    /// SIGKILLs component `name`; returns the pid it had.
+    pub fn kill(&self, name: &str) -> u64 {
+        let pid = self.component(name)["pid"].as_u64().expect("component runs");
+        assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+        pid
+    }
+
     /// SIGKILLs component `name` and waits until the supervisor has it healthy again
     /// under a new pid; returns its new status entry.
     pub fn kill_and_await_restart(&self, name: &str) -> Value {
-        let pid = self.component(name)["pid"].as_u64().expect("component runs");
-        assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+        let pid = self.kill(name);
         eventually(&format!("{name} restarted and healthy"), Duration::from_secs(30), || {
             let c = self.component(name);
             (c["healthy"] == true && c["pid"].as_u64().is_some_and(|p| p != pid)).then_some(c)

@@ -179,3 +179,26 @@ fn a_full_disk_under_the_logs_stops_nothing() {
     stack.down();
     assert_nothing_left(&pids, &ports);
 }
+
+#[test]
+fn a_component_that_crashes_on_every_start_is_given_up_on_and_the_rest_keeps_running() {
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    // From now on every start of the Collector dies at once on its config.
+    std::fs::write(stack.state_dir().join("rendered/otelcol.yaml"), "receivers: [not a config\n").unwrap();
+    stack.kill("collector");
+    // Restarts: at once, then after 1, 2, 4 and 8 s; then it is given up on.
+    let failed = eventually("the collector given up on", Duration::from_secs(60), || {
+        let c = stack.component("collector");
+        (c["state"] == "failed").then_some(c)
+    });
+    assert_eq!(failed["restarts"], 5, "{failed}");
+    let table = stack.run(&["status"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("failed collector") && text.contains("the last lines of"), "{text}");
+    assert!(text.contains("not a config") || text.to_lowercase().contains("error"), "shows why: {text}");
+    assert_eq!(table.status.code(), Some(1), "an unhealthy stack is a failing status");
+    let jaeger = stack.component("jaeger");
+    assert_eq!(jaeger["healthy"], true, "the rest keeps running: {jaeger}");
+}
