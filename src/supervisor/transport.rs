@@ -1,5 +1,6 @@
-//! The control channel's transport. On Unix: a socket file in the state dir (mode 0700
-//! dir keeps other users out). Elsewhere (Windows): a loopback TCP port, with the port
+//! The control channel's transport. On Unix: a socket file in the state dir, owner-only
+//! three times over: the 0700 state dir, the socket's own 0600 mode, and a check of the
+//! peer's uid on every connection (so loosening either mode lets no one else in). Elsewhere (Windows): a loopback TCP port, with the port
 //! and a random token written to that same file, and every connection must open with
 //! the token, so only a user who can read the state dir can talk to the supervisor.
 
@@ -7,26 +8,39 @@ use std::path::Path;
 
 #[cfg(unix)]
 mod imp {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::path::Path;
 
     use tokio::net::{UnixListener, UnixStream};
 
-    /// The supervisor's end.
-    pub struct Listener(UnixListener);
+    /// The supervisor's end, and the uid allowed to connect (the socket's owner).
+    pub struct Listener {
+        inner: UnixListener,
+        owner: u32,
+    }
 
     /// One connection.
     pub type Stream = UnixStream;
 
-    /// Listens at `path`, replacing a stale socket file.
+    /// Listens at `path`, replacing a stale socket file; only its owner may connect.
     pub fn bind(path: &Path) -> std::io::Result<Listener> {
         let _ = std::fs::remove_file(path);
-        UnixListener::bind(path).map(Listener)
+        let inner = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(Listener { inner, owner: std::fs::metadata(path)?.uid() })
     }
 
     impl Listener {
-        /// The next connection.
+        /// The next connection from the owner; any other is closed unanswered.
         pub async fn accept(&self) -> std::io::Result<Stream> {
-            Ok(self.0.accept().await?.0)
+            loop {
+                let (stream, _) = self.inner.accept().await?;
+                match stream.peer_cred().map(|c| c.uid()) {
+                    Ok(uid) if uid == self.owner => return Ok(stream),
+                    Ok(uid) => crate::supervisor::note(format_args!("refused a control connection from uid {uid}")),
+                    Err(e) => crate::supervisor::note(format_args!("refused a control connection: {e}")),
+                }
+            }
         }
     }
 

@@ -202,3 +202,51 @@ fn a_component_that_crashes_on_every_start_is_given_up_on_and_the_rest_keeps_run
     let jaeger = stack.component("jaeger");
     assert_eq!(jaeger["healthy"], true, "the rest keeps running: {jaeger}");
 }
+
+/// Connects to the control socket at `socket` as uid/gid 65534 (nobody) and asks the
+/// supervisor to stop; returns what happened: `EACCES`, or `ANSWER:` and the answer
+/// (nothing when the connection was closed).
+fn stop_as_another_user(socket: &std::path::Path) -> String {
+    const CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    print("EACCES"); sys.exit(0)
+s.settimeout(10)
+try:
+    s.sendall(b'{"cmd":"stop"}\n')
+    print("ANSWER:" + s.recv(100).decode())
+except (BrokenPipeError, ConnectionResetError):
+    print("ANSWER:")
+"#;
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", CLIENT])
+        .arg(socket)
+        .output()
+        .expect("setpriv (util-linux) and /usr/bin/python3 run; the test must run as root to act as another user");
+    assert_success(&out, "the other user's client");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn the_control_socket_answers_only_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::new();
+    stack.up(&["--without", "prometheus", "--without", "services"]);
+    let socket = stack.state_dir().join("supervisor.sock");
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+    // A user who loosens the state dir still keeps everyone else out: first by the
+    // socket's mode, then, with that loosened too, by the peer's uid.
+    let open = |path: &std::path::Path, mode| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    open(stack.dir(), 0o755).unwrap();
+    open(&stack.state_dir(), 0o755).unwrap();
+    assert_eq!(stop_as_another_user(&socket), "EACCES");
+    open(&socket, 0o666).unwrap();
+    assert_eq!(stop_as_another_user(&socket), "ANSWER:", "closed unanswered");
+    assert_eq!(stack.component("jaeger")["healthy"], true, "the stack did not stop");
+    let log = std::fs::read_to_string(stack.state_dir().join("logs/supervisor.log")).unwrap();
+    assert!(log.contains("refused a control connection from uid 65534"), "{log}");
+}
