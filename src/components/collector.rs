@@ -67,6 +67,7 @@ impl Component for Collector {
             jaeger_enabled => c.jaeger.enabled,
             jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,
             host_name => out.host_name,
+            queue_dir => out.paths.data().join("collector-queue").display().to_string(),
             os_type => std::env::consts::OS,
         };
         out.emit("otelcol.yaml", "otelcol.yaml", ctx)

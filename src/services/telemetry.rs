@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{RetryPolicy, WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
@@ -32,9 +32,17 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
         return Ok(Telemetry { provider: None });
     }
+    // Retry an unreachable Collector for most of the export's 10 s deadline, not the
+    // SDK's default 3 retries (about 0.7 s), so a Collector restart loses no spans;
+    // meanwhile new spans wait in the queue below.
+    let retry = RetryPolicy::recommended()
+        .with_max_retries(30)
+        .with_initial_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(1));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint)
+        .with_retry_policy(retry)
         .build()
         .map_err(|e| failed(&e))?;
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
