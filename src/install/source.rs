@@ -309,6 +309,6 @@ mod tests {
             "{modules:?}"
         );
         assert!(modules.contains(&"go.opentelemetry.io/collector/confmap/provider/fileprovider@v1.71.0".to_owned()));
-        assert_eq!(modules.len(), 12);
+        assert_eq!(modules.len(), 13);
     }
 }

@@ -12,14 +12,35 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::scenario::PlannedRequest;
+use crate::services::tracing_http::TRACE_RESPONSE_HEADER;
 
 /// What happened to one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The server answered with this status; the body is kept for 2xx creates.
-    Answered(u16, Bytes),
+    Answered(Answer),
     /// No answer: `connect`, `timeout` or `io`.
     Failed(&'static str),
+}
+
+/// An HTTP answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// Its status.
+    pub status: u16,
+    /// Its body.
+    pub body: Bytes,
+    /// The trace the request made, from the `traceresponse` header, when the server
+    /// sent one (the demo services do).
+    pub trace_id: Option<u128>,
+}
+
+/// The trace id in a `traceresponse` value (`00-<32 hex>-<16 hex>-<2 hex>`).
+fn trace_id_of(value: &[u8]) -> Option<u128> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut parts = text.split('-');
+    let (_version, id) = (parts.next()?, parts.next()?);
+    (id.len() == 32).then(|| u128::from_str_radix(id, 16).ok()).flatten().filter(|id| *id != 0)
 }
 
 /// A worker's connection to the target.
@@ -39,7 +60,7 @@ impl Connection {
     /// Sends `req`, waiting at most `timeout` for the whole exchange.
     pub async fn send(&mut self, req: &PlannedRequest, timeout: Duration) -> Outcome {
         match tokio::time::timeout(timeout, self.exchange(req)).await {
-            Ok(Ok((status, body))) => Outcome::Answered(status, body),
+            Ok(Ok(answer)) => Outcome::Answered(answer),
             Ok(Err(kind)) => {
                 self.sender = None;
                 Outcome::Failed(kind)
@@ -52,7 +73,7 @@ impl Connection {
         }
     }
 
-    async fn exchange(&mut self, req: &PlannedRequest) -> Result<(u16, Bytes), &'static str> {
+    async fn exchange(&mut self, req: &PlannedRequest) -> Result<Answer, &'static str> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             let stream = TcpStream::connect(self.addr).await.map_err(|_| "connect")?;
             let _ = stream.set_nodelay(true);
@@ -78,7 +99,19 @@ impl Connection {
         let request = builder.body(body).map_err(|_| "io")?;
         let response = sender.send_request(request).await.map_err(|_| "io")?;
         let status = response.status().as_u16();
+        let trace_id = response.headers().get(TRACE_RESPONSE_HEADER).and_then(|v| trace_id_of(v.as_bytes()));
         let body = response.into_body().collect().await.map_err(|_| "io")?.to_bytes();
-        Ok((status, body))
+        Ok(Answer { status, body, trace_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trace_ids_are_read_from_traceresponse() {
+        let id = super::trace_id_of(b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assert_eq!(id, Some(0x0af7651916cd43dd8448eb211c80319c));
+        assert_eq!(super::trace_id_of(b"00-00000000000000000000000000000000-b7ad6b7169203331-01"), None);
+        assert_eq!(super::trace_id_of(b"garbage"), None);
     }
 }

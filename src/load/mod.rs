@@ -8,7 +8,8 @@
 //! - [`verify`]: finding the run's traces in Jaeger and checking each is complete.
 //!
 //! Every worker runs the same loop, whatever the pacing: take the next request
-//! number, wait until it is due, send it, record it.
+//! number, wait until it is due, send it, record it. In open loop the pool of workers
+//! grows while requests fall due with no connection free.
 
 pub mod client;
 pub mod report;
@@ -77,8 +78,11 @@ pub struct LoadOptions {
     pub pacing: Pacing,
     /// How long to send.
     pub duration: Duration,
-    /// Keep-alive connections (= concurrency in closed loop).
+    /// Keep-alive connections to start with (= concurrency in closed loop).
     pub connections: usize,
+    /// Open loop: the most connections the pool may grow to when every connection is
+    /// busy and a request is due.
+    pub max_connections: usize,
     /// Longest wait for one answer.
     pub timeout: Duration,
     /// The operations and their weights.
@@ -96,8 +100,10 @@ pub struct RunSummary {
     pub target: String,
     /// The asked rate, open loop only.
     pub requested_rps: Option<f64>,
-    /// Connections used.
+    /// Connections open at the end (the pool only grows).
     pub connections: usize,
+    /// The bound on the pool.
+    pub max_connections: usize,
     /// The asked duration.
     pub duration: Duration,
     /// Wall-clock start, for finding the traces.
@@ -121,14 +127,46 @@ pub struct Progress {
     pub current_rps: f64,
     /// p99 latency so far.
     pub p99: Duration,
+    /// Connections open.
+    pub connections: usize,
 }
+
+/// Where the trace id of each answered request goes, with the moment it was answered
+/// (for [`verify::verify_ids`], which checks them while the load runs).
+pub type TraceSink = tokio::sync::mpsc::UnboundedSender<(u128, Instant)>;
+
+/// What every worker shares.
+struct Shared {
+    schedule: Schedule,
+    next: AtomicU64,
+    created: CreatedOrders,
+    mix: Mix,
+    timeout: Duration,
+    base_path: String,
+    addr: std::net::SocketAddr,
+    authority: String,
+    headers: Vec<(String, String)>,
+    stop: CancellationToken,
+    traces: Option<TraceSink>,
+}
+
+/// A request that is this late and still unclaimed means every connection is busy:
+/// the pool grows. Below a millisecond is timer granularity, not a shortage.
+const GROW_AFTER: Duration = Duration::from_millis(1);
 
 /// Runs the load, calling `progress` four times a second. Ends at `duration`, or
 /// when `stop` is cancelled (no request is sent after that), plus at most `timeout`
 /// for requests still in flight.
+///
+/// In open loop the connection pool sizes itself, as k6's constant-arrival-rate
+/// executor adds virtual users: whenever a request is due and no connection is free
+/// to send it, the pool grows (by a quarter, at least one) up to `max_connections`.
+/// How late each request left is recorded, so a client that could not keep up says so
+/// instead of passing its own queueing off as the server's latency.
 pub async fn run(
     options: &LoadOptions,
     stop: &CancellationToken,
+    traces: Option<TraceSink>,
     mut progress: impl FnMut(Progress),
 ) -> Result<(RunSummary, Recorder), LoadError> {
     let bad = |why: String| LoadError::BadTarget { target: options.target.clone(), why };
@@ -144,89 +182,71 @@ pub async fn run(
         .map_err(|e| unresolved(e.to_string()))?
         .next()
         .ok_or_else(|| unresolved("it has no address".into()))?;
-    let base_path = url.path().trim_end_matches('/').to_owned();
-    let authority = format!("{host}:{port}");
-    let headers = vec![(RUN_ID_HEADER.to_owned(), options.run_id.clone())];
 
     let started_at = SystemTime::now();
-    let schedule = Schedule { start: Instant::now(), duration: options.duration, pacing: options.pacing };
-    let next = Arc::new(AtomicU64::new(0));
-    let created = Arc::new(CreatedOrders::default());
-    let recorders: Vec<Arc<Mutex<Recorder>>> =
-        (0..options.connections.max(1)).map(|_| Arc::new(Mutex::new(Recorder::default()))).collect();
+    let shared = Arc::new(Shared {
+        schedule: Schedule { start: Instant::now(), duration: options.duration, pacing: options.pacing },
+        next: AtomicU64::new(0),
+        created: CreatedOrders::default(),
+        mix: options.mix.clone(),
+        timeout: options.timeout,
+        base_path: url.path().trim_end_matches('/').to_owned(),
+        addr,
+        authority: format!("{host}:{port}"),
+        headers: vec![(RUN_ID_HEADER.to_owned(), options.run_id.clone())],
+        stop: stop.clone(),
+        traces,
+    });
+    let open_loop = matches!(options.pacing, Pacing::Rate(_));
+    // The bound wins over the starting size; a closed loop never grows.
+    let initial = if open_loop { options.connections.min(options.max_connections) } else { options.connections }.max(1);
+    let max_connections = if open_loop { options.max_connections.max(1) } else { initial };
+    let mut recorders: Vec<Arc<Mutex<Recorder>>> = Vec::new();
     let mut workers = tokio::task::JoinSet::new();
-    for recorder in &recorders {
-        let (recorder, next, created) = (recorder.clone(), next.clone(), created.clone());
-        let mut conn = Connection::new(addr, authority.clone(), headers.clone());
-        let (mix, timeout, base_path) = (options.mix.clone(), options.timeout, base_path.clone());
-        let stop = stop.clone();
-        workers.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(due) = schedule.due(i) else { break };
-                if stop.is_cancelled() {
-                    break;
-                }
-                // Only wait for a request that is due later: tokio's timer rounds every
-                // deadline up to the next millisecond, so sleeping until "now" would
-                // hold each request back by up to 1 ms.
-                if due > Instant::now() {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(due) => {}
-                        () = stop.cancelled() => break,
-                    }
-                }
-                let op = mix.pick();
-                let req = scenario::request(op, &created, &base_path);
-                let sent = Instant::now();
-                let outcome = conn.send(&req, timeout).await;
-                // Open loop counts from when the request was due, closed loop from the send.
-                let latency = match schedule.pacing {
-                    Pacing::Rate(_) => due.elapsed(),
-                    Pacing::Closed => sent.elapsed(),
-                };
-                let mut r = recorder.lock().expect("recorder lock is never poisoned");
-                match outcome {
-                    Outcome::Answered(status, body) => {
-                        r.answered(status, latency);
-                        if req.operation == Operation::CreateOrder
-                            && (200..300).contains(&status)
-                            && let Some(id) =
-                                serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|b| b["id"].as_u64())
-                        {
-                            created.add(id);
-                        }
-                    }
-                    Outcome::Failed(kind) => r.failed(kind),
-                }
-            }
-        });
-    }
+    let grow = |workers: &mut tokio::task::JoinSet<()>, recorders: &mut Vec<Arc<Mutex<Recorder>>>, n: usize| {
+        for _ in 0..n {
+            let recorder = Arc::new(Mutex::new(Recorder::default()));
+            recorders.push(recorder.clone());
+            workers.spawn(worker(shared.clone(), recorder));
+        }
+    };
+    grow(&mut workers, &mut recorders, initial);
 
-    let merged = || {
+    let merged = |recorders: &[Arc<Mutex<Recorder>>]| {
         let mut all = Recorder::default();
-        for r in &recorders {
+        for r in recorders {
             all.merge(&r.lock().expect("recorder lock is never poisoned"));
         }
         all
     };
     let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    let mut check_pool = tokio::time::interval(Duration::from_millis(2));
+    check_pool.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last = (Instant::now(), 0u64);
     loop {
         tokio::select! {
             joined = workers.join_next() => {
                 if joined.is_none() { break }
             }
+            _ = check_pool.tick(), if open_loop && recorders.len() < max_connections => {
+                let unclaimed = shared.next.load(Ordering::Relaxed);
+                let overdue = shared.schedule.due(unclaimed).is_some_and(|due| due + GROW_AFTER < Instant::now());
+                if overdue && !stop.is_cancelled() {
+                    let n = (recorders.len() / 4).clamp(1, max_connections - recorders.len());
+                    grow(&mut workers, &mut recorders, n);
+                }
+            }
             _ = ticker.tick() => {
-                let now = merged();
+                let now = merged(&recorders);
                 let finished = now.total();
                 let since = last.0.elapsed().as_secs_f64().max(1e-3);
                 progress(Progress {
-                    elapsed: schedule.start.elapsed(),
+                    elapsed: shared.schedule.start.elapsed(),
                     finished,
                     errors: now.errors(),
                     current_rps: (finished - last.1) as f64 / since,
                     p99: now.latency_at(0.99),
+                    connections: recorders.len(),
                 });
                 last = (Instant::now(), finished);
             }
@@ -240,10 +260,58 @@ pub async fn run(
             Pacing::Closed => None,
         },
         connections: recorders.len(),
+        max_connections,
         duration: options.duration,
         started_at,
         finished_at: SystemTime::now(),
         interrupted: stop.is_cancelled(),
     };
-    Ok((summary, merged()))
+    Ok((summary, merged(&recorders)))
+}
+
+/// One connection's loop: take the next request number, wait until it is due, send
+/// it, record it.
+async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
+    let mut conn = Connection::new(shared.addr, shared.authority.clone(), shared.headers.clone());
+    loop {
+        let i = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(due) = shared.schedule.due(i) else { break };
+        if shared.stop.is_cancelled() {
+            break;
+        }
+        // Only wait for a request that is due later: tokio's timer rounds every
+        // deadline up to the next millisecond, so sleeping until "now" would hold each
+        // request back by up to 1 ms.
+        if due > Instant::now() {
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => {}
+                () = shared.stop.cancelled() => break,
+            }
+        }
+        let op = shared.mix.pick();
+        let req = scenario::request(op, &shared.created, &shared.base_path);
+        let sent = Instant::now();
+        let outcome = conn.send(&req, shared.timeout).await;
+        let latency = sent.elapsed();
+        let mut r = recorder.lock().expect("recorder lock is never poisoned");
+        if let Pacing::Rate(_) = shared.schedule.pacing {
+            r.left(sent.saturating_duration_since(due));
+        }
+        match outcome {
+            Outcome::Answered(answer) => {
+                r.answered(answer.status, latency);
+                if let (Some(sink), Some(id)) = (&shared.traces, answer.trace_id) {
+                    let _ = sink.send((id, Instant::now()));
+                }
+                if req.operation == Operation::CreateOrder
+                    && (200..300).contains(&answer.status)
+                    && let Some(id) =
+                        serde_json::from_slice::<serde_json::Value>(&answer.body).ok().and_then(|b| b["id"].as_u64())
+                {
+                    shared.created.add(id);
+                }
+            }
+            Outcome::Failed(kind) => r.failed(kind),
+        }
+    }
 }

@@ -26,6 +26,32 @@ pub struct Latency {
     pub mean: f64,
 }
 
+/// How late requests left in an open-loop run, in milliseconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct SendLag {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Latest.
+    pub max: f64,
+}
+
+/// The client, not the server, held requests back.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientLimit {
+    /// Requests that left more than 2 ms after they were due.
+    pub late_requests: u64,
+    /// Their share of all requests.
+    pub late_share: f64,
+    /// Why, and what to do about it.
+    pub why: String,
+}
+
+/// Requests leaving later than this were held back by the client; below it is timer
+/// granularity and scheduling noise.
+const LATE: Duration = Duration::from_millis(2);
+
 /// A limit the run must meet.
 #[derive(Clone, Debug, Serialize)]
 pub struct Gate {
@@ -50,8 +76,10 @@ pub struct LoadReport {
     pub mode: &'static str,
     /// Asked rate, open loop only.
     pub requested_rps: Option<f64>,
-    /// Connections used.
+    /// Connections open at the end (open loop: grown as needed).
     pub connections: usize,
+    /// The bound the pool could grow to.
+    pub max_connections: usize,
     /// Asked duration, in seconds.
     pub duration_s: f64,
     /// Requests finished (answered or failed).
@@ -68,9 +96,13 @@ pub struct LoadReport {
     pub by_status: BTreeMap<String, u64>,
     /// Requests with no answer, by kind.
     pub failures: BTreeMap<String, u64>,
-    /// Latency of answered requests; in open loop measured from when each request was
-    /// due, so a stalled server shows up.
+    /// Latency of answered requests, from when each was sent: the server's time.
     pub latency_ms: Latency,
+    /// Open loop: how late requests left, against their schedule.
+    pub send_lag_ms: Option<SendLag>,
+    /// Set when the client could not send on schedule (more than 1% of requests left
+    /// over 2 ms late): the rate asked was not the rate the server saw.
+    pub client_limit: Option<ClientLimit>,
     /// Whether the run's traces arrived in Jaeger.
     pub verification: Option<Verification>,
     /// The gates asked for, and how the run did.
@@ -138,6 +170,27 @@ pub fn build(
         });
     }
     let passed = results.iter().all(|g| g.passed);
+    let open_loop = run.requested_rps.is_some();
+    let send_lag_ms = open_loop.then(|| SendLag {
+        p50: ms(recorder.lag_at(0.5)),
+        p99: ms(recorder.lag_at(0.99)),
+        max: ms(recorder.lag_at(1.0)),
+    });
+    let late = if open_loop { recorder.late(LATE) } else { 0 };
+    let late_share = if requests == 0 { 0.0 } else { late as f64 / requests as f64 };
+    let client_limit = (late_share > 0.01).then(|| {
+        let lag_p99 = ms(recorder.lag_at(0.99));
+        let why = if run.connections >= run.max_connections {
+            format!(
+                "all {} connections were busy, so requests waited for one (p99 {lag_p99} ms late); \
+                 raise --max-connections",
+                run.max_connections
+            )
+        } else {
+            format!("the load generator could not send on time (p99 {lag_p99} ms late): its CPU was the limit")
+        };
+        ClientLimit { late_requests: late, late_share, why }
+    });
     // An interrupted run is measured over the time it ran, not the time asked.
     let ran_for = if run.interrupted {
         run.finished_at.duration_since(run.started_at).unwrap_or(run.duration)
@@ -153,6 +206,7 @@ pub fn build(
         },
         requested_rps: run.requested_rps,
         connections: run.connections,
+        max_connections: run.max_connections,
         duration_s: run.duration.as_secs_f64(),
         requests,
         successes: recorder.successes(),
@@ -162,6 +216,8 @@ pub fn build(
         by_status: recorder.by_status.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
         failures: recorder.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
         latency_ms: latency,
+        send_lag_ms,
+        client_limit,
         verification,
         gates: results,
         passed,

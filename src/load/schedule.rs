@@ -7,8 +7,9 @@ use tokio::time::Instant;
 /// How requests are paced.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pacing {
-    /// Open loop: request `i` is due at `start + i / rate`, whatever the server does,
-    /// and its latency counts from then (coordinated-omission correction, as wrk2).
+    /// Open loop: request `i` is due at `start + i / rate`, whatever the server does;
+    /// the pool of connections grows so it can leave then, and how late it left is
+    /// recorded beside its latency.
     Rate(f64),
     /// Closed loop: each connection sends its next request when the last one is
     /// answered; latency counts from the send.

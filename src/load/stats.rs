@@ -15,8 +15,11 @@ fn new_histogram() -> Histogram<u64> {
 /// One worker's (or the whole run's) measurements.
 #[derive(Clone, Debug)]
 pub struct Recorder {
-    /// Latency of every request that got an answer, in µs.
+    /// Latency of every request that got an answer, from when it was sent, in µs.
     pub latency: Histogram<u64>,
+    /// Open loop: how long after it was due each request was sent, in µs. Above a
+    /// millisecond, the client (its connections or its CPU) held the request back.
+    pub lag: Histogram<u64>,
     /// Answers by HTTP status.
     pub by_status: BTreeMap<u16, u64>,
     /// Requests that got no answer, by kind (`connect`, `timeout`, `io`).
@@ -25,7 +28,7 @@ pub struct Recorder {
 
 impl Default for Recorder {
     fn default() -> Self {
-        Self { latency: new_histogram(), by_status: BTreeMap::new(), failures: BTreeMap::new() }
+        Self { latency: new_histogram(), lag: new_histogram(), by_status: BTreeMap::new(), failures: BTreeMap::new() }
     }
 }
 
@@ -36,6 +39,11 @@ impl Recorder {
         *self.by_status.entry(status).or_default() += 1;
     }
 
+    /// Records that a request was sent `lag` after it was due.
+    pub fn left(&mut self, lag: Duration) {
+        self.lag.saturating_record(lag.as_micros().max(1) as u64);
+    }
+
     /// Records a request that got no answer.
     pub fn failed(&mut self, kind: &'static str) {
         *self.failures.entry(kind).or_default() += 1;
@@ -44,6 +52,7 @@ impl Recorder {
     /// Adds `other` into this one.
     pub fn merge(&mut self, other: &Recorder) {
         self.latency.add(&other.latency).expect("histograms have the same bounds");
+        self.lag.add(&other.lag).expect("histograms have the same bounds");
         for (status, n) in &other.by_status {
             *self.by_status.entry(*status).or_default() += n;
         }
@@ -70,6 +79,17 @@ impl Recorder {
     /// Requests that did not succeed: non-2xx answers and failures.
     pub fn errors(&self) -> u64 {
         self.total() - self.successes()
+    }
+
+    /// The send lag at `quantile` (0.0 to 1.0).
+    pub fn lag_at(&self, quantile: f64) -> Duration {
+        Duration::from_micros(self.lag.value_at_quantile(quantile))
+    }
+
+    /// Requests sent more than `threshold` after they were due.
+    pub fn late(&self, threshold: Duration) -> u64 {
+        let t = threshold.as_micros() as u64;
+        self.lag.iter_recorded().filter(|v| v.value_iterated_to() > t).map(|v| v.count_at_value()).sum()
     }
 
     /// The latency at `quantile` (0.0 to 1.0).

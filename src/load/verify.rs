@@ -1,15 +1,27 @@
-//! Proof that a run's traces arrived: ask Jaeger for every trace tagged with the run
-//! id, and check each is complete.
+//! Proof that a run's traces arrived, and complete.
+//!
+//! Against the demo services (and any server that answers with `traceresponse`) the
+//! client knows each request's trace id, so [`verify_ids`] checks traces by id while
+//! the load still runs: each once its request is a moment old, again only while it is
+//! missing or incomplete. The verdict comes moments after the last request, however
+//! long the run. For other servers [`verify`] searches Jaeger for the run id's tag.
 //!
 //! Complete means: exactly one root; every span's parent is in the trace; and every
 //! client span calling a service (`peer.service`) has a server span of that service
 //! as its child. So a trace holds a span from every service the request passed
 //! through, however far it got (a declined payment never reaches Shipping).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::time::Instant;
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::LoadError;
@@ -51,7 +63,7 @@ pub struct TraceQuery {
 /// passes; then reports what it found.
 pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result<Verification, LoadError> {
     let client = crate::http::local_client(Duration::from_secs(60));
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     loop {
         let traces = fetch(&client, query).await?;
         let mut complete = 0;
@@ -79,6 +91,159 @@ pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result
     }
 }
 
+/// How old an answered request is before its trace is asked for: the services export
+/// every 500 ms and the Collector flushes every 200 ms.
+const SETTLE: Duration = Duration::from_millis(1_000);
+/// How long a missing or incomplete trace waits before it is asked for again.
+const RECHECK: Duration = Duration::from_millis(500);
+/// Trace ids per Jaeger request (each becomes one `traceID=` parameter).
+const IDS_PER_REQUEST: usize = 100;
+/// Jaeger requests in flight at once.
+const PARALLEL_REQUESTS: usize = 4;
+
+/// Verifies, by id, the traces whose ids arrive on `ids` (each with the moment its
+/// request was answered), while the load runs. Returns once the sender is gone and
+/// every trace is complete, or `wait` after the sender is gone.
+pub async fn verify_ids(
+    jaeger_url: &str,
+    from: SystemTime,
+    mut ids: UnboundedReceiver<(u128, Instant)>,
+    wait: Duration,
+) -> Result<Verification, LoadError> {
+    let client = crate::http::local_client(Duration::from_secs(60));
+    let url = format!("{}/api/traces", jaeger_url.trim_end_matches('/'));
+    let start = micros(from).saturating_sub(1_000_000);
+    // Each trace id, by when it is next asked for.
+    let mut due: BinaryHeap<Reverse<(Instant, u128)>> = BinaryHeap::new();
+    let (mut expected, mut complete) = (0u64, 0u64);
+    let mut found = std::collections::HashSet::new();
+    let mut incomplete: HashMap<u128, String> = HashMap::new();
+    let mut closed_at: Option<Instant> = None;
+    // When most of a round was not in Jaeger yet, Jaeger is behind: asking for more
+    // now would only slow it down further, so the next round waits.
+    let mut hold_until = Instant::now();
+    loop {
+        loop {
+            match ids.try_recv() {
+                Ok((id, answered)) => {
+                    expected += 1;
+                    due.push(Reverse((answered + SETTLE, id)));
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    closed_at.get_or_insert_with(Instant::now);
+                    break;
+                }
+            }
+        }
+        if closed_at.is_some_and(|closed| due.is_empty() || closed.elapsed() >= wait) {
+            break;
+        }
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        while let Some(Reverse((at, id))) = due.peek().copied() {
+            if at > now || now < hold_until || ready.len() >= IDS_PER_REQUEST * PARALLEL_REQUESTS * 4 {
+                break;
+            }
+            due.pop();
+            ready.push(id);
+        }
+        if ready.is_empty() {
+            let next = due.peek().map_or(now + RECHECK, |Reverse((at, _))| *at).max(hold_until);
+            match closed_at {
+                None => tokio::select! {
+                    got = ids.recv() => match got {
+                        Some((id, answered)) => {
+                            expected += 1;
+                            due.push(Reverse((answered + SETTLE, id)));
+                        }
+                        None => closed_at = Some(Instant::now()),
+                    },
+                    () = tokio::time::sleep_until(next) => {}
+                },
+                Some(closed) => tokio::time::sleep_until(next.min(closed + wait)).await,
+            }
+            continue;
+        }
+        let end = micros(SystemTime::now()) + 60_000_000;
+        let mut traces = fetch_by_ids(&client, &url, &ready, start, end).await?;
+        if traces.len() * 2 < ready.len() {
+            hold_until = Instant::now() + RECHECK;
+        }
+        for id in ready {
+            let why = match traces.remove(&id) {
+                None => "not in Jaeger".to_owned(),
+                Some(checked) => {
+                    found.insert(id);
+                    match checked {
+                        Ok(()) => {
+                            complete += 1;
+                            incomplete.remove(&id);
+                            continue;
+                        }
+                        Err(why) => why,
+                    }
+                }
+            };
+            incomplete.insert(id, why);
+            due.push(Reverse((now + RECHECK, id)));
+        }
+    }
+    let mut incomplete_examples: Vec<String> =
+        incomplete.iter().take(5).map(|(id, why)| format!("{id:032x}: {why}")).collect();
+    incomplete_examples.sort();
+    Ok(Verification {
+        expected,
+        found: found.len() as u64,
+        complete,
+        complete_ratio: if expected == 0 { 1.0 } else { (complete as f64 / expected as f64).min(1.0) },
+        waited_s: closed_at.map_or(0.0, |c| c.elapsed().as_secs_f64()),
+        incomplete_examples,
+    })
+}
+
+/// The traces among `ids` that Jaeger has, each checked, asked for in parallel batches.
+async fn fetch_by_ids(
+    client: &reqwest::Client,
+    url: &str,
+    ids: &[u128],
+    start: u64,
+    end: u64,
+) -> Result<HashMap<u128, Result<(), String>>, LoadError> {
+    let mut requests = tokio::task::JoinSet::new();
+    let mut traces = HashMap::new();
+    let mut chunks = ids.chunks(IDS_PER_REQUEST);
+    loop {
+        while requests.len() < PARALLEL_REQUESTS
+            && let Some(chunk) = chunks.next()
+        {
+            let mut query: Vec<(&str, String)> = chunk.iter().map(|id| ("traceID", format!("{id:032x}"))).collect();
+            // `raw` skips Jaeger's display adjustments (clock skew and the like), which a
+            // completeness check does not need: a third less work per trace.
+            query.extend([("start", start.to_string()), ("end", end.to_string()), ("raw", "true".to_owned())]);
+            let (client, url) = (client.clone(), url.to_owned());
+            requests.spawn(async move {
+                let failed = |why: String| LoadError::Jaeger { url: url.clone(), why };
+                let answer = client.get(&url).query(&query).send().await.map_err(|e| failed(e.to_string()))?;
+                let status = answer.status();
+                let body = answer.bytes().await.map_err(|e| failed(e.to_string()))?;
+                let parsed: JaegerAnswer = serde_json::from_slice(&body)
+                    .map_err(|e| failed(format!("it answered {status} with no trace list: {e}")))?;
+                Ok::<_, LoadError>(parsed.data.iter().filter_map(|t| Some((t.id()?, t.check()))).collect::<Vec<_>>())
+            });
+        }
+        let Some(joined) = requests.join_next().await else { break };
+        let batch = joined.map_err(|e| LoadError::Jaeger { url: url.to_owned(), why: e.to_string() })??;
+        traces.extend(batch);
+    }
+    Ok(traces)
+}
+
+/// Microseconds since the Unix epoch.
+fn micros(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
 /// Traces one Jaeger search may return. Jaeger refuses a limit at or above its
 /// `max_traces`; a slice whose answer is full is split in two and asked again.
 const SEARCH_LIMIT: usize = 5_000;
@@ -86,7 +251,6 @@ const SEARCH_LIMIT: usize = 5_000;
 /// Every trace of the run, by trace id. Asks in 10-second slices, halving any slice
 /// whose answer reaches the search limit, so no answer is huge and none is cut short.
 async fn fetch(client: &reqwest::Client, q: &TraceQuery) -> Result<BTreeMap<String, Value>, LoadError> {
-    let micros = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
     let (from, to) = (micros(q.from).saturating_sub(1_000_000), micros(q.to) + 5_000_000);
     let mut slices: Vec<(u64, u64)> = (from..to).step_by(10_000_000).map(|s| (s, (s + 10_000_000).min(to))).collect();
     let mut traces = BTreeMap::new();
@@ -131,57 +295,112 @@ async fn search(client: &reqwest::Client, q: &TraceQuery, start: u64, end: u64) 
     Ok(body["data"].as_array().cloned().unwrap_or_default())
 }
 
-/// Whether one trace (Jaeger's JSON) is complete; if not, why.
-pub fn check_complete(trace: &Value) -> Result<(), String> {
-    let spans = trace["spans"].as_array().ok_or("no spans")?;
-    let service_of = |span: &Value| {
-        let pid = span["processID"].as_str().unwrap_or_default();
-        trace["processes"][pid]["serviceName"].as_str().unwrap_or_default().to_owned()
-    };
-    let tag = |span: &Value, key: &str| {
-        span["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|t| t["key"] == key)
-            .and_then(|t| t["value"].as_str())
-            .map(str::to_owned)
-    };
-    let ids: BTreeSet<&str> = spans.iter().filter_map(|s| s["spanID"].as_str()).collect();
-    let parent = |span: &Value| {
-        span["references"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r["refType"] == "CHILD_OF")
-            .and_then(|r| r["spanID"].as_str())
-            .map(str::to_owned)
-    };
-    let roots = spans.iter().filter(|s| parent(s).is_none()).count();
-    if roots != 1 {
-        return Err(format!("{roots} root spans, expected 1"));
+/// The parts of a trace in Jaeger's JSON that completeness depends on; everything else
+/// in the (large) answer is skipped while parsing.
+#[derive(Debug, Deserialize)]
+pub struct JaegerTrace<'a> {
+    #[serde(rename = "traceID", borrow, default)]
+    trace_id: Cow<'a, str>,
+    #[serde(borrow)]
+    spans: Vec<JaegerSpan<'a>>,
+    #[serde(borrow, default)]
+    processes: HashMap<Cow<'a, str>, JaegerProcess<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JaegerSpan<'a> {
+    #[serde(rename = "spanID", borrow)]
+    span_id: Cow<'a, str>,
+    #[serde(rename = "operationName", borrow, default)]
+    operation: Cow<'a, str>,
+    #[serde(rename = "processID", borrow, default)]
+    process_id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    references: Vec<JaegerReference<'a>>,
+    #[serde(borrow, default)]
+    tags: Vec<JaegerTag<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JaegerReference<'a> {
+    #[serde(rename = "refType", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(rename = "spanID", borrow)]
+    span_id: Cow<'a, str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JaegerTag<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(default)]
+    value: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct JaegerProcess<'a> {
+    #[serde(rename = "serviceName", borrow)]
+    service: Cow<'a, str>,
+}
+
+/// A Jaeger answer: `{"data": [trace, ...]}`.
+#[derive(Debug, Deserialize)]
+struct JaegerAnswer<'a> {
+    #[serde(borrow, default)]
+    data: Vec<JaegerTrace<'a>>,
+}
+
+impl JaegerTrace<'_> {
+    /// The trace id, as a number (Jaeger drops leading zeros).
+    fn id(&self) -> Option<u128> {
+        u128::from_str_radix(&self.trace_id, 16).ok()
     }
-    for span in spans {
-        if let Some(p) = parent(span)
-            && !ids.contains(p.as_str())
-        {
-            return Err(format!("parent {p} of {} ({}) is missing", span["operationName"], service_of(span)));
+
+    /// Whether the trace is complete; if not, why.
+    pub fn check(&self) -> Result<(), String> {
+        let service_of =
+            |span: &JaegerSpan| self.processes.get(&span.process_id).map_or(String::new(), |p| p.service.to_string());
+        let tag = |span: &JaegerSpan, key: &str| {
+            span.tags.iter().find(|t| t.key == key).and_then(|t| t.value.as_str().map(str::to_owned))
+        };
+        let parent = |span: &JaegerSpan| {
+            span.references.iter().find(|r| r.kind == "CHILD_OF").map(|r| r.span_id.as_ref().to_owned())
+        };
+        let ids: BTreeSet<&str> = self.spans.iter().map(|s| s.span_id.as_ref()).collect();
+        let roots = self.spans.iter().filter(|s| parent(s).is_none()).count();
+        if roots != 1 {
+            return Err(format!("{roots} root spans, expected 1"));
         }
-        if tag(span, "span.kind").as_deref() == Some("client")
-            && let Some(peer) = tag(span, "peer.service")
-        {
-            let id = span["spanID"].as_str().unwrap_or_default();
-            let answered = spans.iter().any(|s| parent(s).as_deref() == Some(id) && service_of(s) == peer);
-            if !answered {
-                return Err(format!(
-                    "no span of {peer} under the call {} from {}",
-                    span["operationName"],
-                    service_of(span)
-                ));
+        for span in &self.spans {
+            if let Some(p) = parent(span)
+                && !ids.contains(p.as_str())
+            {
+                return Err(format!("parent {p} of \"{}\" ({}) is missing", span.operation, service_of(span)));
+            }
+            if tag(span, "span.kind").as_deref() == Some("client")
+                && let Some(peer) = tag(span, "peer.service")
+            {
+                let answered = self
+                    .spans
+                    .iter()
+                    .any(|s| parent(s).as_deref() == Some(span.span_id.as_ref()) && service_of(s) == peer);
+                if !answered {
+                    return Err(format!(
+                        "no span of {peer} under the call \"{}\" from {}",
+                        span.operation,
+                        service_of(span)
+                    ));
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Whether one trace (Jaeger's JSON) is complete; if not, why.
+pub fn check_complete(trace: &Value) -> Result<(), String> {
+    let trace: JaegerTrace = JaegerTrace::deserialize(trace).map_err(|e| format!("not a Jaeger trace: {e}"))?;
+    trace.check()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::global;
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use serde_json::Value;
 use tracing::Instrument;
@@ -20,6 +21,10 @@ use super::config::Peer;
 pub const RUN_ID_HEADER: &str = "x-obsdemo-run-id";
 /// The span attribute holding the load run id.
 pub const RUN_ID_ATTRIBUTE: &str = "obsdemo.run_id";
+/// The response header naming the server span's trace (W3C Trace Context Level 2,
+/// `traceresponse`: `00-<trace id>-<span id>-<flags>`), so a client knows which trace
+/// its request made without searching for it.
+pub const TRACE_RESPONSE_HEADER: &str = "traceresponse";
 
 /// Where this server listens, for the `server.*` attributes.
 #[derive(Clone, Debug)]
@@ -55,7 +60,19 @@ pub async fn server_span(State(addr): State<ServerAddress>, req: Request, next: 
     if let Some(run) = req.headers().get(RUN_ID_HEADER).and_then(|v| v.to_str().ok()) {
         span.record(RUN_ID_ATTRIBUTE, run);
     }
-    let response = next.run(req).instrument(span.clone()).await;
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let context = span.context();
+    let sc = context.span().span_context().clone();
+    if sc.is_valid()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        ))
+    {
+        response.headers_mut().insert(TRACE_RESPONSE_HEADER, value);
+    }
     let status = response.status();
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {

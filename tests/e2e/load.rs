@@ -165,11 +165,93 @@ fn hanging_server() -> (TcpListener, u16) {
     (listener, port)
 }
 
+/// A listener that resets every connection once its request has arrived: closing a
+/// socket with unread data makes the kernel answer with RST.
+fn resetting_server() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepting = listener.try_clone().unwrap();
+    std::thread::spawn(move || {
+        while let Ok((conn, _)) = accepting.accept() {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                drop(conn);
+            });
+        }
+    });
+    (listener, port)
+}
+
+/// An HTTP/1.1 keep-alive server that answers every request after `delay`, one
+/// thread per connection, so it is never the one that queues.
+fn slow_server(delay: Duration) -> (TcpListener, u16) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepting = listener.try_clone().unwrap();
+    std::thread::spawn(move || {
+        while let Ok((conn, _)) = accepting.accept() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut writer = conn;
+                let mut line = String::new();
+                loop {
+                    // A GET has no body: the request ends at its empty line.
+                    line.clear();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if line == "\r\n" => {
+                            std::thread::sleep(delay);
+                            if writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+    });
+    (listener, port)
+}
+
 #[test]
-fn load_against_a_stopped_or_hanging_service_reports_errors_and_ends_on_time() {
+fn the_connection_pool_grows_to_carry_the_rate_so_latency_is_the_servers() {
+    // 1,000 rps at 50 ms each needs about 50 connections; load starts with 16.
+    let (_server, port) = slow_server(Duration::from_millis(50));
+    let stack = TestStack::new();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (code, report) = load(&stack, &["--url", &url, "--mix", "get=1", "--rps", "1000", "--duration", "3s"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["errors"], 0, "{report:#}");
+    let connections = report["connections"].as_u64().unwrap();
+    assert!((40..=400).contains(&connections), "grew to what the rate needs: {report:#}");
+    let p99 = report["latency_ms"]["p99"].as_f64().unwrap();
+    assert!((50.0..100.0).contains(&p99), "p99 near the server's 50 ms, not the client's queue: {report:#}");
+    assert!(report["achieved_rps"].as_f64().unwrap() >= 950.0, "{report:#}");
+}
+
+#[test]
+fn a_client_bound_is_reported_as_the_clients_limit_not_the_servers_latency() {
+    let (_server, port) = slow_server(Duration::from_millis(50));
+    let stack = TestStack::new();
+    let url = format!("http://127.0.0.1:{port}/");
+    let args = ["--url", &url, "--mix", "get=1", "--rps", "400", "--duration", "2s", "--max-connections", "4"];
+    let (_, report) = load(&stack, &args);
+    assert_eq!(report["connections"], 4, "{report:#}");
+    let limit = &report["client_limit"];
+    assert!(limit["why"].as_str().unwrap().contains("all 4 connections were busy"), "{report:#}");
+    assert!(limit["late_share"].as_f64().unwrap() > 0.5, "{report:#}");
+    let p99 = report["latency_ms"]["p99"].as_f64().unwrap();
+    assert!(p99 < 100.0, "the latency reported is the server's 50 ms, not the queue's: {report:#}");
+}
+
+#[test]
+fn load_against_a_stopped_hanging_or_resetting_service_reports_errors_and_ends_on_time() {
     let stopped = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (_hanging, hanging) = hanging_server();
-    for (port, kind) in [(stopped, "connect"), (hanging, "timeout")] {
+    let (_resetting, resetting) = resetting_server();
+    for (port, kind) in [(stopped, "connect"), (hanging, "timeout"), (resetting, "io")] {
         let stack = TestStack::new();
         let url = format!("http://127.0.0.1:{port}");
         let began = Instant::now();
