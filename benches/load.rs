@@ -10,6 +10,10 @@
 //! 4. Trace completeness at 200 rps for 60 s through all five services, with the
 //!    Collector's own span counters.
 //! 5. Resident memory of each service, idle and under that load.
+//! 6. The highest rate the stack keeps whole: the rate through all five services is
+//!    raised until p99 passes 100 ms, completeness falls below 99.9% or the Collector
+//!    drops a span; tracing on (the stack's services) and off (the same five again,
+//!    with `--no-tracing`), with each process's share of the CPU.
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -39,7 +43,7 @@ fn main() {
     if run("2") {
         rate_accuracy(&obsdemo, dir.path(), &url);
     }
-    if run("3") || run("4") || run("5") {
+    if run("3") || run("4") || run("5") || run("6") {
         harness::require(&["jaeger", "collector"]);
         let stack = TestStack::with_config("");
         stack.up(&["--without", "prometheus"]);
@@ -48,6 +52,9 @@ fn main() {
         }
         if run("4") || run("5") {
             completeness_and_memory(&obsdemo, &stack);
+        }
+        if run("6") {
+            max_rate(&obsdemo, &stack);
         }
     }
 }
@@ -83,37 +90,99 @@ fn load(obsdemo: &Path, cwd: &Path, args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("load: {e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
-fn oha() -> Option<PathBuf> {
+/// A peer load generator: `OHA` or `WRK` in the environment, the tools dir, or PATH.
+fn peer(name: &str) -> Option<PathBuf> {
     let candidates = [
-        std::env::var_os("OHA").map(PathBuf::from),
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/obsdemo/tools/bin/oha")),
+        std::env::var_os(name.to_uppercase()).map(PathBuf::from),
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/obsdemo/tools/bin").join(name)),
     ];
-    candidates.into_iter().flatten().find(|p| p.is_file()).or_else(|| which::which("oha").ok())
+    candidates.into_iter().flatten().find(|p| p.is_file()).or_else(|| which::which(name).ok())
+}
+
+/// CPU seconds used by this process's children that have been waited for.
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(") ").map(|(_, rest)| rest.split(' ').collect()).unwrap_or_default();
+    // cutime and cstime are fields 16 and 17 of stat, 14 and 15 after the name.
+    let ticks: f64 = [13, 14].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0
+}
+
+/// Runs `cmd` to the end; returns its stdout and the CPU seconds it used.
+fn timed(cmd: &mut Command) -> (Vec<u8>, f64) {
+    let before = children_cpu_seconds();
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    (out.stdout, children_cpu_seconds() - before)
 }
 
 fn throughput(obsdemo: &Path, cwd: &Path, url: &str) {
-    println!("## 1. Throughput against a trivial endpoint (closed loop, 32 connections, 10 s, median of {RUNS})\n");
-    let Some(oha) = oha() else {
-        println!("oha is not installed: `cargo install oha --root ~/.cache/obsdemo/tools`; comparison skipped.\n");
-        return;
-    };
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    println!(
+        "## 1. Against its peers: a trivial endpoint, closed loop, 32 connections, 2 threads, 10 s, alternating \
+         runs (median of {RUNS})\n"
+    );
+    let (wrk, oha) = (peer("wrk"), peer("oha"));
+    // (rps, client CPU µs per request) per run, per tool.
+    let mut results: Vec<(&str, Vec<(f64, f64)>)> = vec![("obsdemo load", vec![]), ("wrk", vec![]), ("oha", vec![])];
     for _ in 0..RUNS {
-        let r = load(obsdemo, cwd, &["--url", url, "--mix", "get=1", "--concurrency", "32", "--duration", "10s"]);
-        ours.push(r["achieved_rps"].as_f64().unwrap());
-        let out = Command::new(&oha)
-            .args(["-z", "10s", "-c", "32", "--no-tui", "--output-format", "json", url])
-            .output()
-            .unwrap();
-        let report: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("oha: {e}: {}", String::from_utf8_lossy(&out.stderr)));
-        theirs.push(report["summary"]["requestsPerSec"].as_f64().unwrap());
+        let (out, cpu) = timed(Command::new(obsdemo).current_dir(cwd).args([
+            "load",
+            "--json",
+            "--url",
+            url,
+            "--mix",
+            "get=1",
+            "--concurrency",
+            "32",
+            "--duration",
+            "10s",
+        ]));
+        let r: Value = serde_json::from_slice(&out).unwrap();
+        let n = r["requests"].as_f64().unwrap();
+        results[0].1.push((r["achieved_rps"].as_f64().unwrap(), cpu * 1e6 / n));
+        if let Some(wrk) = &wrk {
+            let (out, cpu) = timed(Command::new(wrk).args(["-t2", "-c32", "-d10s", url]));
+            let text = String::from_utf8_lossy(&out);
+            let field = |prefix: &str| -> f64 {
+                let line = text.lines().find(|l| l.trim_start().starts_with(prefix)).unwrap_or("");
+                line.split_whitespace().find_map(|w| w.parse().ok()).unwrap_or(0.0)
+            };
+            let requests = text
+                .lines()
+                .find(|l| l.contains("requests in"))
+                .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(1.0);
+            results[1].1.push((field("Requests/sec:"), cpu * 1e6 / requests));
+        }
+        if let Some(oha) = &oha {
+            let (out, cpu) =
+                timed(Command::new(oha).args(["-z", "10s", "-c", "32", "--no-tui", "--output-format", "json", url]));
+            let r: Value = serde_json::from_slice(&out).unwrap();
+            let rps = r["summary"]["requestsPerSec"].as_f64().unwrap();
+            results[2].1.push((rps, cpu * 1e6 / (rps * 10.0)));
+        }
     }
-    let (a, b) = (median(ours.clone()), median(theirs.clone()));
-    println!("| tool | median rps | runs |\n|---|---|---|");
-    println!("| obsdemo load | {a:.0} | {} |", fmt(&ours, 0));
-    println!("| oha | {b:.0} | {} |", fmt(&theirs, 0));
-    println!("\nratio obsdemo / oha: **{:.2}x** (goal: at least 1.0x)\n", a / b);
+    println!("| tool | median rps | client CPU per request (µs) | rps runs | CPU runs |\n|---|---|---|---|---|");
+    let mut medians = Vec::new();
+    for (name, runs) in &results {
+        if runs.is_empty() {
+            println!("| {name} | not installed (`OHA`/`WRK`, or ~/.cache/obsdemo/tools/bin) | | | |");
+            continue;
+        }
+        let (rps, cpu): (Vec<f64>, Vec<f64>) = runs.iter().copied().unzip();
+        let m = (median(rps.clone()), median(cpu.clone()));
+        println!("| {name} | {:.0} | {:.2} | {} | {} |", m.0, m.1, fmt(&rps, 0), fmt(&cpu, 2));
+        medians.push((*name, m));
+    }
+    let ours = medians[0].1;
+    for (name, m) in &medians[1..] {
+        println!(
+            "\nagainst {name}: throughput **{:.2}x**, CPU per request **{:.2}x** (goals: at least 1.0x, at most 1.0x)",
+            ours.0 / m.0,
+            ours.1 / m.1
+        );
+    }
+    println!();
 }
 
 fn rate_accuracy(obsdemo: &Path, cwd: &Path, url: &str) {
@@ -285,4 +354,139 @@ fn completeness_and_memory(obsdemo: &Path, stack: &TestStack) {
         println!("| {name} | {idle:.1} | {busy:.1} |");
     }
     println!("\n(goal: under 20 MB each)");
+}
+
+/// CPU seconds of every process of `stack` (by name) and the machine's busy share.
+fn cpu_snapshot(stack: &TestStack) -> (Vec<(String, f64)>, (f64, f64)) {
+    let status = stack.status();
+    let per_process = status["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| Some((c["name"].as_str()?.to_owned(), cpu_seconds(c["pid"].as_u64()? as u32))))
+        .collect();
+    // The first line of /proc/stat: user nice system idle iowait irq softirq steal.
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+    let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+    (per_process, (ticks.iter().sum::<f64>() - idle, ticks.iter().sum()))
+}
+
+/// One step of the rate search.
+struct Step {
+    rate: u32,
+    p99: f64,
+    complete: Option<f64>,
+    dropped: f64,
+    client_limited: bool,
+    busiest: String,
+    machine_busy: f64,
+}
+
+const RATES: [u32; 9] = [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500];
+
+fn max_rate(obsdemo: &Path, stack: &TestStack) {
+    println!("## 6. The highest rate kept whole, through all five services (10 s per step)\n");
+    let lost = [
+        "otelcol_receiver_refused_spans",
+        "otelcol_exporter_send_failed_spans",
+        "otelcol_exporter_enqueue_failed_spans",
+        "otelcol_processor_dropped_spans",
+    ];
+    let run_steps = |url: Option<&str>| -> Vec<Step> {
+        let mut steps = Vec::new();
+        for rate in RATES {
+            let dropped_before: f64 = lost.iter().map(|m| collector_metric(stack, m)).sum();
+            let (cpu_before, machine_before) = cpu_snapshot(stack);
+            let rate_arg = rate.to_string();
+            let mut args = vec!["--rps", rate_arg.as_str(), "--duration", "10s", "--verify-timeout", "60s"];
+            if let Some(url) = url {
+                args.extend(["--url", url, "--no-verify"]);
+            }
+            let r = load(obsdemo, stack.dir(), &args);
+            let (cpu_after, machine_after) = cpu_snapshot(stack);
+            let busiest = cpu_after
+                .iter()
+                .filter_map(|(name, after)| {
+                    let before = cpu_before.iter().find(|(n, _)| n == name)?.1;
+                    Some((name.clone(), after - before))
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(name, secs)| format!("{name} ({:.0}% of a core)", secs * 100.0 / 10.0))
+                .unwrap_or_default();
+            let machine_busy =
+                (machine_after.0 - machine_before.0) / (machine_after.1 - machine_before.1).max(1.0) * 100.0;
+            let step = Step {
+                rate,
+                p99: r["latency_ms"]["p99"].as_f64().unwrap_or(f64::MAX),
+                complete: r["verification"]["complete_ratio"].as_f64(),
+                dropped: lost.iter().map(|m| collector_metric(stack, m)).sum::<f64>() - dropped_before,
+                client_limited: !r["client_limit"].is_null(),
+                busiest,
+                machine_busy,
+            };
+            let whole = step.p99 <= 100.0 && step.complete.is_none_or(|c| c >= 0.999) && step.dropped == 0.0;
+            steps.push(step);
+            if !whole {
+                break;
+            }
+        }
+        steps
+    };
+    let traced = run_steps(None);
+    // The same five services again, on other ports, exporting nothing.
+    let offset = (stack.offset + 500).to_string();
+    let other = stack.dir().join("untraced");
+    let render = Command::new(obsdemo)
+        .current_dir(stack.dir())
+        .args(["render", "--without", "grafana", "--port-offset", &offset, "--state-dir"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(render.status.success(), "{}", String::from_utf8_lossy(&render.stderr));
+    let services_file = other.join("rendered/services.json");
+    let file: Value = serde_json::from_slice(&std::fs::read(&services_file).unwrap()).unwrap();
+    let mut children: Vec<Child> = file["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            Command::new(obsdemo)
+                .args(["service", s["name"].as_str().unwrap(), "--no-tracing", "--services-file"])
+                .arg(&services_file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let order = file["services"].as_array().unwrap().iter().find(|s| s["kind"] == "order").unwrap();
+    let url = format!("http://{}", order["listen"].as_str().unwrap());
+    harness::eventually("the untraced services", Duration::from_secs(10), || {
+        harness::get_text(&format!("{url}/healthz"))
+    });
+    let untraced = run_steps(Some(&url));
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    for (name, steps) in [("tracing on", &traced), ("tracing off", &untraced)] {
+        println!("### {name}\n");
+        println!("| rps | p99 (ms) | complete | spans dropped | client limited | machine CPU busy | busiest process |");
+        println!("|---|---|---|---|---|---|---|");
+        for s in steps {
+            let complete = s.complete.map_or("-".into(), |c| format!("{:.2}%", c * 100.0));
+            println!(
+                "| {} | {:.1} | {complete} | {} | {} | {:.0}% | {} |",
+                s.rate, s.p99, s.dropped, s.client_limited, s.machine_busy, s.busiest
+            );
+        }
+        let kept = steps
+            .iter()
+            .take_while(|s| s.p99 <= 100.0 && s.complete.is_none_or(|c| c >= 0.999) && s.dropped == 0.0)
+            .last()
+            .map_or(0, |s| s.rate);
+        println!("\nhighest rate kept whole, {name}: **{kept} rps** (goal: at least 2,000)\n");
+    }
 }

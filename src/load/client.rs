@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -46,15 +47,24 @@ fn trace_id_of(value: &[u8]) -> Option<u128> {
 /// A worker's connection to the target.
 pub struct Connection {
     addr: SocketAddr,
-    authority: String,
-    extra_headers: Vec<(String, String)>,
+    /// Every request's headers, parsed once (the `Host` header first).
+    headers: HeaderMap,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Connection {
-    /// A connection to `addr` (not opened yet), sending `extra_headers` on every request.
-    pub fn new(addr: SocketAddr, authority: String, extra_headers: Vec<(String, String)>) -> Self {
-        Self { addr, authority, extra_headers, sender: None }
+    /// A connection to `addr` (not opened yet), sending `Host: authority` and
+    /// `extra_headers` on every request; a header that is not valid HTTP is left out.
+    pub fn new(addr: SocketAddr, authority: &str, extra_headers: &[(String, String)]) -> Self {
+        let mut headers = HeaderMap::new();
+        let pairs =
+            std::iter::once(("host", authority)).chain(extra_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for (name, value) in pairs {
+            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                headers.insert(name, value);
+            }
+        }
+        Self { addr, headers, sender: None }
     }
 
     /// Sends `req`, waiting at most `timeout` for the whole exchange.
@@ -84,19 +94,17 @@ impl Connection {
         }
         let sender = self.sender.as_mut().expect("just connected");
         sender.ready().await.map_err(|_| "io")?;
-        let mut builder =
-            hyper::Request::builder().method(req.method).uri(&req.path).header(hyper::header::HOST, &self.authority);
-        for (name, value) in &self.extra_headers {
-            builder = builder.header(name, value);
-        }
         let body = match &req.body {
-            Some(b) => {
-                builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
-                Full::new(Bytes::from(b.clone()))
-            }
+            Some(b) => Full::new(Bytes::from(b.clone())),
             None => Full::new(Bytes::new()),
         };
-        let request = builder.body(body).map_err(|_| "io")?;
+        let mut request = hyper::Request::new(body);
+        *request.method_mut() = req.method.clone();
+        *request.uri_mut() = req.path.parse().map_err(|_| "io")?;
+        *request.headers_mut() = self.headers.clone();
+        if req.body.is_some() {
+            request.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         let response = sender.send_request(request).await.map_err(|_| "io")?;
         let status = response.status().as_u16();
         let trace_id = response.headers().get(TRACE_RESPONSE_HEADER).and_then(|v| trace_id_of(v.as_bytes()));

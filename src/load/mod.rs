@@ -272,7 +272,7 @@ pub async fn run(
 /// One connection's loop: take the next request number, wait until it is due, send
 /// it, record it.
 async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
-    let mut conn = Connection::new(shared.addr, shared.authority.clone(), shared.headers.clone());
+    let mut conn = Connection::new(shared.addr, &shared.authority, &shared.headers);
     loop {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
         let Some(due) = shared.schedule.due(i) else { break };

@@ -65,7 +65,15 @@ pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result
     let client = crate::http::local_client(Duration::from_secs(60));
     let started = std::time::Instant::now();
     loop {
-        let traces = fetch(&client, query).await?;
+        let traces = match fetch(&client, query).await {
+            Ok(traces) => traces,
+            // Jaeger restarting is not a verdict, until the wait is over.
+            Err(e) if started.elapsed() >= wait => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
         let mut complete = 0;
         let mut incomplete_examples = Vec::new();
         for (id, trace) in &traces {
@@ -122,6 +130,8 @@ pub async fn verify_ids(
     // When most of a round was not in Jaeger yet, Jaeger is behind: asking for more
     // now would only slow it down further, so the next round waits.
     let mut hold_until = Instant::now();
+    // The last failure to reach Jaeger, until it answers again.
+    let mut unreachable: Option<LoadError> = None;
     loop {
         loop {
             match ids.try_recv() {
@@ -166,7 +176,17 @@ pub async fn verify_ids(
             continue;
         }
         let end = micros(SystemTime::now()) + 60_000_000;
-        let mut traces = fetch_by_ids(&client, &url, &ready, start, end).await?;
+        let mut traces = match fetch_by_ids(&client, &url, &ready, start, end).await {
+            Ok(traces) => traces,
+            Err(e) => {
+                // Jaeger restarting (or briefly overloaded) is not a verdict: ask again.
+                unreachable = Some(e);
+                hold_until = Instant::now() + RECHECK;
+                due.extend(ready.into_iter().map(|id| Reverse((hold_until, id))));
+                continue;
+            }
+        };
+        unreachable = None;
         if traces.len() * 2 < ready.len() {
             hold_until = Instant::now() + RECHECK;
         }
@@ -188,6 +208,11 @@ pub async fn verify_ids(
             incomplete.insert(id, why);
             due.push(Reverse((now + RECHECK, id)));
         }
+    }
+    if let Some(e) = unreachable
+        && found.is_empty()
+    {
+        return Err(e);
     }
     let mut incomplete_examples: Vec<String> =
         incomplete.iter().take(5).map(|(id, why)| format!("{id:032x}: {why}")).collect();

@@ -252,24 +252,29 @@ fn the_control_socket_answers_only_its_owner() {
 }
 
 #[test]
-fn spans_in_flight_while_the_collector_crashes_and_restarts_are_not_lost() {
+fn spans_in_flight_while_the_collector_or_jaeger_crashes_and_restarts_are_not_lost() {
     require(&["jaeger", "collector"]);
-    let stack = TestStack::new();
-    stack.up(&["--without", "prometheus"]);
-    let load = stack
-        .command(&["load", "--json", "--rps", "100", "--duration", "8s", "--mix", "create=1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
-    // The Collector dies holding accepted spans, and is gone for about a second while
-    // the services keep sending: its queue on disk and the services' retries keep them.
-    stack.kill_and_await_restart("collector");
-    let out = load.wait_with_output().unwrap();
-    let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", describe(&out)));
-    let v = &report["verification"];
-    assert_eq!(report["errors"], 0, "the services never noticed: {report:#}");
-    assert_eq!(v["complete"], v["expected"], "no trace lost: {v:#}");
+    for victim in ["collector", "jaeger"] {
+        let stack = TestStack::new();
+        stack.up(&["--without", "prometheus"]);
+        let load = stack
+            .command(&["load", "--json", "--rps", "100", "--duration", "8s", "--mix", "create=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        // The Collector dies holding accepted spans, and is gone for about a second
+        // while the services keep sending: its queue on disk and the services' retries
+        // keep them. Jaeger dies holding stored ones: Badger keeps them, and the
+        // Collector's queue holds the rest until it is back (while `load`, checking
+        // traces as it goes, waits for it too).
+        stack.kill_and_await_restart(victim);
+        let out = load.wait_with_output().unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{victim}: {e}\n{}", describe(&out)));
+        let v = &report["verification"];
+        assert_eq!(report["errors"], 0, "{victim}: the services never noticed: {report:#}");
+        assert_eq!(v["complete"], v["expected"], "{victim}: no trace lost: {v:#}");
+    }
 }
