@@ -4,6 +4,7 @@
 //!
 //! - [`config`]: `services.json`, what obsdemo renders for them.
 //! - [`telemetry`]: tracer provider, exporter, propagator, subscriber.
+//! - [`spans`]: the process's tracer and how spans are made.
 //! - [`tracing_http`]: server and client spans, `traceparent` in and out.
 //! - [`work`]: simulated latency and errors as inner spans.
 //! - [`order`], [`backends`]: the APIs.
@@ -13,6 +14,7 @@
 pub mod backends;
 pub mod config;
 pub mod order;
+pub mod spans;
 pub mod telemetry;
 pub mod tracing_http;
 pub mod work;

@@ -8,11 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use opentelemetry::KeyValue;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracing::Instrument;
 
 use super::config::{ServiceSpec, ServicesFile};
+use super::spans;
 use super::tracing_http::{CallError, call};
 use super::work::Work;
 
@@ -110,7 +111,8 @@ async fn create(State(svc): State<Arc<OrderService>>, Json(order): Json<NewOrder
     }
     let stored = StoredOrder { customer: order.customer, amount_cents: order.amount_cents };
     let answer = stored.to_json(id);
-    async {
+    {
+        let _span = spans::step("order.store", vec![KeyValue::new("order.id", id as i64)]);
         let mut orders = svc.orders.lock().expect("orders lock is never poisoned");
         orders.by_id.insert(id, stored);
         orders.oldest_first.push_back(id);
@@ -120,15 +122,14 @@ async fn create(State(svc): State<Arc<OrderService>>, Json(order): Json<NewOrder
             orders.by_id.remove(&old);
         }
     }
-    .instrument(tracing::info_span!("work", otel.name = "order.store", order.id = id))
-    .await;
     (StatusCode::CREATED, Json(answer))
 }
 
 async fn read(State(svc): State<Arc<OrderService>>, Path(id): Path<u64>) -> Reply {
-    let found = async { svc.orders.lock().expect("orders lock is never poisoned").by_id.get(&id).cloned() }
-        .instrument(tracing::info_span!("work", otel.name = "order.lookup", order.id = id))
-        .await;
+    let found = {
+        let _span = spans::step("order.lookup", vec![KeyValue::new("order.id", id as i64)]);
+        svc.orders.lock().expect("orders lock is never poisoned").by_id.get(&id).cloned()
+    };
     match found {
         Some(order) => (StatusCode::OK, Json(order.to_json(id))),
         None => (StatusCode::NOT_FOUND, Json(json!({ "error": "no such order", "order_id": id }))),

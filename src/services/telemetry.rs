@@ -1,5 +1,5 @@
-//! A service's tracing set-up: `tracing` spans exported through
-//! `tracing-opentelemetry` and the OTLP/gRPC exporter, with W3C trace context.
+//! A service's tracing set-up: the tracer its spans come from (`spans`), the OTLP/gRPC
+//! exporter, W3C trace context, and a `tracing` subscriber for its log lines.
 
 use std::time::Duration;
 
@@ -60,16 +60,8 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         .with_span_processor(processor)
         .build();
     global::set_tracer_provider(provider.clone());
-    // The exporter's own HTTP/2 traffic must not be traced, or it would export itself.
-    // Busy/idle times, thread and source location on every span add size and cost but
-    // nothing a reader of these traces needs.
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(service_name.to_owned()))
-        .with_tracked_inactivity(false)
-        .with_threads(false)
-        .with_location(false)
-        .with_filter(EnvFilter::new("info,h2=off,hyper=off,hyper_util=off,tonic=off,tower=off,reqwest=off"));
-    tracing_subscriber::registry().with(fmt).with(otel).try_init().map_err(|e| failed(&e))?;
+    super::spans::install(provider.tracer(service_name.to_owned()));
+    tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
     Ok(Telemetry { provider: Some(provider) })
 }
 

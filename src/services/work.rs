@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use tracing::Instrument;
-use tracing::field::Empty;
+use opentelemetry::trace::{Span as _, Status};
+
+use super::spans;
 
 /// How a service's simulated work behaves.
 #[derive(Clone, Copy, Debug)]
@@ -19,21 +20,14 @@ impl Work {
     /// Runs one named step as an inner span. Returns false when it failed, with the
     /// span marked as an error described by `failure`.
     pub async fn step(&self, name: &'static str, failure: &'static str) -> bool {
-        let span =
-            tracing::info_span!("work", otel.name = name, otel.status_code = Empty, otel.status_description = Empty);
-        async {
-            if !self.latency.is_zero() {
-                tokio::time::sleep(self.latency).await;
-            }
-            let failed = self.error_rate > 0.0 && fastrand::f64() < self.error_rate;
-            if failed {
-                let span = tracing::Span::current();
-                span.record("otel.status_code", "ERROR");
-                span.record("otel.status_description", failure);
-            }
-            !failed
+        let mut span = spans::step(name, Vec::new());
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
         }
-        .instrument(span)
-        .await
+        let failed = self.error_rate > 0.0 && fastrand::f64() < self.error_rate;
+        if failed && let Some(span) = &mut span {
+            span.set_status(Status::error(failure));
+        }
+        !failed
     }
 }

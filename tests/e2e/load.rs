@@ -226,8 +226,12 @@ fn the_connection_pool_grows_to_carry_the_rate_so_latency_is_the_servers() {
     assert_eq!(report["errors"], 0, "{report:#}");
     let connections = report["connections"].as_u64().unwrap();
     assert!((40..=400).contains(&connections), "grew to what the rate needs: {report:#}");
+    let p50 = report["latency_ms"]["p50"].as_f64().unwrap();
+    assert!((50.0..75.0).contains(&p50), "p50 near the server's 50 ms, not the client's queue: {report:#}");
+    // On a machine busy with other tests the client itself may be starved of CPU;
+    // then the report must say so rather than pass its delay off as the server's.
     let p99 = report["latency_ms"]["p99"].as_f64().unwrap();
-    assert!((50.0..100.0).contains(&p99), "p99 near the server's 50 ms, not the client's queue: {report:#}");
+    assert!(p99 < 100.0 || !report["client_limit"].is_null(), "a slow p99 is the server's: {report:#}");
     assert!(report["achieved_rps"].as_f64().unwrap() >= 950.0, "{report:#}");
 }
 
