@@ -28,12 +28,7 @@ fn main() {
     let (mut expected, mut complete) = (0, 0);
     for minute in 1..=minutes {
         let victim = VICTIMS[(minute - 1) % VICTIMS.len()];
-        let load = stack
-            .command(&["load", "--json", "--rps", "200", "--duration", "60s", "--min-complete", "0%"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let load = stack.spawn(&["load", "--json", "--rps", "200", "--duration", "60s", "--min-complete", "0%"]);
         std::thread::sleep(Duration::from_secs(30));
         stack.kill_and_await_restart(victim);
         let out = load.wait_with_output().unwrap();

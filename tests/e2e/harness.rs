@@ -139,6 +139,12 @@ impl TestStack {
         cmd
     }
 
+    /// Starts obsdemo with `args` in the background, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        use std::process::Stdio;
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("obsdemo starts")
+    }
+
     /// Runs obsdemo with `args` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("obsdemo runs")

@@ -1,7 +1,7 @@
 //! The demo services and `obsdemo load`: traced requests across five services, the
 //! load report, and proof in Jaeger that every trace arrived complete.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -151,74 +151,67 @@ fn configured_error_rate_shows_as_error_spans_and_in_the_report() {
     assert_eq!(tag(client, "error").unwrap(), true, "a 4xx answer is an error on the client span");
 }
 
-/// A listener that accepts connections and never answers.
-fn hanging_server() -> (TcpListener, u16) {
+/// A listener on a free loopback port whose every connection is handed to
+/// `connection` on a thread of its own; kept open while the listener lives.
+fn server(connection: fn(TcpStream)) -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepting = listener.try_clone().unwrap();
     std::thread::spawn(move || {
-        let mut held = Vec::new();
         while let Ok((conn, _)) = accepting.accept() {
-            held.push(conn);
+            std::thread::spawn(move || connection(conn));
         }
     });
     (listener, port)
+}
+
+/// A listener that accepts connections and never answers.
+fn hanging_server() -> (TcpListener, u16) {
+    server(|conn| {
+        std::thread::sleep(Duration::from_secs(600));
+        drop(conn);
+    })
 }
 
 /// A listener that resets every connection once its request has arrived: closing a
 /// socket with unread data makes the kernel answer with RST.
 fn resetting_server() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepting = listener.try_clone().unwrap();
-    std::thread::spawn(move || {
-        while let Ok((conn, _)) = accepting.accept() {
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(20));
-                drop(conn);
-            });
-        }
-    });
-    (listener, port)
+    server(|conn| {
+        std::thread::sleep(Duration::from_millis(20));
+        drop(conn);
+    })
 }
 
-/// An HTTP/1.1 keep-alive server that answers every request after `delay`, one
-/// thread per connection, so it is never the one that queues.
-fn slow_server(delay: Duration) -> (TcpListener, u16) {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepting = listener.try_clone().unwrap();
-    std::thread::spawn(move || {
-        while let Ok((conn, _)) = accepting.accept() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut writer = conn;
-                let mut line = String::new();
-                loop {
-                    // A GET has no body: the request ends at its empty line.
-                    line.clear();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) if line == "\r\n" => {
-                            std::thread::sleep(delay);
-                            if writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
+/// An HTTP/1.1 keep-alive server that answers every request after 50 ms, one thread
+/// per connection, so it is never the one that queues.
+fn slow_server() -> (TcpListener, u16) {
+    server(|conn| {
+        use std::io::{BufRead, BufReader, Write};
+        let delay = Duration::from_millis(50);
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut writer = conn;
+        let mut line = String::new();
+        loop {
+            // A GET has no body: the request ends at its empty line.
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => {
+                    std::thread::sleep(delay);
+                    if writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                        return;
                     }
                 }
-            });
+                Ok(_) => {}
+            }
         }
-    });
-    (listener, port)
+    })
 }
 
 #[test]
 fn the_connection_pool_grows_to_carry_the_rate_so_latency_is_the_servers() {
     // 1,000 rps at 50 ms each needs about 50 connections; load starts with 16.
-    let (_server, port) = slow_server(Duration::from_millis(50));
+    let (_server, port) = slow_server();
     let stack = TestStack::new();
     let url = format!("http://127.0.0.1:{port}/");
     let (code, report) = load(&stack, &["--url", &url, "--mix", "get=1", "--rps", "1000", "--duration", "3s"]);
@@ -237,7 +230,7 @@ fn the_connection_pool_grows_to_carry_the_rate_so_latency_is_the_servers() {
 
 #[test]
 fn a_client_bound_is_reported_as_the_clients_limit_not_the_servers_latency() {
-    let (_server, port) = slow_server(Duration::from_millis(50));
+    let (_server, port) = slow_server();
     let stack = TestStack::new();
     let url = format!("http://127.0.0.1:{port}/");
     let args = ["--url", &url, "--mix", "get=1", "--rps", "400", "--duration", "2s", "--max-connections", "4"];
@@ -279,12 +272,7 @@ fn ctrl_c_during_load_stops_sending_verifies_what_was_sent_and_reports() {
     let stack = TestStack::new();
     stack.up(&["--without", "prometheus"]);
     let began = Instant::now();
-    let child = stack
-        .command(&["load", "--json", "--rps", "20", "--duration", "60s", "--mix", "create=1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = stack.spawn(&["load", "--json", "--rps", "20", "--duration", "60s", "--mix", "create=1"]);
     // Let some requests go out, then press Ctrl-C.
     std::thread::sleep(Duration::from_secs(2));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();

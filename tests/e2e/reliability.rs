@@ -13,7 +13,7 @@ fn two_ups_at_once_on_one_state_dir_have_exactly_one_winner() {
     let stack = TestStack::new();
     let offset = stack.offset.to_string();
     let args = ["up", "--json", "--port-offset", &offset, "--without", "prometheus", "--without", "grafana"];
-    let spawn = || stack.command(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let spawn = || stack.spawn(&args);
     let (first, second) = (spawn(), spawn());
     let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
     let winners = outs.iter().filter(|o| o.status.success()).count();
@@ -103,7 +103,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
     // `status --json` prints to stdout even when no stack ran here.
-    let mut out = stack.command(&["status", "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = stack.spawn(&["status", "--json"]);
     // The reader goes away before obsdemo writes.
     drop(out.stdout.take());
     let ended = out.wait_with_output().unwrap();
@@ -257,12 +257,7 @@ fn spans_in_flight_while_the_collector_or_jaeger_crashes_and_restarts_are_not_lo
     for victim in ["collector", "jaeger"] {
         let stack = TestStack::new();
         stack.up(&["--without", "prometheus"]);
-        let load = stack
-            .command(&["load", "--json", "--rps", "100", "--duration", "8s", "--mix", "create=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let load = stack.spawn(&["load", "--json", "--rps", "100", "--duration", "8s", "--mix", "create=1"]);
         std::thread::sleep(Duration::from_secs(3));
         // The Collector dies holding accepted spans, and is gone for about a second
         // while the services keep sending: its queue on disk and the services' retries
