@@ -102,12 +102,18 @@ fn killed_supervisor_takes_every_child_with_it() {
 }
 
 #[test]
-fn crashed_component_is_restarted() {
-    require(&["jaeger", "collector"]);
+fn every_kind_of_component_killed_is_restarted() {
+    require(&["jaeger", "collector", "prometheus"]);
     let stack = TestStack::new();
-    stack.up(&["--without", "prometheus"]);
-    let restarted = stack.kill_and_await_restart("collector");
-    assert_eq!(restarted["restarts"], 1, "{restarted}");
+    stack.up(&[]);
+    for name in ["collector", "jaeger", "prometheus", "Order-service", "Notification-service"] {
+        let restarted = stack.kill_and_await_restart(name);
+        assert_eq!(restarted["restarts"], 1, "{name}: {restarted}");
+        assert!(
+            restarted["last_exit"].as_str().is_some_and(|e| !e.is_empty()),
+            "{name}: says how it ended: {restarted}"
+        );
+    }
 }
 
 #[test]

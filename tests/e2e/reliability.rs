@@ -63,31 +63,28 @@ fn a_state_dir_that_cannot_be_made_is_a_clear_error_not_a_panic() {
 }
 
 #[test]
-fn sigterm_to_up_while_components_start_stops_everything_it_started() {
+fn ctrl_c_or_sigterm_to_up_while_components_start_stops_everything_it_started() {
+    use nix::sys::signal::Signal;
     require(&["jaeger", "collector", "prometheus"]);
-    // An app that never becomes ready keeps `up` waiting while the rest has started.
-    let stack = TestStack::with_config(
-        "[[apps]]\nname = \"slow\"\ncommand = [\"sh\", \"-c\", \"sleep 600\"]\nports = { http = 8192 }\nhealth = { http = \"/\" }",
-    );
-    let offset = stack.offset.to_string();
-    let up = stack
-        .command(&["up", "--port-offset", &offset, "--without", "grafana"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = up.id();
-    eventually("the backends running", Duration::from_secs(30), || {
-        let state: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(stack.state_dir().join("state.json")).ok()?).ok()?;
-        let running = state["components"].as_array()?.iter().filter(|c| c["state"] == "running").count();
-        (running >= 3).then_some(())
-    });
-    let (pids, ports) = (stack.recorded_pids(), stack.recorded_ports());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let out = up.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
-    assert_nothing_left(&pids, &ports);
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // An app that never becomes ready keeps `up` waiting while the rest has started.
+        let stack = TestStack::with_config(
+            "[[apps]]\nname = \"slow\"\ncommand = [\"sh\", \"-c\", \"sleep 600\"]\nports = { http = 8192 }\nhealth = { http = \"/\" }",
+        );
+        let offset = stack.offset.to_string();
+        let up = stack.spawn(&["up", "--port-offset", &offset, "--without", "grafana"]);
+        eventually("the backends running", Duration::from_secs(30), || {
+            let state: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(stack.state_dir().join("state.json")).ok()?).ok()?;
+            let running = state["components"].as_array()?.iter().filter(|c| c["state"] == "running").count();
+            (running >= 3).then_some(())
+        });
+        let (pids, ports) = (stack.recorded_pids(), stack.recorded_ports());
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id() as i32), signal).unwrap();
+        let out = up.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {}", describe(&out));
+        assert_nothing_left(&pids, &ports);
+    }
 }
 
 #[test]
