@@ -2,7 +2,6 @@
 //! now belongs to someone else, a state dir that cannot be made, traces kept across
 //! restarts.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::harness::*;
