@@ -387,7 +387,7 @@ struct Step {
     machine_busy: f64,
 }
 
-const RATES: [u32; 9] = [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500];
+const RATES: [u32; 12] = [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000];
 
 fn max_rate(obsdemo: &Path, stack: &TestStack) {
     println!(
