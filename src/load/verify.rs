@@ -132,13 +132,16 @@ pub async fn verify_ids(
     let mut hold_until = Instant::now();
     // The last failure to reach Jaeger, until it answers again.
     let mut unreachable: Option<LoadError> = None;
+    // Takes in one answered request: its trace is first asked for SETTLE later.
+    let admit =
+        |due: &mut BinaryHeap<Reverse<(Instant, u128)>>, expected: &mut u64, (id, answered): (u128, Instant)| {
+            *expected += 1;
+            due.push(Reverse((answered + SETTLE, id)));
+        };
     loop {
         loop {
             match ids.try_recv() {
-                Ok((id, answered)) => {
-                    expected += 1;
-                    due.push(Reverse((answered + SETTLE, id)));
-                }
+                Ok(answered) => admit(&mut due, &mut expected, answered),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     closed_at.get_or_insert_with(Instant::now);
@@ -163,10 +166,7 @@ pub async fn verify_ids(
             match closed_at {
                 None => tokio::select! {
                     got = ids.recv() => match got {
-                        Some((id, answered)) => {
-                            expected += 1;
-                            due.push(Reverse((answered + SETTLE, id)));
-                        }
+                        Some(answered) => admit(&mut due, &mut expected, answered),
                         None => closed_at = Some(Instant::now()),
                     },
                     () = tokio::time::sleep_until(next) => {}

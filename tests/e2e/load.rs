@@ -21,6 +21,27 @@ fn tag<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
     span["tags"].as_array()?.iter().find(|t| t["key"] == key).map(|t| &t["value"])
 }
 
+/// POSTs one order to the Order-service at `port`; returns the trace id its
+/// `traceresponse` header names.
+fn order_trace_id(port: u16) -> String {
+    use std::io::{Read, Write};
+    let body =
+        r#"{"customer":"ada","items":[{"sku":"book","quantity":1}],"amount_cents":1200,"address":"1 Loopback Lane"}"#;
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "POST /orders HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let header = answer.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("traceresponse:").map(str::to_owned));
+    let value = header.unwrap_or_else(|| panic!("no traceresponse header in {answer}"));
+    value.trim().split('-').nth(1).expect("00-<trace id>-<span id>-<flags>").to_owned()
+}
+
 fn service_of(trace: &Value, span: &Value) -> String {
     trace["processes"][span["processID"].as_str().unwrap()]["serviceName"].as_str().unwrap().to_owned()
 }
@@ -38,6 +59,9 @@ fn load_verifies_that_every_trace_spans_all_five_services() {
     assert_eq!(v["expected"], 200, "{v}");
     assert_eq!(v["complete"], 200, "{v}");
     assert_eq!(v["complete_ratio"], 1.0, "{v}");
+    // Every answer names its trace, which is how `load` checks traces by id.
+    let named = order_trace_id(stack.port(8001));
+    jaeger_trace(stack.port(16686), &named, "POST /orders");
 
     // One trace, looked at span by span.
     let run_id = report["run_id"].as_str().unwrap();
