@@ -59,7 +59,7 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         .with_resource(Resource::builder().with_service_name(service_name.to_owned()).build())
         .with_span_processor(processor)
         .build();
-    global::set_tracer_provider(provider.clone());
+    // The one tracer every span comes from; no global provider, so there is one way.
     super::spans::install(provider.tracer(service_name.to_owned()));
     tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
     Ok(Telemetry { provider: Some(provider) })
