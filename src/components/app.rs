@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
+use super::deploy::{self, Workload};
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan};
 use crate::health::Probe;
 use crate::install::BinarySpec;
-use crate::render::{RenderError, Renderer};
+use crate::render::{RenderError, Renderer, Site};
 use crate::stack::process::Restart;
 use crate::stack::{AppConfig, StackConfig, StatePaths};
 
@@ -22,6 +23,27 @@ impl App {
     /// The app `id` of `plan`; the plan holds every app it names.
     fn of<'a>(plan: &'a StackPlan, id: &ComponentId) -> &'a AppConfig {
         Self::config(&plan.config, id).expect("the plan holds every app it lists")
+    }
+
+    /// Its command line, program first, and environment, as it runs at `site`: the
+    /// standard OpenTelemetry variables pointing at the span intake, its own `env`
+    /// (which wins), and `PORT`.
+    fn command_at(plan: &StackPlan, app: &AppConfig, site: Site) -> (Vec<String>, Vec<(String, String)>) {
+        let id = ComponentId::App(app.name.clone());
+        let expand = |text: &str| expand(text, plan, app, site);
+        let intake = plan.otlp_target().map(|target| deploy::peer_url(plan, site, &target, "otlp_grpc"));
+        let mut env: Vec<(String, String)> = match intake {
+            Some(url) => otel_env(&url, Some(&app.name)),
+            None => Vec::new(),
+        };
+        // The app's own settings win, the standard variables included.
+        env.retain(|(k, _)| !app.env.contains_key(k));
+        env.extend(app.env.iter().map(|(k, v)| (k.clone(), expand(v))));
+        // The convention many frameworks read; its first port.
+        if let Some(port) = app.ports.keys().next().and_then(|name| plan.try_port(&id, name)) {
+            env.push(("PORT".into(), port.to_string()));
+        }
+        (app.command.iter().map(|a| expand(a)).collect(), env)
     }
 }
 
@@ -86,20 +108,8 @@ impl Component for App {
 
     fn command(&self, plan: &StackPlan, _paths: &StatePaths, id: &ComponentId, _program: &Path) -> CommandLine {
         let app = Self::of(plan, id);
-        let expand = |text: &str| expand(text, plan, app);
-        let intake = plan.otlp_target().map(|target| plan.url(&target, "otlp_grpc"));
-        let mut env: Vec<(String, String)> = match intake {
-            Some(url) => otel_env(&url, Some(&app.name)),
-            None => Vec::new(),
-        };
-        // The app's own settings win, the standard variables included.
-        env.retain(|(k, _)| !app.env.contains_key(k));
-        env.extend(app.env.iter().map(|(k, v)| (k.clone(), expand(v))));
-        // The convention many frameworks read; its first port.
-        if let Some(port) = app.ports.keys().next().and_then(|name| plan.try_port(id, name)) {
-            env.push(("PORT".into(), port.to_string()));
-        }
-        CommandLine { args: app.command.iter().skip(1).map(|a| expand(a)).collect(), env, workdir: app.workdir.clone() }
+        let (args, env) = Self::command_at(plan, app, Site::Local);
+        CommandLine { args: args.into_iter().skip(1).collect(), env, workdir: app.workdir.clone() }
     }
 
     fn probes(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Probe> {
@@ -116,6 +126,24 @@ impl Component for App {
             (None, Some(port)) => vec![Probe::Tcp { addr: format!("{}:{}", plan.host(), plan.port(id, port)) }],
             (None, None) => Vec::new(),
         }
+    }
+
+    fn workloads(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Workload> {
+        let app = Self::of(plan, id);
+        let Some(image) = &app.image else {
+            return Vec::new();
+        };
+        let (command, env) = Self::command_at(plan, app, Site::Cluster);
+        let mut w = Workload::new(deploy::service_name(id), id, image.clone());
+        // The same command as on this machine, inside the app's own image.
+        w.command = command;
+        w.env = deploy::Env::values(env);
+        w.ports = deploy::listeners_of(plan, id);
+        w.service = !w.ports.is_empty();
+        w.probes = self.probes(plan, id);
+        // An app's framework may write beside its code (bytecode caches, uploads).
+        w.read_only_root = false;
+        vec![w]
     }
 
     fn depends_on(&self, plan: &StackPlan, id: &ComponentId) -> Vec<ComponentId> {
@@ -139,9 +167,25 @@ impl Component for App {
 }
 
 /// `text` with `{host}`, `{port.NAME}` (this app's) and `{app.OTHER.port.NAME}`
-/// replaced by the plan's values.
-fn expand(text: &str, plan: &StackPlan, app: &AppConfig) -> String {
-    let mut out = text.replace("{host}", &plan.host());
+/// replaced by the plan's values at `site`. In a cluster every app has its own
+/// address: `{host}:{app.OTHER.port.NAME}` becomes OTHER's Service and port, and any
+/// other `{host}` the pod's every interface (it is a listen address there).
+fn expand(text: &str, plan: &StackPlan, app: &AppConfig, site: Site) -> String {
+    let mut out = text.to_owned();
+    if site == Site::Cluster {
+        for other in &plan.config.apps {
+            let id = ComponentId::App(other.name.clone());
+            out = out.replace(
+                &format!("{{host}}:{{app.{}.", other.name),
+                &format!("{}:{{app.{}.", deploy::service_name(&id), other.name),
+            );
+        }
+    }
+    let host = match site {
+        Site::Local => plan.host(),
+        Site::Cluster => std::net::Ipv4Addr::UNSPECIFIED.to_string(),
+    };
+    out = out.replace("{host}", &host);
     let own = ComponentId::App(app.name.clone());
     for name in app.ports.keys() {
         out = out.replace(&format!("{{port.{name}}}"), &plan.try_port(&own, name).unwrap_or_default().to_string());

@@ -5,11 +5,22 @@ use std::path::Path;
 
 use minijinja::{context, value::Serde};
 
+use super::deploy::{self, Env, Placement, Resources, Volume, Workload};
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, named};
 use crate::health::Probe;
 use crate::install::{BinarySpec, SourceRecipe};
-use crate::render::{RenderError, Renderer, render_one};
+use crate::render::{RenderError, Renderer, Site, render_one};
 use crate::stack::{StackConfig, StatePaths};
+
+/// The gateway's config in a cluster: OTLP in, traces out to Jaeger.
+const GATEWAY_FILE: &str = "otelcol-gateway.yaml";
+/// The agent's config in a cluster: the node's host metrics for Prometheus.
+const AGENT_FILE: &str = "otelcol-agent.yaml";
+/// Where the agent sees the node's root filesystem; hostmetrics reads `/proc` and
+/// `/sys` below it (`root_path`). The OpenTelemetry Helm chart mounts the node the
+/// same way (open-telemetry/opentelemetry-helm-charts
+/// `charts/opentelemetry-collector/templates/_pod.tpl`, the hostMetrics preset).
+const HOST_ROOT: &str = "/hostfs";
 
 /// The OpenTelemetry Collector.
 pub struct Collector;
@@ -60,17 +71,34 @@ impl Component for Collector {
 
     fn files(&self, plan: &StackPlan, out: &mut Renderer<'_>) -> Result<(), RenderError> {
         let c = &plan.config;
-        let ctx = context! {
-            bind => plan.bind().to_string(),
-            host => plan.host(),
-            c => Serde(&c.collector),
-            jaeger_enabled => c.jaeger.enabled,
-            jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,
-            host_name => out.host_name,
-            queue_dir => out.paths.data().join("collector-queue").display().to_string(),
-            os_type => std::env::consts::OS,
+        let jaeger_enabled = c.jaeger.enabled;
+        let (site, host_name) = (out.site, out.host_name.to_owned());
+        let queue_dir = out.path(&out.paths.data().join("collector-queue"));
+        let config = |traces: bool, host_metrics: bool, root_path: Option<&str>| {
+            context! {
+                bind => plan.bind().to_string(),
+                c => Serde(&c.collector),
+                traces => traces && jaeger_enabled,
+                host_metrics,
+                root_path,
+                jaeger => deploy::peer_host(plan, site, &ComponentId::Jaeger),
+                jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,
+                host_name => &host_name,
+                node_name => site == Site::Cluster,
+                queue_dir => &queue_dir,
+                os_type => match site {
+                    Site::Local => std::env::consts::OS,
+                    Site::Cluster => "linux",
+                },
+            }
         };
-        out.emit("otelcol.yaml", "otelcol.yaml", ctx)
+        match site {
+            Site::Local => out.emit("otelcol.yaml", "otelcol.yaml", config(true, true, None)),
+            Site::Cluster => {
+                out.emit("otelcol.yaml", GATEWAY_FILE, config(true, false, None))?;
+                out.emit("otelcol.yaml", AGENT_FILE, config(false, true, Some(HOST_ROOT)))
+            }
+        }
     }
 
     fn command(&self, _plan: &StackPlan, paths: &StatePaths, _id: &ComponentId, _program: &Path) -> CommandLine {
@@ -93,6 +121,47 @@ impl Component for Collector {
 
     fn feeds(&self, plan: &StackPlan, _id: &ComponentId) -> Vec<ComponentId> {
         [ComponentId::Jaeger].into_iter().filter(|j| plan.is_enabled(j)).collect()
+    }
+
+    fn workloads(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Workload> {
+        // The contrib image holds every module obsdemo's own build has; it runs as
+        // 10001 with `/otelcol-contrib` as its entrypoint (open-telemetry/
+        // opentelemetry-collector-releases `distributions/otelcol-contrib/Dockerfile`,
+        // image names from `.goreleaser.yaml` `docker_manifests`).
+        let image = format!("otel/opentelemetry-collector-contrib:{}", plan.config.collector.version);
+        let paths = deploy::cluster_paths();
+        let config_arg = |file: &str| format!("--config={}", paths.rendered().join(file).display());
+        let own = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let mut gateway = Workload::new(deploy::COLLECTOR_GATEWAY, id, image.clone());
+        gateway.args = vec![config_arg(GATEWAY_FILE)];
+        gateway.ports = own(&["otlp_grpc", "otlp_http", "metrics", "health"]);
+        gateway.files = vec![GATEWAY_FILE.into()];
+        // The disk queue lives as long as the pod: a crash of the container loses no
+        // span it acknowledged.
+        gateway.volumes = vec![Volume::Scratch { name: "queue".into(), path: paths.data().join("collector-queue") }];
+        gateway.probes = self.probes(plan, id);
+        gateway.user = Some(10001);
+        gateway.resources = Resources { cpu: "100m", memory: "128Mi", memory_limit: "512Mi" };
+        let mut agent = Workload::new(deploy::COLLECTOR_AGENT, id, image);
+        agent.placement = Placement::EveryNode;
+        agent.args = vec![config_arg(AGENT_FILE)];
+        agent.ports = own(&["prometheus_exporter", "metrics", "health"]);
+        // Prometheus finds each node's agent through the API, not through a Service.
+        agent.service = false;
+        agent.files = vec![AGENT_FILE.into()];
+        agent.env = vec![Env::NodeName("K8S_NODE_NAME".into())];
+        let host = |name: &str, dir: &str| Volume::Host {
+            name: name.into(),
+            host: dir.into(),
+            path: match dir.trim_start_matches('/') {
+                "" => HOST_ROOT.into(),
+                below => std::path::Path::new(HOST_ROOT).join(below),
+            },
+        };
+        agent.volumes = vec![host("hostfs", "/"), host("proc", "/proc"), host("sys", "/sys")];
+        agent.probes = self.probes(plan, id);
+        agent.user = Some(10001);
+        vec![gateway, agent]
     }
 
     fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {

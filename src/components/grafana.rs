@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{context, value::Serde};
 
+use super::deploy::{self, Env, Resources, Volume, Workload};
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, named};
 use crate::health::Probe;
 use crate::install::BinarySpec;
@@ -48,20 +49,21 @@ impl Component for Grafana {
         let c = &plan.config;
         let host = plan.host();
         let paths = out.paths;
-        let dashboards_dir = paths.rendered().join("grafana/dashboards").display().to_string();
+        let dashboards_dir = out.path(&paths.rendered().join("grafana/dashboards"));
         let ini = context! {
             bind => plan.bind().to_string(),
             g => Serde(&c.grafana),
             paths => context! {
-                data => paths.data().display().to_string(),
-                logs => paths.logs().display().to_string(),
-                rendered => paths.rendered().display().to_string(),
-                grafana_password => paths.grafana_password().display().to_string(),
+                data => out.path(&paths.data()),
+                logs => out.path(&paths.logs()),
+                rendered => out.path(&paths.rendered()),
+                grafana_password => out.path(&paths.grafana_password()),
             },
         };
         out.emit("grafana.ini", "grafana/grafana.ini", ini)?;
         let datasources = context! {
-            host => &host,
+            prometheus => deploy::peer_host(plan, out.site, &ComponentId::Prometheus),
+            jaeger => deploy::peer_host(plan, out.site, &ComponentId::Jaeger),
             prometheus_uid => PROMETHEUS_DATASOURCE_UID,
             prometheus_port => c.prometheus.ports.http,
             scrape_interval => c.prometheus.scrape_interval.to_string(),
@@ -75,6 +77,8 @@ impl Component for Grafana {
             "grafana/provisioning/dashboards/obsdemo.yaml",
             context! { dashboards_dir },
         )?;
+        // Links a browser follows: the plan's host, which `kubectl port-forward` serves
+        // in a cluster too.
         for (name, _) in DASHBOARDS {
             let dashboard = context! {
                 datasource_uid => PROMETHEUS_DATASOURCE_UID,
@@ -121,6 +125,35 @@ impl Component for Grafana {
     fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {
         let c = &config.grafana;
         Some(BinarySpec::new("grafana", &c.version, &["grafana", "grafana-server"], c.binary.as_deref()))
+    }
+
+    fn workloads(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Workload> {
+        let paths = deploy::cluster_paths();
+        // grafana/grafana:<release> starts `/run.sh`, which runs `grafana server` with
+        // GF_PATHS_CONFIG and the other GF_PATHS_* variables, as user 472 (grafana/grafana
+        // `packaging/docker/run.sh`, `Dockerfile` GF_UID).
+        let mut w =
+            Workload::new(deploy::service_name(id), id, format!("grafana/grafana:{}", plan.config.grafana.version));
+        let mut env = self.command(plan, &paths, id, Path::new("grafana")).env;
+        env.push(("GF_PATHS_CONFIG".into(), paths.rendered().join("grafana/grafana.ini").display().to_string()));
+        w.env = Env::values(env);
+        w.ports = deploy::listeners_of(plan, id);
+        w.files = vec!["grafana".into()];
+        let password = paths.grafana_password();
+        w.volumes = vec![
+            Volume::Scratch { name: "data".into(), path: paths.data().join("grafana") },
+            Volume::Scratch { name: "logs".into(), path: paths.logs().join("grafana") },
+            Volume::Scratch { name: "tmp".into(), path: "/tmp".into() },
+            Volume::GeneratedSecret {
+                name: "grafana-admin".into(),
+                key: password.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                path: paths.secrets(),
+            },
+        ];
+        w.probes = self.probes(plan, id);
+        w.user = Some(472);
+        w.resources = Resources { cpu: "100m", memory: "128Mi", memory_limit: "512Mi" };
+        vec![w]
     }
 
     fn optional(&self) -> bool {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{context, value::Serde};
 
+use super::deploy::{self, Resources, Volume, Workload};
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port, named};
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
@@ -18,6 +19,19 @@ const MODULE: &str = "github.com/jaegertracing/jaeger";
 
 /// Jaeger, v2 or v1.
 pub struct Jaeger;
+
+/// The v2 release built from the same source tree as v1 release `v1` (1.76.0 is 2.13.0:
+/// releases.toml; each release pairs 1.N with 2.N-63). `None` for a version too old to
+/// have a v2.
+fn v2_release(v1: &str) -> Option<String> {
+    let mut parts = v1.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Some(1)), Some(Some(minor)), Some(Some(patch)), None) if minor >= 63 => {
+            Some(format!("2.{}.{patch}", minor - 63))
+        }
+        _ => None,
+    }
+}
 
 /// How long Jaeger keeps traces: its own `retention`, else Prometheus's, so the traces
 /// and the host metrics a user compares cover the same window.
@@ -106,17 +120,16 @@ impl Component for Jaeger {
     fn files(&self, plan: &StackPlan, out: &mut Renderer<'_>) -> Result<(), RenderError> {
         let c = &plan.config;
         if c.jaeger.flavour == JaegerFlavour::V2 {
-            out.emit("jaeger-v2.yaml", "jaeger.yaml", {
-                let (keys, values) = badger_dirs(out.paths);
-                context! {
-                    bind => plan.bind().to_string(),
-                    j => Serde(&c.jaeger),
-                    storage => Serde(c.jaeger.storage),
-                    badger_keys => keys.display().to_string(),
-                    badger_values => values.display().to_string(),
-                    retention => retention(c).to_string(),
-                }
-            })?;
+            let (keys, values) = badger_dirs(out.paths);
+            let ctx = context! {
+                bind => plan.bind().to_string(),
+                j => Serde(&c.jaeger),
+                storage => Serde(c.jaeger.storage),
+                badger_keys => out.path(&keys),
+                badger_values => out.path(&values),
+                retention => retention(c).to_string(),
+            };
+            out.emit("jaeger-v2.yaml", "jaeger.yaml", ctx)?;
         }
         Ok(())
     }
@@ -180,6 +193,37 @@ impl Component for Jaeger {
         Vec::new()
     }
 
+    fn workloads(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Workload> {
+        let c = &plan.config.jaeger;
+        let Some(release) = v2_release(&c.version) else {
+            return Vec::new();
+        };
+        let paths = deploy::cluster_paths();
+        // The v2 image runs as 10001 with the `jaeger` binary as its entrypoint
+        // (jaegertracing/jaeger v1.76.0 `cmd/jaeger/Dockerfile`); it is published as
+        // jaegertracing/jaeger:<v2 release> (`scripts/build/build-upload-a-docker-image.sh`
+        // namespace, `scripts/utils/compute-tags.sh`).
+        let mut w = Workload::new(deploy::service_name(id), id, format!("jaegertracing/jaeger:{release}"));
+        w.args = self.command(plan, &paths, id, Path::new("jaeger")).args;
+        w.env = deploy::Env::values(no_self_tracing());
+        w.ports = deploy::listeners_of(plan, id);
+        w.files = vec!["jaeger.yaml".into()];
+        if c.storage == JaegerStorage::Badger {
+            w.volumes.push(Volume::Claim {
+                name: "jaeger-data".into(),
+                path: badger_dirs(&paths).0.parent().map(Path::to_path_buf).unwrap_or_default(),
+                size: "10Gi".into(),
+            });
+        }
+        // The image declares /tmp a volume; a read-only root needs it writable.
+        w.volumes.push(Volume::Scratch { name: "tmp".into(), path: "/tmp".into() });
+        w.probes = self.probes(plan, id);
+        w.user = Some(10001);
+        // Badger's memtables and caches: 2.9 GB after 60,000 traces here (BENCHMARKS.md).
+        w.resources = Resources { cpu: "250m", memory: "512Mi", memory_limit: "4Gi" };
+        vec![w]
+    }
+
     fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {
         let names: &[&str] = match config.jaeger.flavour {
             JaegerFlavour::V2 => &["jaeger"],
@@ -201,5 +245,16 @@ impl Component for Jaeger {
             ],
             replaces: vec![],
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn v2_releases_pair_with_v1() {
+        assert_eq!(super::v2_release("1.76.0").as_deref(), Some("2.13.0"));
+        assert_eq!(super::v2_release("1.66.1").as_deref(), Some("2.3.1"));
+        assert_eq!(super::v2_release("1.50.0"), None);
+        assert_eq!(super::v2_release("2.13.0"), None);
     }
 }

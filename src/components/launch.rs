@@ -22,12 +22,27 @@ pub fn render_for_host(
     host_name: &str,
 ) -> Result<Vec<RenderedFile>, RenderError> {
     let mut out = Renderer::new(paths, host_name);
+    render_into(plan, &mut out)?;
+    Ok(out.finish())
+}
+
+/// Every config file of the enabled components of `plan` (a [`super::deploy::cluster_plan`])
+/// as the containers of a Kubernetes cluster read them.
+pub fn render_for_cluster(plan: &StackPlan) -> Result<Vec<RenderedFile>, RenderError> {
+    let paths = super::deploy::cluster_paths();
+    let mut out = Renderer::for_cluster(&paths);
+    render_into(plan, &mut out)?;
+    Ok(out.finish())
+}
+
+/// Renders the files of every kind with an enabled instance into `out`.
+fn render_into(plan: &StackPlan, out: &mut Renderer<'_>) -> Result<(), RenderError> {
     for kind in KINDS {
         if kind.instances(&plan.config).iter().any(|id| plan.is_enabled(id)) {
-            kind.files(plan, &mut out)?;
+            kind.files(plan, out)?;
         }
     }
-    Ok(out.finish())
+    Ok(())
 }
 
 /// The process of every enabled component, in start order. `binaries` maps each

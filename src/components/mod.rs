@@ -10,9 +10,11 @@
 //! - [`plan`] turns a `stack.toml` and the command line's overrides into a
 //!   [`StackPlan`], asking every kind for its listeners.
 //! - [`launch`] turns a plan into the files and processes the supervisor runs.
+//! - [`deploy`] describes how each component runs in a Kubernetes cluster instead.
 
 mod app;
 mod collector;
+pub mod deploy;
 mod grafana;
 mod jaeger;
 pub mod launch;
@@ -62,6 +64,19 @@ impl ComponentId {
             Self::Prometheus => "prometheus",
             Self::Grafana => "grafana",
             Self::Service(name) | Self::App(name) => name,
+        }
+    }
+
+    /// The name of its kind: `jaeger`, `collector`, `prometheus`, `grafana`, `service`
+    /// (a demo service) or `app` (one of the user's).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Jaeger => "jaeger",
+            Self::Collector => "collector",
+            Self::Prometheus => "prometheus",
+            Self::Grafana => "grafana",
+            Self::Service(_) => "service",
+            Self::App(_) => "app",
         }
     }
 
@@ -191,6 +206,12 @@ pub trait Component: Sync {
     /// Work before the first start that is not a rendered file (a generated secret).
     fn prepare(&self, _plan: &StackPlan, _paths: &StatePaths) -> std::io::Result<()> {
         Ok(())
+    }
+
+    /// How `id` runs in a Kubernetes cluster, given the plan from
+    /// [`deploy::cluster_plan`]: its workloads, none when it cannot run there.
+    fn workloads(&self, _plan: &StackPlan, _id: &ComponentId) -> Vec<deploy::Workload> {
+        Vec::new()
     }
 }
 

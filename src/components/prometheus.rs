@@ -5,10 +5,11 @@ use std::path::Path;
 
 use minijinja::{context, value::Serde};
 
+use super::deploy::{self, Resources, Volume, Workload};
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port, named};
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
-use crate::render::{RenderError, Renderer};
+use crate::render::{RenderError, Renderer, Site};
 use crate::stack::{StackConfig, StatePaths};
 
 /// Prometheus.
@@ -55,6 +56,9 @@ impl Component for Prometheus {
             host => plan.host(),
             p => Serde(&c.prometheus),
             collector_exporter_port => c.collector.ports.prometheus_exporter,
+            kubernetes => out.site == Site::Cluster,
+            agent => deploy::COLLECTOR_AGENT,
+            agent_port => deploy::port_name("prometheus_exporter"),
         };
         out.emit("prometheus.yml", "prometheus.yml", ctx)
     }
@@ -76,6 +80,27 @@ impl Component for Prometheus {
 
     fn depends_on(&self, _plan: &StackPlan, _id: &ComponentId) -> Vec<ComponentId> {
         Vec::new()
+    }
+
+    fn workloads(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Workload> {
+        let paths = deploy::cluster_paths();
+        // prom/prometheus:v<release>, running /bin/prometheus as nobody (prometheus
+        // v3.5.0 `Dockerfile`; `Makefile.common` DOCKER_REPO=prom).
+        let image = format!("prom/prometheus:v{}", plan.config.prometheus.version);
+        let mut w = Workload::new(deploy::service_name(id), id, image);
+        w.args = self.command(plan, &paths, id, Path::new("prometheus")).args;
+        w.ports = deploy::listeners_of(plan, id);
+        w.files = vec!["prometheus.yml".into()];
+        w.volumes = vec![Volume::Claim {
+            name: "prometheus-data".into(),
+            path: paths.data().join("prometheus"),
+            size: "10Gi".into(),
+        }];
+        w.probes = self.probes(plan, id);
+        w.user = Some(65534);
+        w.resources = Resources { cpu: "100m", memory: "256Mi", memory_limit: "1Gi" };
+        w.discovers_pods = true;
+        vec![w]
     }
 
     fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {

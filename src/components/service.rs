@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
+use super::deploy::{self, Workload};
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan};
 use crate::health::Probe;
 use crate::install::BinarySpec;
-use crate::render::{RenderError, Renderer};
+use crate::render::{RenderError, Renderer, Site};
 use crate::services::config::{Peer, ServiceSpec, ServicesFile};
 use crate::stack::{ServiceConfig, ServiceKind, StackConfig, StatePaths};
 
@@ -53,7 +54,7 @@ impl Component for DemoService {
     }
 
     fn files(&self, plan: &StackPlan, out: &mut Renderer<'_>) -> Result<(), RenderError> {
-        let Some(file) = services_file(plan) else {
+        let Some(file) = services_file(plan, out.site) else {
             return Ok(());
         };
         let contents = serde_json::to_string_pretty(&file).map_err(|e| RenderError::Value(e.to_string()))? + "\n";
@@ -79,15 +80,26 @@ impl Component for DemoService {
         plan.otlp_target().into_iter().collect()
     }
 
+    fn workloads(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Workload> {
+        let paths = deploy::cluster_paths();
+        let mut w = Workload::new(deploy::service_name(id), id, deploy::own_image());
+        w.args = self.command(plan, &paths, id, Path::new("obsdemo")).args;
+        w.ports = deploy::listeners_of(plan, id);
+        w.files = vec![SERVICES_FILE.into()];
+        w.probes = self.probes(plan, id);
+        // The `nonroot` user of the distroless base image (Dockerfile).
+        w.user = Some(65532);
+        vec![w]
+    }
+
     fn binary(&self, _config: &StackConfig) -> Option<BinarySpec> {
         None
     }
 }
 
-/// What each enabled demo service needs at start: its address, whom it calls, where
-/// spans go. `None` when no service runs.
-fn services_file(plan: &StackPlan) -> Option<ServicesFile> {
-    let host = plan.host();
+/// What each enabled demo service needs at start: its address, whom it calls (as a
+/// peer at `site` reaches it), where spans go. `None` when no service runs.
+fn services_file(plan: &StackPlan, site: Site) -> Option<ServicesFile> {
     let kind = |k: ServiceKind| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned));
     let services = &plan.config.services;
     let target = plan.otlp_target()?;
@@ -107,12 +119,13 @@ fn services_file(plan: &StackPlan) -> Option<ServicesFile> {
                 .map(|t| Peer {
                     name: t.name.clone(),
                     kind: kind(t.kind).unwrap_or_default(),
-                    url: format!("http://{host}:{}", t.port),
+                    url: deploy::peer_url(plan, site, &ComponentId::Service(t.name.clone()), "http"),
                 })
                 .collect(),
         })
         .collect();
-    (!specs.is_empty()).then(|| ServicesFile { otlp_endpoint: plan.url(&target, "otlp_grpc"), services: specs })
+    let otlp_endpoint = deploy::peer_url(plan, site, &target, "otlp_grpc");
+    (!specs.is_empty()).then_some(ServicesFile { otlp_endpoint, services: specs })
 }
 
 /// Service names are unique, usable as file names and not taken by obsdemo; calls

@@ -76,6 +76,17 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
+/// Where the rendered configs will be used: it decides how one component reaches
+/// another, and how a Collector is split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Site {
+    /// This machine, every process under obsdemo's supervisor: peers on the plan's host.
+    Local,
+    /// A Kubernetes cluster (`obsdemo export kubernetes`): peers by their Service
+    /// names, host metrics from an agent on every node.
+    Cluster,
+}
+
 /// Collects rendered files: each template rendered with its context, parsed back,
 /// and kept for [`write`]. Components render their files into one of these.
 pub struct Renderer<'a> {
@@ -84,13 +95,32 @@ pub struct Renderer<'a> {
     pub paths: &'a StatePaths,
     /// This machine's name, as host metrics are labelled (fixed in tests).
     pub host_name: &'a str,
+    /// Where the files will be used.
+    pub site: Site,
     files: Vec<RenderedFile>,
 }
 
 impl<'a> Renderer<'a> {
-    /// A renderer for a stack whose state dir is `paths`.
+    /// A renderer for a stack on this machine whose state dir is `paths`.
     pub fn new(paths: &'a StatePaths, host_name: &'a str) -> Self {
-        Self { env: environment(), paths, host_name, files: Vec::new() }
+        Self { env: environment(), paths, host_name, site: Site::Local, files: Vec::new() }
+    }
+
+    /// A renderer for a stack in a Kubernetes cluster, whose containers see their files
+    /// at the paths of `paths`; host metrics are labelled with each node's name.
+    pub fn for_cluster(paths: &'a StatePaths) -> Self {
+        // The Collector expands `${env:...}` in its config (confmap's env provider);
+        // the agent's pod sets this variable from the downward API.
+        Self { site: Site::Cluster, ..Self::new(paths, "${env:K8S_NODE_NAME}") }
+    }
+
+    /// `path` as the files at this site spell it: this machine's way here, and
+    /// `/`-separated for a cluster's Linux containers (an export from Windows too).
+    pub fn path(&self, path: &Path) -> String {
+        match self.site {
+            Site::Local => path.display().to_string(),
+            Site::Cluster => slash_path(path),
+        }
     }
 
     /// Renders `template` with `ctx` into the file `out` (below the rendered dir).
@@ -126,6 +156,21 @@ pub fn render_one(template: &str, out_name: &str, ctx: minijinja::Value) -> Resu
         .map_err(|source| RenderError::Template { template: template.to_owned(), source })?;
     check_parses(Path::new(out_name), &contents)?;
     Ok(contents)
+}
+
+/// `path` with `/` between its parts, whatever this machine uses: a path inside a
+/// Linux container.
+pub fn slash_path(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    // `has_root` is false for "/x" on Windows (no drive); the text still starts with `/`.
+    let rooted = path.has_root() || path.to_string_lossy().starts_with(['/', '\\']);
+    if rooted { format!("/{}", parts.join("/")) } else { parts.join("/") }
 }
 
 /// This machine's name, as the Collector labels its host metrics.

@@ -475,6 +475,10 @@ pub struct AppConfig {
     /// Start it with the stack.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The container image that holds it, for `obsdemo export kubernetes`; an app
+    /// without one stays out of the exported manifests.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 fn default_max_restarts() -> u32 {
