@@ -17,6 +17,7 @@ cargo build --quiet
 OBSDEMO="$CARGO_TARGET_DIR/debug/obsdemo"
 source scripts/deps.sh
 source scripts/windows.sh
+source scripts/kubernetes.sh
 
 echo "==> checking the Windows build's lints"
 cargo clippy --target x86_64-pc-windows-gnu --lib --bins --quiet -- -D warnings

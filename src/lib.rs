@@ -15,6 +15,7 @@
 //!   process groups, readiness gating, restarts, `state.json`, the control socket,
 //!   and `down`. It runs processes by name and knows no kind of component.
 //! - [`doctor`]: walks the path telemetry takes through a running stack.
+//! - [`export`]: the same stack as another engine's manifests (Kubernetes).
 //! - [`load`]: the load generator and trace verification.
 //! - [`render`]: the template engine; every rendered YAML and JSON is parsed back.
 //! - [`install`]: finding binaries; official releases; building from source with Go.
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod components;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod install;

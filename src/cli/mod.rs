@@ -5,6 +5,7 @@ mod doctor;
 mod down;
 mod env;
 mod exit;
+mod export;
 mod install;
 mod load;
 mod logs;
@@ -38,6 +39,7 @@ Examples:
   eval \"$(obsdemo env --name my-service)\"              point this shell's programs at the stack
   obsdemo run --name my-service -- python app.py         run one program with those settings
   obsdemo doctor                      find where telemetry stops
+  obsdemo export kubernetes --out k8s the same stack as Kubernetes manifests
 
 Exit codes: 0 success, 1 the stack or an operation failed, 2 invalid input,
 3 conflict with the machine (port in use, binary missing, stack already running), 130 interrupted.";
@@ -86,6 +88,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Obtain the third-party binaries (build Jaeger and the Collector with Go).
     Install(install::InstallArgs),
+    /// Write the stack for another engine: Kubernetes manifests.
+    Export(export::ExportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -194,6 +198,7 @@ async fn dispatch(command: Command, global: Global, shutdown: CancellationToken)
         Command::Run(args) => run::run(args, global, shutdown).await,
         Command::Doctor(args) => doctor::run(args, global).await,
         Command::Install(args) => install::run(args, global).await,
+        Command::Export(args) => export::run(args, global),
         Command::Completions { .. } | Command::Supervise | Command::Service { .. } => {
             unreachable!("handled before the runtime starts")
         }

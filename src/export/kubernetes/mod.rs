@@ -1,0 +1,344 @@
+//! `obsdemo export kubernetes`: the stack of one `stack.toml` as Kubernetes manifests.
+//!
+//! The same plan `up` runs, adapted by [`deploy::cluster_plan`], and the same
+//! templates rendered for the cluster ([`crate::render::Site::Cluster`]); each component says how it
+//! runs there ([`crate::components::Component::workloads`]), and [`objects`] turns
+//! that into objects. The result is one file per workload and a `kustomization.yaml`,
+//! so a user patches rather than edits.
+
+pub mod names;
+mod objects;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::components::deploy::{self, Volume, Workload};
+use crate::components::{ComponentId, StackPlan};
+use crate::render::RenderError;
+use names::dns_label_problem;
+
+/// The first line of every file obsdemo writes: what made it, and how to change it.
+pub const HEADER: &str =
+    "# Written by `obsdemo export kubernetes`. Re-export rather than edit; patch in kustomization.yaml.\n";
+
+/// The choices of the command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The namespace of every object.
+    pub namespace: String,
+    /// Registry (and path) in front of every upstream image: `docker.io`, or a mirror.
+    pub image_prefix: String,
+    /// The image that runs the demo services.
+    pub services_image: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { namespace: "obsdemo".into(), image_prefix: "docker.io".into(), services_image: deploy::own_image() }
+    }
+}
+
+/// One file of the export.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    /// Its file name.
+    pub file: String,
+    /// Its objects, in apply order.
+    pub objects: Vec<Value>,
+    /// Whether it holds a secret (written with mode 0600).
+    pub secret: bool,
+}
+
+impl Manifest {
+    /// Its text: the header, then one YAML document per object.
+    pub fn text(&self) -> Result<String, ExportError> {
+        let docs: Result<Vec<String>, ExportError> = self.objects.iter().map(to_yaml).collect();
+        Ok(format!("{HEADER}{}", docs?.join("---\n")))
+    }
+}
+
+/// What an export made, and what it had to change or leave out to get there.
+#[derive(Clone, Debug)]
+pub struct Export {
+    /// Every file, the namespace first.
+    pub manifests: Vec<Manifest>,
+    /// What differs from the stack on this machine, and what was left out, for the user.
+    pub notes: Vec<String>,
+}
+
+impl Export {
+    /// The `kustomization.yaml` listing every file.
+    pub fn kustomization(&self, options: &Options) -> Result<String, ExportError> {
+        let resources: Vec<&str> = self.manifests.iter().map(|m| m.file.as_str()).collect();
+        let k = json!({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "namespace": options.namespace,
+            "resources": resources,
+        });
+        Ok(format!("{HEADER}{}", to_yaml(&k)?))
+    }
+
+    /// Every object, in apply order.
+    pub fn objects(&self) -> impl Iterator<Item = &Value> {
+        self.manifests.iter().flat_map(|m| &m.objects)
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A name Kubernetes would refuse.
+    #[error("{what}: `{name}` is not a name Kubernetes accepts: it {why}")]
+    BadName {
+        /// Whose name.
+        what: String,
+        /// The name.
+        name: String,
+        /// The rule it breaks.
+        why: String,
+    },
+    /// Something of the plan has no counterpart in a cluster.
+    #[error("{0}")]
+    Unmapped(String),
+    /// A config did not render.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// An object did not serialize.
+    #[error("cannot write an object as YAML: {0}")]
+    Yaml(String),
+    /// The output directory is in the way.
+    #[error("{path}: {why}")]
+    Output {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl crate::error::HasKind for ExportError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::BadName { .. } | Self::Unmapped(_) => crate::error::ErrorKind::InvalidInput,
+            Self::Output { .. } => crate::error::ErrorKind::Conflict,
+            Self::Render(_) | Self::Yaml(_) => crate::error::ErrorKind::Failure,
+        }
+    }
+}
+
+/// The manifests of `plan` (made by [`deploy::cluster_plan`]). `kept` holds secrets
+/// of an earlier export by (Secret name, key), reused so a re-export changes no
+/// password.
+pub fn export(
+    plan: &StackPlan,
+    options: &Options,
+    kept: &BTreeMap<(String, String), String>,
+) -> Result<Export, ExportError> {
+    if let Some(why) = dns_label_problem(&options.namespace) {
+        return Err(bad_name("the namespace", &options.namespace, why));
+    }
+    let files = crate::components::launch::render_for_cluster(plan)?;
+    let cx = objects::Context { namespace: &options.namespace, plan, files: &files };
+
+    let mut notes = Vec::new();
+    let namespace = json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": { "name": options.namespace, "labels": { "app.kubernetes.io/part-of": "obsdemo" } },
+    });
+    let mut manifests = vec![Manifest { file: "namespace.yaml".into(), objects: vec![namespace], secret: false }];
+    let mut names: BTreeMap<String, ComponentId> = BTreeMap::new();
+    for id in plan.enabled() {
+        let workloads = id.kind().workloads(plan, &id);
+        if workloads.is_empty() {
+            match &id {
+                ComponentId::App(name) => {
+                    notes.push(format!("app `{name}` names no `image` in stack.toml, so it is not in the export"));
+                    continue;
+                }
+                _ => return Err(ExportError::Unmapped(format!("{id} has no container image for its version"))),
+            }
+        }
+        for w in workloads {
+            if let Some(why) = dns_label_problem(&w.name) {
+                return Err(bad_name(&format!("{id} (its Kubernetes name)"), &w.name, why));
+            }
+            if let Some(other) = names.insert(w.name.clone(), id.clone()) {
+                return Err(ExportError::Unmapped(format!(
+                    "{other} and {id} would both be called `{}` in the cluster: rename one in stack.toml",
+                    w.name
+                )));
+            }
+            let w = in_container(w);
+            let image = image(&w, options);
+            manifests.push(Manifest {
+                file: format!("{}.yaml", w.name),
+                objects: objects::objects(&w, &image, &cx)?,
+                secret: false,
+            });
+            for v in &w.volumes {
+                if let Volume::GeneratedSecret { name, key, .. } = v {
+                    let value = kept
+                        .get(&(name.clone(), key.clone()))
+                        .cloned()
+                        .unwrap_or_else(|| crate::stack::paths::random_token(24));
+                    manifests.push(Manifest {
+                        file: format!("{name}.secret.yaml"),
+                        objects: vec![objects::secret(name, key, &value, &w, &cx)],
+                        secret: true,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Export { manifests, notes })
+}
+
+/// The image `w` runs: obsdemo's own as chosen, the user's as written, an upstream
+/// one behind the registry prefix.
+fn image(w: &Workload, options: &Options) -> String {
+    if w.image == deploy::own_image() {
+        options.services_image.clone()
+    } else if matches!(w.component, ComponentId::App(_)) {
+        w.image.clone()
+    } else {
+        format!("{}/{}", options.image_prefix.trim_end_matches('/'), w.image)
+    }
+}
+
+/// `w` with the paths in the arguments and environment of obsdemo's own components
+/// `/`-separated: they were joined by this machine's rules and are read in a Linux
+/// container. An app's command line is the user's text and stays as written.
+fn in_container(mut w: Workload) -> Workload {
+    if cfg!(windows) && !matches!(w.component, ComponentId::App(_)) {
+        let unix = |s: &mut String| *s = s.replace('\\', "/");
+        w.args.iter_mut().for_each(unix);
+        for e in &mut w.env {
+            if let deploy::Env::Value(_, value) = e {
+                unix(value);
+            }
+        }
+    }
+    w
+}
+
+fn bad_name(what: &str, name: &str, why: &str) -> ExportError {
+    ExportError::BadName { what: what.to_owned(), name: name.to_owned(), why: why.to_owned() }
+}
+
+/// `value` as one YAML document ending in a newline, with the keys a reader looks
+/// for first (`apiVersion`, `kind`, `metadata`, `name`) first and the rest sorted.
+fn to_yaml(value: &Value) -> Result<String, ExportError> {
+    let mut text = serde_saphyr::to_string(&KubernetesOrder(value)).map_err(|e| ExportError::Yaml(e.to_string()))?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Serializes a JSON value with Kubernetes' customary key order.
+struct KubernetesOrder<'a>(&'a Value);
+
+impl serde::Serialize for KubernetesOrder<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        const FIRST: [&str; 4] = ["apiVersion", "kind", "metadata", "name"];
+        match self.0 {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by_key(|k| (FIRST.iter().position(|f| f == k).unwrap_or(FIRST.len()), k.as_str()));
+                let mut out = serializer.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    out.serialize_entry(k, &KubernetesOrder(&map[k]))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&KubernetesOrder(item))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// The secrets of an earlier export in `dir`, by (Secret name, key): an unreadable or
+/// foreign file keeps nothing.
+pub fn kept_secrets(dir: &Path) -> BTreeMap<(String, String), String> {
+    let mut kept = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return kept;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.to_string_lossy().ends_with(".secret.yaml") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(secret) = serde_saphyr::from_str::<Value>(&text) else { continue };
+        let name = secret["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        if let Some(data) = secret["stringData"].as_object() {
+            for (key, value) in data {
+                if let Some(value) = value.as_str() {
+                    kept.insert((name.clone(), key.clone()), value.to_owned());
+                }
+            }
+        }
+    }
+    kept
+}
+
+/// Writes `export` into `dir` with its `kustomization.yaml`; secrets get mode 0600.
+/// Refuses a directory whose `kustomization.yaml` obsdemo did not write, rather than
+/// mix its files with someone else's. Returns the files written.
+pub fn write(export: &Export, options: &Options, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let output = |path: &Path, why: String| ExportError::Output { path: path.to_owned(), why };
+    let kustomization = dir.join("kustomization.yaml");
+    if let Ok(existing) = std::fs::read_to_string(&kustomization)
+        && !existing.starts_with(HEADER)
+    {
+        return Err(output(
+            &kustomization,
+            "was not written by obsdemo; export into an empty or earlier export's directory".into(),
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| output(dir, format!("cannot create it: {e}")))?;
+    let mut written = Vec::new();
+    for m in &export.manifests {
+        let path = dir.join(&m.file);
+        write_file(&path, &m.text()?, m.secret).map_err(|e| output(&path, format!("cannot write it: {e}")))?;
+        written.push(path);
+    }
+    write_file(&kustomization, &export.kustomization(options)?, false)
+        .map_err(|e| output(&kustomization, format!("cannot write it: {e}")))?;
+    written.push(kustomization);
+    Ok(written)
+}
+
+/// Writes `text` to `path`; a secret is readable by its owner only, from its creation on.
+fn write_file(path: &Path, text: &str, secret: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    if secret {
+        // An earlier file keeps its mode on open: set it again.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
+}

@@ -1,0 +1,429 @@
+//! `obsdemo export kubernetes` against a real kube-apiserver (v1.37.2, on kine's
+//! SQLite etcd; `scripts/kubernetes.sh` builds both). No kubelet runs here, so no pod
+//! starts; what an API server can prove is proven: every object passes strict
+//! server-side validation (an unknown or misspelt field fails), is stored as written,
+//! the Services select the pods their controllers would make, and every ConfigMap
+//! holds the config rendered for the cluster. The Collector and Jaeger then validate
+//! those configs themselves.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use obsdemo::components::Overrides;
+use obsdemo::components::deploy::cluster_plan;
+use obsdemo::components::launch::render_for_cluster;
+use obsdemo::export::kubernetes::names::config_key;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// The static token the test's API server accepts, as a member of system:masters.
+const TOKEN: &str = "obsdemo-test-token";
+
+/// A kube-apiserver on kine, on loopback ports of its own; both stopped when dropped.
+struct ApiServer {
+    _dir: tempfile::TempDir,
+    kine: Child,
+    apiserver: Child,
+    url: String,
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl ApiServer {
+    fn start() -> Self {
+        let bin = std::env::var_os("OBSDEMO_KUBERNETES_BIN").map(PathBuf::from).unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
+            cache.join("obsdemo/tools/kubernetes-v1.37.2-kine-v0.17.5")
+        });
+        for name in ["kube-apiserver", "kine"] {
+            assert!(
+                bin.join(name).is_file(),
+                "{name} is missing from {}: `./scripts/test.sh` builds it (scripts/kubernetes.sh)",
+                bin.display()
+            );
+        }
+        let dir = tempfile::Builder::new().prefix("obsdemo-kube-").tempdir().expect("temp dir");
+        let d = dir.path();
+        let key = d.join("sa.key");
+        let made = Command::new("openssl").args(["genrsa", "-out"]).arg(&key).arg("2048").output();
+        assert!(
+            made.as_ref().is_ok_and(|o| o.status.success()),
+            "`openssl genrsa` made no service-account key (Debian: apt-get install openssl): {made:?}"
+        );
+        std::fs::write(d.join("tokens.csv"), format!("{TOKEN},admin,admin,system:masters\n")).expect("token file");
+        let (etcd_port, api_port) = (free_port(), free_port());
+        let log = |name: &str| std::fs::File::create(d.join(name)).expect("log file");
+        let kine = Command::new(bin.join("kine"))
+            .arg(format!("--listen-address=127.0.0.1:{etcd_port}"))
+            .arg(format!("--endpoint=sqlite://{}?_journal=WAL&cache=shared", d.join("db.sqlite").display()))
+            .arg("--metrics-bind-address=0")
+            .stdout(Stdio::null())
+            .stderr(log("kine.log"))
+            .spawn()
+            .expect("kine starts");
+        eventually("kine to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", etcd_port)).ok()
+        });
+        let apiserver = Command::new(bin.join("kube-apiserver"))
+            .arg(format!("--etcd-servers=http://127.0.0.1:{etcd_port}"))
+            .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
+            .arg(format!("--secure-port={api_port}"))
+            .arg(format!("--cert-dir={}", d.join("certs").display()))
+            .arg(format!("--token-auth-file={}", d.join("tokens.csv").display()))
+            .arg("--service-account-issuer=https://kubernetes.default.svc")
+            .arg(format!("--service-account-key-file={}", key.display()))
+            .arg(format!("--service-account-signing-key-file={}", key.display()))
+            .args(["--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=RBAC"])
+            // Without a kubelet nothing can answer for the `kubernetes` Service's
+            // endpoints; this lets the server advertise 127.0.0.1 and skip them.
+            .arg("--endpoint-reconciler-type=none")
+            .stdout(Stdio::null())
+            .stderr(log("apiserver.log"))
+            .spawn()
+            .expect("kube-apiserver starts");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        // The server's own self-signed certificate, made at start; only loopback is asked.
+        let client = obsdemo::http::client_builder()
+            .no_proxy()
+            .tls_danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let server = Self { _dir: dir, kine, apiserver, url: format!("https://127.0.0.1:{api_port}"), rt, client };
+        eventually("the API server to be ready", Duration::from_secs(90), || {
+            let (status, _) = server.request(reqwest::Method::GET, "/readyz", None);
+            (status == 200).then_some(())
+        });
+        server
+    }
+
+    /// Sends one request; returns the status and the body as JSON (`Null` if not JSON).
+    fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.rt.block_on(async {
+            let mut req = self.client.request(method, format!("{}{path}", self.url)).bearer_auth(TOKEN);
+            if let Some(body) = body {
+                // JSON is YAML: the body of a server-side apply.
+                req = req.header("Content-Type", "application/apply-patch+yaml").body(body.to_string());
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let text = resp.text().await.unwrap_or_default();
+                    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+                }
+                Err(_) => (0, Value::Null),
+            }
+        })
+    }
+
+    /// Server-side apply of `object` with strict field validation, as `kubectl apply
+    /// --server-side` does; `dry_run` asks for every check and stores nothing.
+    fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, String> {
+        let dry = if dry_run { "&dryRun=All" } else { "" };
+        let path = format!("{}?fieldManager=obsdemo-test&fieldValidation=Strict&force=true{dry}", object_path(object));
+        match self.request(reqwest::Method::PATCH, &path, Some(object)) {
+            (200 | 201, stored) => Ok(stored),
+            (status, answer) => {
+                Err(format!("{} {}: HTTP {status}: {answer}", object["kind"], object["metadata"]["name"]))
+            }
+        }
+    }
+
+    /// The stored `object`.
+    fn get(&self, object: &Value) -> Value {
+        let (status, stored) = self.request(reqwest::Method::GET, &object_path(object), None);
+        assert_eq!(status, 200, "reading back {} {}: {stored}", object["kind"], object["metadata"]["name"]);
+        stored
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        for child in [&mut self.apiserver, &mut self.kine] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A TCP port on loopback nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// The REST path of `object`, for the kinds an export holds.
+fn object_path(object: &Value) -> String {
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let (group, plural, namespaced) = match kind {
+        "Namespace" => ("api/v1", "namespaces", false),
+        "ConfigMap" => ("api/v1", "configmaps", true),
+        "Secret" => ("api/v1", "secrets", true),
+        "Service" => ("api/v1", "services", true),
+        "ServiceAccount" => ("api/v1", "serviceaccounts", true),
+        "PersistentVolumeClaim" => ("api/v1", "persistentvolumeclaims", true),
+        "Deployment" => ("apis/apps/v1", "deployments", true),
+        "DaemonSet" => ("apis/apps/v1", "daemonsets", true),
+        "Role" => ("apis/rbac.authorization.k8s.io/v1", "roles", true),
+        "RoleBinding" => ("apis/rbac.authorization.k8s.io/v1", "rolebindings", true),
+        other => panic!("the export holds a kind this test does not know: {other}"),
+    };
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    match object["metadata"]["namespace"].as_str().filter(|_| namespaced) {
+        Some(ns) => format!("/{group}/namespaces/{ns}/{plural}/{name}"),
+        None => format!("/{group}/{plural}/{name}"),
+    }
+}
+
+/// Every object of the export in `dir`, file by file in `kustomization.yaml`'s order.
+fn exported_objects(dir: &Path) -> Vec<Value> {
+    let kustomization: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).expect("kustomization.yaml"))
+            .expect("kustomization.yaml parses");
+    let files = kustomization["resources"].as_array().expect("resources").clone();
+    files
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(dir.join(file.as_str().expect("a file name"))).expect("manifest");
+            serde_saphyr::from_multiple::<Value>(&text).expect("manifest parses")
+        })
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+/// Whether everything `sent` says is in `stored` (which the server completed with
+/// defaults); lists must match item by item. Returns the first difference.
+fn holds(sent: &Value, stored: &Value, at: &str) -> Result<(), String> {
+    match (sent, stored) {
+        (Value::Object(s), Value::Object(t)) => {
+            s.iter().try_for_each(|(k, v)| holds(v, t.get(k).unwrap_or(&Value::Null), &format!("{at}.{k}")))
+        }
+        (Value::Array(s), Value::Array(t)) if s.len() == t.len() => {
+            s.iter().zip(t).enumerate().try_for_each(|(i, (a, b))| holds(a, b, &format!("{at}[{i}]")))
+        }
+        (a, b) if a == b => Ok(()),
+        (a, b) => Err(format!("{at}: sent {a}, stored {b}")),
+    }
+}
+
+/// `object` as the server stores it: a Secret's `stringData` is written into `data`,
+/// base64-encoded, and never read back.
+fn as_stored(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(Value::Object(strings)) = object.as_object_mut().and_then(|o| o.remove("stringData")) {
+        let data = strings.iter().map(|(k, v)| (k.clone(), json!(base64(v.as_str().unwrap_or_default())))).collect();
+        object["data"] = Value::Object(data);
+    }
+    object
+}
+
+/// Standard base64 with padding.
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// Writes a stack file with two of the user's apps (one with an image, one without)
+/// beside the default services, exports it into `<stack>/k8s`, and returns that dir.
+fn export_with_apps(stack: &TestStack, namespace: &str) -> (PathBuf, String) {
+    let out = stack.dir().join("k8s");
+    let run = stack.run(&["export", "kubernetes", "--out", out.to_str().expect("utf-8"), "--namespace", namespace]);
+    assert_success(&run, "export kubernetes");
+    (out, String::from_utf8_lossy(&run.stderr).into_owned())
+}
+
+const APPS: &str = r#"
+[[apps]]
+name = "Shop_front"
+image = "registry.example.com/shop:1.4"
+command = ["python", "manage.py", "runserver", "{host}:{port.http}", "--noreload"]
+env = { BILLING_URL = "http://{host}:{app.Billing.port.http}" }
+ports = { http = 8101 }
+health = { http = "/healthz" }
+
+[[apps]]
+name = "Billing"
+image = "registry.example.com/billing:2.0"
+command = ["python", "-m", "billing", "--port", "{port.http}"]
+ports = { http = 8102 }
+health = { tcp = "http" }
+
+[[apps]]
+name = "Local-only"
+command = ["python", "-m", "http.server", "{port.http}"]
+ports = { http = 8103 }
+"#;
+
+#[test]
+fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
+    let stack = TestStack::with_config(APPS);
+    let (dir, notes) = export_with_apps(&stack, "obsdemo-test");
+    assert!(notes.contains("Local-only") && notes.contains("no `image`"), "the app left out is named: {notes}");
+    let objects = exported_objects(&dir);
+    let server = ApiServer::start();
+
+    // Dry runs of namespaced objects need their namespace to exist.
+    let (namespace, rest) = objects.split_first().expect("objects");
+    assert_eq!(namespace["kind"], "Namespace");
+    server.apply(namespace, true).expect("the namespace passes a dry run");
+    server.apply(namespace, false).expect("the namespace is created");
+    let refused: Vec<String> = rest.iter().filter_map(|o| server.apply(o, true).err()).collect();
+    assert!(refused.is_empty(), "the API server refuses exported objects:\n{}", refused.join("\n"));
+
+    // The dry run has teeth: one misspelt field is refused.
+    let mut misspelt = rest.iter().find(|o| o["kind"] == "Deployment").expect("a Deployment").clone();
+    let replicas = misspelt["spec"].as_object_mut().expect("spec").remove("replicas").expect("replicas");
+    misspelt["spec"]["replica"] = replicas;
+    let refusal = server.apply(&misspelt, true).expect_err("a misspelt field is refused");
+    assert!(refusal.contains("replica"), "{refusal}");
+
+    for o in rest {
+        server.apply(o, false).unwrap_or_else(|e| panic!("applying for real: {e}"));
+    }
+    for o in &objects {
+        let stored = server.get(o);
+        holds(&as_stored(o), &stored, &format!("{} {}", o["kind"], o["metadata"]["name"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    // Every Service selects the pods of exactly one controller, on ports they name.
+    let controllers: Vec<&Value> =
+        objects.iter().filter(|o| o["kind"] == "Deployment" || o["kind"] == "DaemonSet").collect();
+    for c in &controllers {
+        let labels = &c["spec"]["template"]["metadata"]["labels"];
+        holds(&c["spec"]["selector"]["matchLabels"], labels, "selector").expect("a controller selects its own pods");
+    }
+    let services: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Service").collect();
+    assert!(services.len() >= 9, "a Service for Jaeger, the gateway, Prometheus, Grafana, 5 services and 2 apps");
+    for s in &services {
+        let selected: Vec<&&Value> = controllers
+            .iter()
+            .filter(|c| holds(&s["spec"]["selector"], &c["spec"]["template"]["metadata"]["labels"], "").is_ok())
+            .collect();
+        assert_eq!(selected.len(), 1, "Service {} selects the pods of one controller", s["metadata"]["name"]);
+        let container = &selected[0]["spec"]["template"]["spec"]["containers"][0];
+        let named: Vec<&Value> = container["ports"].as_array().expect("ports").iter().map(|p| &p["name"]).collect();
+        for port in s["spec"]["ports"].as_array().expect("ports") {
+            assert!(
+                named.contains(&&port["targetPort"]),
+                "{}: target {} is a named container port",
+                s["metadata"]["name"],
+                port["targetPort"]
+            );
+        }
+    }
+
+    // Every ConfigMap holds the configs rendered for the cluster from the same plan,
+    // and every such config is in a ConfigMap.
+    let (config, _) = obsdemo::stack::load(Some(&stack.dir().join("stack.toml")), stack.dir()).expect("stack.toml");
+    let (plan, _) = cluster_plan(config, &Overrides::default()).expect("cluster plan");
+    let rendered = render_for_cluster(&plan).expect("render");
+    let mut held: BTreeMap<String, String> = BTreeMap::new();
+    for cm in objects.iter().filter(|o| o["kind"] == "ConfigMap") {
+        let stored = server.get(cm);
+        for (key, text) in stored["data"].as_object().expect("data") {
+            held.insert(key.clone(), text.as_str().expect("text").to_owned());
+        }
+    }
+    for file in &rendered {
+        let key = config_key(&file.path);
+        assert_eq!(held.get(&key), Some(&file.contents), "ConfigMap key {key} holds {}", file.path.display());
+    }
+    assert_eq!(held.len(), rendered.len(), "no ConfigMap holds anything else");
+
+    // The user's app: its image, the same command with cluster addresses, spans to the gateway.
+    let shop = controllers.iter().find(|c| c["metadata"]["name"] == "shop-front").expect("the app with an image");
+    let container = &shop["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "registry.example.com/shop:1.4");
+    assert_eq!(container["command"], json!(["python", "manage.py", "runserver", "0.0.0.0:8101", "--noreload"]));
+    let env: BTreeMap<&str, &str> = container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap_or_default(), e["value"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://collector-gateway:4317");
+    assert_eq!(env["BILLING_URL"], "http://billing:8102");
+    assert_eq!(env["OTEL_SERVICE_NAME"], "Shop_front");
+}
+
+#[test]
+fn a_re_export_keeps_the_grafana_password_and_shows_it_to_no_one_else() {
+    let stack = TestStack::with_config("[grafana]\nenabled = true\n");
+    let password = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("grafana-admin.secret.yaml")).expect("the Secret's file");
+        let secret: Value = serde_saphyr::from_str(&text).expect("parses");
+        secret["stringData"]["grafana-admin-password"].as_str().expect("a password").to_owned()
+    };
+    let (dir, _) = export_with_apps(&stack, "obsdemo");
+    let first = password(&dir);
+    assert!(first.len() >= 20 && first != "admin", "a generated password: {first}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("grafana-admin.secret.yaml")).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the Secret's file is its owner's alone");
+    }
+    let (dir, _) = export_with_apps(&stack, "obsdemo");
+    assert_eq!(password(&dir), first, "a re-export changes no password");
+}
+
+#[test]
+fn export_refuses_a_name_kubernetes_would_refuse_and_a_directory_it_did_not_write() {
+    // A fine name on this machine, but a Service name must start with a letter.
+    let stack = TestStack::with_config(
+        "[[apps]]\nname = \"9-lives\"\nimage = \"cat:9\"\ncommand = [\"purr\"]\nports = { http = 8109 }\n",
+    );
+    let out = stack.run(&["export", "kubernetes", "--out", "k8s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("9-lives") && err.contains("start with a letter"), "{err}");
+    assert!(!stack.dir().join("k8s").exists(), "nothing is written");
+
+    let stack = TestStack::with_config("");
+    let foreign = stack.dir().join("k8s");
+    std::fs::create_dir_all(&foreign).expect("dir");
+    std::fs::write(foreign.join("kustomization.yaml"), "resources: [mine.yaml]\n").expect("write");
+    let out = stack.run(&["export", "kubernetes", "--out", "k8s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not written by obsdemo"), "{}", describe(&out));
+    assert_eq!(std::fs::read_to_string(foreign.join("kustomization.yaml")).expect("read"), "resources: [mine.yaml]\n");
+    assert_eq!(std::fs::read_dir(&foreign).expect("dir").count(), 1, "nothing is added beside it");
+}
+
+#[test]
+fn the_collector_and_jaeger_accept_the_configs_rendered_for_the_cluster() {
+    require(&["collector", "jaeger"]);
+    let stack = TestStack::with_config("");
+    let (config, _) = obsdemo::stack::load(Some(&stack.dir().join("stack.toml")), stack.dir()).expect("stack.toml");
+    let (plan, _) = cluster_plan(config, &Overrides::default()).expect("cluster plan");
+    let dir = tempfile::tempdir().expect("temp dir");
+    obsdemo::render::write(&render_for_cluster(&plan).expect("render"), dir.path()).expect("write");
+    let validate = |binary: &Path, file: &str, extra: &[&str]| {
+        let out = Command::new(binary)
+            .arg("validate")
+            .arg(format!("--config={}", dir.path().join(file).display()))
+            .args(extra)
+            .env("K8S_NODE_NAME", "node-1")
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{} rejects {file}:\n{}", binary.display(), describe(&out));
+    };
+    let collector = find_binary("collector").expect("collector");
+    validate(&collector, "otelcol-gateway.yaml", &[]);
+    // The agent reads the node below /hostfs, which only its pod has; everything
+    // else of its config is validated as written.
+    validate(&collector, "otelcol-agent.yaml", &["--set=receivers::host_metrics::root_path=/"]);
+    validate(&find_binary("jaeger").expect("jaeger"), "jaeger.yaml", &[]);
+}
