@@ -34,6 +34,8 @@ pub mod components;
 pub mod doctor;
 pub mod error;
 pub mod export;
+#[cfg(test)]
+mod golden;
 pub mod health;
 pub mod http;
 pub mod install;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::grafana::{JAEGER_DATASOURCE_UID, PROMETHEUS_DATASOURCE_UID};
 use super::launch::{self, render_for_host};
 use super::*;
+use crate::golden::golden;
 use crate::render::{DASHBOARDS, RenderedFile};
 use crate::stack::{JaegerFlavour, Topology};
 
@@ -16,24 +17,6 @@ fn plan(config: StackConfig) -> StackPlan {
 
 fn paths() -> StatePaths {
     StatePaths::new("/state")
-}
-
-/// Compares `actual` with `tests/golden/<case>/<name>`, or rewrites it when blessing.
-fn golden(case: &str, name: &Path, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(case).join(name);
-    if std::env::var_os("OBSDEMO_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; run `OBSDEMO_BLESS=1 cargo test --lib components` to create it", path.display())
-    });
-    assert!(
-        expected == actual,
-        "{} differs from the rendered output; if the change is intended, run `OBSDEMO_BLESS=1 cargo test --lib components`\n--- rendered:\n{actual}",
-        path.display()
-    );
 }
 
 fn binaries(plan: &StackPlan) -> BTreeMap<ComponentId, PathBuf> {

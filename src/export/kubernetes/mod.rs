@@ -342,3 +342,76 @@ fn write_file(path: &Path, text: &str, secret: bool) -> std::io::Result<()> {
     }
     file.write_all(text.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::components::Overrides;
+    use crate::golden::golden;
+    use crate::stack::StackConfig;
+
+    /// The shipped stack plus one app with an image, with a fixed password.
+    fn sample() -> (Export, Options) {
+        let apps = toml::from_str::<StackConfig>(
+            r#"
+            [[apps]]
+            name = "Django-shop"
+            image = "registry.example.com/shop:1.4"
+            command = ["python", "manage.py", "runserver", "{host}:{port.http}", "--noreload"]
+            ports = { http = 8101 }
+            health = { http = "/healthz" }
+            "#,
+        )
+        .expect("apps parse")
+        .apps;
+        let config = StackConfig { apps, ..StackConfig::default() };
+        let (plan, _) = deploy::cluster_plan(config, &Overrides::default()).expect("plan");
+        let options = Options::default();
+        let kept =
+            BTreeMap::from([(("grafana-admin".into(), "grafana-admin-password".into()), "golden-password".into())]);
+        (export(&plan, &options, &kept).expect("export"), options)
+    }
+
+    #[test]
+    fn the_shipped_stack_exports_as_the_golden_manifests() {
+        let (export, options) = sample();
+        for m in &export.manifests {
+            golden("kubernetes", Path::new(&m.file), &m.text().expect("text"));
+        }
+        golden("kubernetes", Path::new("kustomization.yaml"), &export.kustomization(&options).expect("kustomization"));
+    }
+
+    #[test]
+    fn images_are_the_versions_obsdemo_install_downloads() {
+        let (export, _) = sample();
+        let images: Vec<String> = export
+            .objects()
+            .filter_map(|o| o["spec"]["template"]["spec"]["containers"][0]["image"].as_str().map(str::to_owned))
+            .collect();
+        let table = crate::install::releases::table();
+        let release = |component: &str, binary: &str| {
+            table[component].artifacts.iter().find(|a| a.binary == binary).expect("artifact").release.clone()
+        };
+        for wanted in [
+            format!("docker.io/otel/opentelemetry-collector-contrib:{}", release("collector", "otelcol-contrib")),
+            format!("docker.io/jaegertracing/jaeger:{}", release("jaeger", "jaeger")),
+            format!("docker.io/prom/prometheus:v{}", release("prometheus", "prometheus")),
+            format!("docker.io/grafana/grafana:{}", release("grafana", "grafana")),
+            deploy::own_image(),
+        ] {
+            assert!(images.contains(&wanted), "{wanted} is among {images:?}");
+        }
+    }
+
+    #[test]
+    fn manifests_parse_back_to_the_objects() {
+        let (export, _) = sample();
+        for m in &export.manifests {
+            let text = m.text().expect("text");
+            let parsed: Vec<Value> = serde_saphyr::from_multiple(&text).expect("parses");
+            assert_eq!(parsed, m.objects, "{}", m.file);
+        }
+    }
+}

@@ -101,7 +101,7 @@ pub fn objects(w: &Workload, image: &str, cx: &Context<'_>) -> Result<Vec<Value>
             Volume::GeneratedSecret { name, key, path } => {
                 volumes.push(json!({
                     "name": name,
-                    "secret": { "secretName": name, "defaultMode": 0o400, "items": [{ "key": key, "path": key }] },
+                    "secret": { "secretName": name, "defaultMode": 0o440, "items": [{ "key": key, "path": key }] },
                 }));
                 mounts.push(json!({ "name": name, "mountPath": slash_path(path), "readOnly": true }));
             }
