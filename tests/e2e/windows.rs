@@ -246,3 +246,34 @@ fn the_windows_build_runs_the_stack_under_wine() {
     assert!(pids_with(&needle).is_empty());
     assert_nothing_left(&[], &ports);
 }
+
+/// Every file of the export in `dir`, by name.
+fn files_in(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_windows_build_exports_the_same_kubernetes_manifests() {
+    // A Windows user's export runs in Linux containers: no path of theirs may leak in
+    // with backslashes, and nothing else may differ.
+    let wine = Wine::new();
+    let stack = TestStack::new();
+    let linux = stack.dir().join("k8s-linux");
+    assert_success(&stack.run(&["export", "kubernetes", "--out", linux.to_str().unwrap()]), "export kubernetes");
+    // The same password: an earlier export's Secret is kept, whichever build wrote it.
+    let windows = stack.dir().join("k8s-windows");
+    std::fs::create_dir_all(&windows).unwrap();
+    std::fs::copy(linux.join("grafana-admin.secret.yaml"), windows.join("grafana-admin.secret.yaml")).unwrap();
+    let out = wine.run(stack.dir(), &["export", "kubernetes", "--out", "k8s-windows"]);
+    assert_success(&out, "export kubernetes (under Wine)");
+    let (from_linux, from_windows) = (files_in(&linux), files_in(&windows));
+    assert_eq!(from_linux.keys().collect::<Vec<_>>(), from_windows.keys().collect::<Vec<_>>());
+    for (name, text) in &from_linux {
+        assert_eq!(&from_windows[name], text, "{name} differs between the Linux and Windows builds");
+    }
+    assert!(!from_windows.values().any(|t| t.contains('\\') && t.contains("\\var")), "no Windows path in any manifest");
+}
