@@ -1,10 +1,14 @@
-//! `obsdemo export kubernetes` against a real kube-apiserver (v1.37.2, on kine's
-//! SQLite etcd; `scripts/kubernetes.sh` builds both). No kubelet runs here, so no pod
-//! starts; what an API server can prove is proven: every object passes strict
-//! server-side validation (an unknown or misspelt field fails), is stored as written,
-//! the Services select the pods their controllers would make, and every ConfigMap
-//! holds the config rendered for the cluster. The Collector and Jaeger then validate
-//! those configs themselves.
+//! `obsdemo export kubernetes` against a real Kubernetes control plane: kube-apiserver
+//! and kube-controller-manager v1.37.2 on kine's SQLite etcd (`scripts/kubernetes.sh`
+//! builds them). No kubelet or container runtime can run here, so no container starts:
+//! the test binds each pod to the one node, as the scheduler would, and reports it
+//! ready, as its kubelet would. What a control plane
+//! can prove is proven: every object passes strict server-side validation (an unknown
+//! or misspelt field fails) and is stored as written; the controllers make the pods;
+//! Kubernetes' own EndpointSlice controller finds each Service's pods on their named
+//! ports; Prometheus's ServiceAccount may list the pods of its namespace and nothing
+//! more; every ConfigMap holds the config rendered for the cluster. The Collector and
+//! Jaeger then validate those configs themselves.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,14 +23,19 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+/// The namespace the test exports into.
+const NAMESPACE: &str = "obsdemo-test";
+
 /// The static token the test's API server accepts, as a member of system:masters.
 const TOKEN: &str = "obsdemo-test-token";
 
-/// A kube-apiserver on kine, on loopback ports of its own; both stopped when dropped.
+/// A kube-apiserver and kube-controller-manager on kine, on loopback ports of their
+/// own; all stopped when dropped.
 struct ApiServer {
     _dir: tempfile::TempDir,
     kine: Child,
     apiserver: Child,
+    controllers: Option<Child>,
     url: String,
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
@@ -40,7 +49,7 @@ impl ApiServer {
                 .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
             cache.join("obsdemo/tools/kubernetes-v1.37.2-kine-v0.17.5")
         });
-        for name in ["kube-apiserver", "kine"] {
+        for name in ["kube-apiserver", "kube-controller-manager", "kine"] {
             assert!(
                 bin.join(name).is_file(),
                 "{name} is missing from {}: `./scripts/test.sh` builds it (scripts/kubernetes.sh)",
@@ -48,7 +57,7 @@ impl ApiServer {
             );
         }
         let dir = tempfile::Builder::new().prefix("obsdemo-kube-").tempdir().expect("temp dir");
-        let d = dir.path();
+        let d = dir.path().to_path_buf();
         let key = d.join("sa.key");
         let made = Command::new("openssl").args(["genrsa", "-out"]).arg(&key).arg("2048").output();
         assert!(
@@ -94,11 +103,32 @@ impl ApiServer {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        let server = Self { _dir: dir, kine, apiserver, url: format!("https://127.0.0.1:{api_port}"), rt, client };
+        let url = format!("https://127.0.0.1:{api_port}");
+        let mut server = Self { _dir: dir, kine, apiserver, controllers: None, url, rt, client };
         eventually("the API server to be ready", Duration::from_secs(90), || {
             let (status, _) = server.request(reqwest::Method::GET, "/readyz", None);
             (status == 200).then_some(())
         });
+        let kubeconfig = d.join("kubeconfig");
+        let config = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{ "name": "test", "cluster": { "server": server.url, "insecure-skip-tls-verify": true } }],
+            "users": [{ "name": "admin", "user": { "token": TOKEN } }],
+            "contexts": [{ "name": "test", "context": { "cluster": "test", "user": "admin" } }],
+            "current-context": "test",
+        });
+        std::fs::write(&kubeconfig, config.to_string()).expect("kubeconfig");
+        // Only the controllers that turn the export into pods and endpoints.
+        let controllers = Command::new(bin.join("kube-controller-manager"))
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg("--controllers=deployment-controller,replicaset-controller,daemonset-controller,endpointslice-controller,serviceaccount-controller")
+            .args(["--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false"])
+            .stdout(Stdio::null())
+            .stderr(log("controller-manager.log"))
+            .spawn()
+            .expect("kube-controller-manager starts");
+        server.controllers = Some(controllers);
         server
     }
 
@@ -134,6 +164,104 @@ impl ApiServer {
         }
     }
 
+    /// The last lines of one of the control plane's logs, for a failure message.
+    fn log_tail(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(self._dir.path().join(name)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        format!("--- last lines of {name}:\n{}", lines[lines.len().saturating_sub(30)..].join("\n"))
+    }
+
+    /// The items of a list at `path` (`/api/v1/namespaces/NS/pods`).
+    fn list(&self, path: &str) -> Vec<Value> {
+        let (status, list) = self.request(reqwest::Method::GET, path, None);
+        assert_eq!(status, 200, "listing {path}: {list}");
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A JSON merge patch of the object (or subresource) at `path`.
+    fn merge_patch(&self, path: &str, patch: &Value) {
+        let (code, answer) = self.rt.block_on(async {
+            let resp = self
+                .client
+                .patch(format!("{}{path}", self.url))
+                .bearer_auth(TOKEN)
+                .header("Content-Type", "application/merge-patch+json")
+                .body(patch.to_string())
+                .send()
+                .await
+                .expect("the API server answers");
+            (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+        });
+        assert_eq!(code, 200, "patching {path}: {answer}");
+    }
+
+    /// What the scheduler does: binds `pod` to `node`.
+    fn bind(&self, pod: &Value, node: &str) {
+        let (namespace, name) = (pod["metadata"]["namespace"].as_str(), pod["metadata"]["name"].as_str());
+        let (namespace, name) = (namespace.unwrap_or_default(), name.unwrap_or_default());
+        let binding = json!({
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": { "name": name },
+            "target": { "apiVersion": "v1", "kind": "Node", "name": node },
+        });
+        let (code, answer) = self.rt.block_on(async {
+            let resp = self
+                .client
+                .post(format!("{}/api/v1/namespaces/{namespace}/pods/{name}/binding", self.url))
+                .bearer_auth(TOKEN)
+                .json(&binding)
+                .send()
+                .await
+                .expect("the API server answers");
+            (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+        });
+        assert_eq!(code, 201, "binding {name} to {node}: {answer}");
+    }
+
+    /// What the kubelet would report of a started pod: running, ready, with `ip`.
+    fn report_running(&self, pod: &Value, ip: &str) {
+        let status = json!({ "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "podIPs": [{ "ip": ip }],
+            "conditions": [{ "type": "Ready", "status": "True" }, { "type": "ContainersReady", "status": "True" }],
+        }});
+        let (namespace, name) = (&pod["metadata"]["namespace"], &pod["metadata"]["name"]);
+        let path = format!(
+            "/api/v1/namespaces/{}/pods/{}/status",
+            namespace.as_str().unwrap_or_default(),
+            name.as_str().unwrap_or_default()
+        );
+        self.merge_patch(&path, &status);
+    }
+
+    /// The HTTP status of a GET of `path` with `token` instead of the admin's.
+    fn status_as(&self, token: &str, path: &str) -> u16 {
+        self.rt.block_on(async {
+            let resp = self.client.get(format!("{}{path}", self.url)).bearer_auth(token).send().await;
+            resp.map(|r| r.status().as_u16()).unwrap_or(0)
+        })
+    }
+
+    /// A token of the ServiceAccount `name` in `namespace` (the TokenRequest API).
+    fn token_of(&self, namespace: &str, name: &str) -> String {
+        let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token");
+        let body = json!({ "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {} });
+        let answer: Value = self.rt.block_on(async {
+            let resp = self
+                .client
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("the API server answers");
+            resp.json().await.expect("a TokenRequest")
+        });
+        answer["status"]["token"].as_str().unwrap_or_else(|| panic!("no token for {name}: {answer}")).to_owned()
+    }
+
     /// The stored `object`.
     fn get(&self, object: &Value) -> Value {
         let (status, stored) = self.request(reqwest::Method::GET, &object_path(object), None);
@@ -144,9 +272,24 @@ impl ApiServer {
 
 impl Drop for ApiServer {
     fn drop(&mut self) {
-        for child in [&mut self.apiserver, &mut self.kine] {
+        for child in self.controllers.iter_mut().chain([&mut self.apiserver, &mut self.kine]) {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `f` until it returns `Ok`, for up to 90 s; then fails with what it last saw
+/// and the end of the controller manager's log.
+fn settle<T>(what: &str, server: &ApiServer, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(seen) if std::time::Instant::now() > deadline => {
+                panic!("timed out waiting for {what}; last seen: {seen}\n{}", server.log_tail("controller-manager.log"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(300)),
         }
     }
 }
@@ -161,6 +304,7 @@ fn object_path(object: &Value) -> String {
     let kind = object["kind"].as_str().unwrap_or_default();
     let (group, plural, namespaced) = match kind {
         "Namespace" => ("api/v1", "namespaces", false),
+        "Node" => ("api/v1", "nodes", false),
         "ConfigMap" => ("api/v1", "configmaps", true),
         "Secret" => ("api/v1", "secrets", true),
         "Service" => ("api/v1", "services", true),
@@ -268,7 +412,7 @@ ports = { http = 8103 }
 #[test]
 fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
     let stack = TestStack::with_config(APPS);
-    let (dir, notes) = export_with_apps(&stack, "obsdemo-test");
+    let (dir, notes) = export_with_apps(&stack, NAMESPACE);
     assert!(notes.contains("Local-only") && notes.contains("no `image`"), "the app left out is named: {notes}");
     let objects = exported_objects(&dir);
     let server = ApiServer::start();
@@ -297,31 +441,108 @@ fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    // Every Service selects the pods of exactly one controller, on ports they name.
+    // The controllers make one pod per Deployment, and one per node for the agent's
+    // DaemonSet (this cluster has one node, registered here as a kubelet would).
+    let node = json!({ "apiVersion": "v1", "kind": "Node", "metadata": { "name": "node-1" } });
+    server.apply(&node, false).expect("a node is registered");
+    // A new node is tainted not-ready until its kubelet reports in; the node lifecycle
+    // controller then lifts the taint, as done here.
+    server.merge_patch(&object_path(&node), &json!({ "spec": { "taints": null } }));
     let controllers: Vec<&Value> =
         objects.iter().filter(|o| o["kind"] == "Deployment" || o["kind"] == "DaemonSet").collect();
-    for c in &controllers {
-        let labels = &c["spec"]["template"]["metadata"]["labels"];
-        holds(&c["spec"]["selector"]["matchLabels"], labels, "selector").expect("a controller selects its own pods");
-    }
-    let services: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Service").collect();
-    assert!(services.len() >= 9, "a Service for Jaeger, the gateway, Prometheus, Grafana, 5 services and 2 apps");
-    for s in &services {
-        let selected: Vec<&&Value> = controllers
+    let pods_path = format!("/api/v1/namespaces/{NAMESPACE}/pods");
+    let pods = settle("a pod of every controller", &server, || {
+        let pods = server.list(&pods_path);
+        let names: Vec<&Value> = pods.iter().map(|p| &p["metadata"]["name"]).collect();
+        let seen = format!("{} pods of {} controllers: {names:?}", pods.len(), controllers.len());
+        if pods.len() == controllers.len() { Ok(pods) } else { Err(seen) }
+    });
+    let owner = |pod: &Value| {
+        let made_by: Vec<&&Value> = controllers
             .iter()
-            .filter(|c| holds(&s["spec"]["selector"], &c["spec"]["template"]["metadata"]["labels"], "").is_ok())
+            .filter(|c| holds(&c["spec"]["selector"]["matchLabels"], &pod["metadata"]["labels"], "").is_ok())
             .collect();
-        assert_eq!(selected.len(), 1, "Service {} selects the pods of one controller", s["metadata"]["name"]);
-        let container = &selected[0]["spec"]["template"]["spec"]["containers"][0];
-        let named: Vec<&Value> = container["ports"].as_array().expect("ports").iter().map(|p| &p["name"]).collect();
-        for port in s["spec"]["ports"].as_array().expect("ports") {
-            assert!(
-                named.contains(&&port["targetPort"]),
-                "{}: target {} is a named container port",
-                s["metadata"]["name"],
-                port["targetPort"]
-            );
+        assert_eq!(made_by.len(), 1, "pod {} belongs to one controller", pod["metadata"]["name"]);
+        made_by[0]["metadata"]["name"].as_str().unwrap_or_default().to_owned()
+    };
+    let mut ip_of: BTreeMap<String, String> = BTreeMap::new();
+    for (i, pod) in pods.iter().enumerate() {
+        // The parts of the scheduler and the kubelet, played here: the pod is placed
+        // on the node (the DaemonSet's already is), its container started and ready.
+        if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
+            server.bind(pod, "node-1");
         }
+        let ip = format!("10.244.0.{}", 10 + i);
+        server.report_running(pod, &ip);
+        ip_of.insert(owner(pod), ip);
+    }
+    assert!(ip_of.contains_key("collector-agent"), "the agent's DaemonSet placed a pod on the node");
+
+    // Kubernetes' own EndpointSlice controller finds every Service's pod, each port of
+    // the Service resolved by name to the port the container serves.
+    let services: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Service").collect();
+    assert!(services.len() >= 10, "a Service for Jaeger, the gateway, Prometheus, Grafana, 5 services and 2 apps");
+    for s in &services {
+        let name = s["metadata"]["name"].as_str().expect("a name");
+        let want_ip = ip_of.get(name).unwrap_or_else(|| panic!("Service {name} has a workload of its name"));
+        let container = &controllers.iter().find(|c| c["metadata"]["name"] == name).expect("its controller")["spec"]["template"]
+            ["spec"]["containers"][0];
+        let mut want_ports: Vec<(String, u64)> = s["spec"]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .map(|p| {
+                let target = &p["targetPort"];
+                let served =
+                    container["ports"].as_array().expect("container ports").iter().find(|c| &c["name"] == target);
+                let number =
+                    served.unwrap_or_else(|| panic!("{name}: no container port is named {target}"))["containerPort"]
+                        .as_u64()
+                        .expect("a number");
+                (p["name"].as_str().unwrap_or_default().to_owned(), number)
+            })
+            .collect();
+        want_ports.sort();
+        let path = format!(
+            "/apis/discovery.k8s.io/v1/namespaces/{NAMESPACE}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D{name}"
+        );
+        settle(&format!("Service {name}'s endpoints"), &server, || {
+            let slices = server.list(&path);
+            let seen = format!("want {want_ip} ready on {want_ports:?}; slices: {}", Value::Array(slices.clone()));
+            slices
+                .into_iter()
+                .find_map(|slice| {
+                    let endpoints = slice["endpoints"].as_array().cloned().unwrap_or_default();
+                    let ready = endpoints.iter().any(|e| {
+                        e["addresses"][0].as_str() == Some(want_ip.as_str()) && e["conditions"]["ready"] == json!(true)
+                    });
+                    let mut ports: Vec<(String, u64)> = slice["ports"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|p| (p["name"].as_str().unwrap_or_default().to_owned(), p["port"].as_u64().unwrap_or(0)))
+                        .collect();
+                    ports.sort();
+                    (ready && ports == want_ports).then_some(())
+                })
+                .ok_or(seen)
+        });
+    }
+
+    // Prometheus's ServiceAccount may list and watch the pods of its namespace (what
+    // its service discovery asks), and nothing more.
+    let token = server.token_of(NAMESPACE, "prometheus");
+    let own_pods = format!("/api/v1/namespaces/{NAMESPACE}/pods");
+    assert_eq!(server.status_as(&token, &own_pods), 200);
+    assert_eq!(server.status_as(&token, &format!("{own_pods}?watch=1&timeoutSeconds=1")), 200);
+    for denied in [
+        "/api/v1/pods".to_owned(),
+        "/api/v1/namespaces/default/pods".to_owned(),
+        format!("/api/v1/namespaces/{NAMESPACE}/secrets"),
+        format!("/api/v1/namespaces/{NAMESPACE}/configmaps"),
+    ] {
+        assert_eq!(server.status_as(&token, &denied), 403, "Prometheus may not read {denied}");
     }
 
     // Every ConfigMap holds the configs rendered for the cluster from the same plan,
