@@ -37,6 +37,7 @@ struct ApiServer {
     apiserver: Child,
     controllers: Option<Child>,
     url: String,
+    port: u16,
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
 }
@@ -104,7 +105,7 @@ impl ApiServer {
             .build()
             .expect("client");
         let url = format!("https://127.0.0.1:{api_port}");
-        let mut server = Self { _dir: dir, kine, apiserver, controllers: None, url, rt, client };
+        let mut server = Self { _dir: dir, kine, apiserver, controllers: None, url, port: api_port, rt, client };
         eventually("the API server to be ready", Duration::from_secs(90), || {
             let (status, _) = server.request(reqwest::Method::GET, "/readyz", None);
             (status == 200).then_some(())
@@ -162,6 +163,11 @@ impl ApiServer {
                 Err(format!("{} {}: HTTP {status}: {answer}", object["kind"], object["metadata"]["name"]))
             }
         }
+    }
+
+    /// The certificate the API server made for itself at start (and its CA's).
+    fn certificate(&self) -> PathBuf {
+        self._dir.path().join("certs/apiserver.crt")
     }
 
     /// The last lines of one of the control plane's logs, for a failure message.
@@ -378,6 +384,68 @@ fn base64(text: &str) -> String {
     out
 }
 
+/// Applies every object as `kubectl apply --server-side` would, each first as a dry
+/// run with strict field validation; fails naming every object refused.
+fn apply_all(server: &ApiServer, objects: &[Value]) {
+    // Dry runs of namespaced objects need their namespace to exist.
+    let (namespace, rest) = objects.split_first().expect("objects");
+    assert_eq!(namespace["kind"], "Namespace");
+    server.apply(namespace, true).expect("the namespace passes a dry run");
+    server.apply(namespace, false).expect("the namespace is created");
+    let refused: Vec<String> = rest.iter().filter_map(|o| server.apply(o, true).err()).collect();
+    assert!(refused.is_empty(), "the API server refuses exported objects:\n{}", refused.join("\n"));
+    for o in rest {
+        server.apply(o, false).unwrap_or_else(|e| panic!("applying for real: {e}"));
+    }
+}
+
+/// Lets the controllers make their pods, and plays the scheduler's and the kubelet's
+/// parts for them on one node: each pod is bound to it and reported running and ready,
+/// at an address of its own, or on loopback for the controllers named in `loopback`
+/// (whose programs the test runs itself). Returns each controller's pod address.
+fn start_pods(server: &ApiServer, objects: &[Value], namespace: &str, loopback: &[&str]) -> BTreeMap<String, String> {
+    // This cluster's one node, registered as its kubelet would. A new node is tainted
+    // not-ready until its kubelet reports in; the node lifecycle controller then lifts
+    // the taint, as done here.
+    let node = json!({ "apiVersion": "v1", "kind": "Node", "metadata": { "name": "node-1" } });
+    server.apply(&node, false).expect("a node is registered");
+    server.merge_patch(&object_path(&node), &json!({ "spec": { "taints": null } }));
+    // One pod per Deployment, and one per node for the agent's DaemonSet.
+    let controllers: Vec<&Value> =
+        objects.iter().filter(|o| o["kind"] == "Deployment" || o["kind"] == "DaemonSet").collect();
+    let pods_path = format!("/api/v1/namespaces/{namespace}/pods");
+    let pods = settle("a pod of every controller", server, || {
+        let pods = server.list(&pods_path);
+        let names: Vec<&Value> = pods.iter().map(|p| &p["metadata"]["name"]).collect();
+        let seen = format!("{} pods of {} controllers: {names:?}", pods.len(), controllers.len());
+        if pods.len() == controllers.len() { Ok(pods) } else { Err(seen) }
+    });
+    let owner = |pod: &Value| {
+        let made_by: Vec<&&Value> = controllers
+            .iter()
+            .filter(|c| holds(&c["spec"]["selector"]["matchLabels"], &pod["metadata"]["labels"], "").is_ok())
+            .collect();
+        assert_eq!(made_by.len(), 1, "pod {} belongs to one controller", pod["metadata"]["name"]);
+        made_by[0]["metadata"]["name"].as_str().unwrap_or_default().to_owned()
+    };
+    let mut ip_of = BTreeMap::new();
+    for (i, pod) in pods.iter().enumerate() {
+        if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
+            server.bind(pod, "node-1");
+        }
+        let controller = owner(pod);
+        let ip = if loopback.contains(&controller.as_str()) {
+            "127.0.0.1".to_owned()
+        } else {
+            format!("10.244.0.{}", 10 + i)
+        };
+        server.report_running(pod, &ip);
+        ip_of.insert(controller, ip);
+    }
+    assert!(ip_of.contains_key("collector-agent"), "the agent's DaemonSet placed a pod on the node");
+    ip_of
+}
+
 /// Writes a stack file with two of the user's apps (one with an image, one without)
 /// beside the default services, exports it into `<stack>/k8s`, and returns that dir.
 fn export_with_apps(stack: &TestStack, namespace: &str) -> (PathBuf, String) {
@@ -417,66 +485,24 @@ fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
     let objects = exported_objects(&dir);
     let server = ApiServer::start();
 
-    // Dry runs of namespaced objects need their namespace to exist.
-    let (namespace, rest) = objects.split_first().expect("objects");
-    assert_eq!(namespace["kind"], "Namespace");
-    server.apply(namespace, true).expect("the namespace passes a dry run");
-    server.apply(namespace, false).expect("the namespace is created");
-    let refused: Vec<String> = rest.iter().filter_map(|o| server.apply(o, true).err()).collect();
-    assert!(refused.is_empty(), "the API server refuses exported objects:\n{}", refused.join("\n"));
+    apply_all(&server, &objects);
 
     // The dry run has teeth: one misspelt field is refused.
-    let mut misspelt = rest.iter().find(|o| o["kind"] == "Deployment").expect("a Deployment").clone();
+    let mut misspelt = objects.iter().find(|o| o["kind"] == "Deployment").expect("a Deployment").clone();
     let replicas = misspelt["spec"].as_object_mut().expect("spec").remove("replicas").expect("replicas");
     misspelt["spec"]["replica"] = replicas;
     let refusal = server.apply(&misspelt, true).expect_err("a misspelt field is refused");
     assert!(refusal.contains("replica"), "{refusal}");
 
-    for o in rest {
-        server.apply(o, false).unwrap_or_else(|e| panic!("applying for real: {e}"));
-    }
     for o in &objects {
         let stored = server.get(o);
         holds(&as_stored(o), &stored, &format!("{} {}", o["kind"], o["metadata"]["name"]))
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    // The controllers make one pod per Deployment, and one per node for the agent's
-    // DaemonSet (this cluster has one node, registered here as a kubelet would).
-    let node = json!({ "apiVersion": "v1", "kind": "Node", "metadata": { "name": "node-1" } });
-    server.apply(&node, false).expect("a node is registered");
-    // A new node is tainted not-ready until its kubelet reports in; the node lifecycle
-    // controller then lifts the taint, as done here.
-    server.merge_patch(&object_path(&node), &json!({ "spec": { "taints": null } }));
+    let ip_of = start_pods(&server, &objects, NAMESPACE, &[]);
     let controllers: Vec<&Value> =
         objects.iter().filter(|o| o["kind"] == "Deployment" || o["kind"] == "DaemonSet").collect();
-    let pods_path = format!("/api/v1/namespaces/{NAMESPACE}/pods");
-    let pods = settle("a pod of every controller", &server, || {
-        let pods = server.list(&pods_path);
-        let names: Vec<&Value> = pods.iter().map(|p| &p["metadata"]["name"]).collect();
-        let seen = format!("{} pods of {} controllers: {names:?}", pods.len(), controllers.len());
-        if pods.len() == controllers.len() { Ok(pods) } else { Err(seen) }
-    });
-    let owner = |pod: &Value| {
-        let made_by: Vec<&&Value> = controllers
-            .iter()
-            .filter(|c| holds(&c["spec"]["selector"]["matchLabels"], &pod["metadata"]["labels"], "").is_ok())
-            .collect();
-        assert_eq!(made_by.len(), 1, "pod {} belongs to one controller", pod["metadata"]["name"]);
-        made_by[0]["metadata"]["name"].as_str().unwrap_or_default().to_owned()
-    };
-    let mut ip_of: BTreeMap<String, String> = BTreeMap::new();
-    for (i, pod) in pods.iter().enumerate() {
-        // The parts of the scheduler and the kubelet, played here: the pod is placed
-        // on the node (the DaemonSet's already is), its container started and ready.
-        if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
-            server.bind(pod, "node-1");
-        }
-        let ip = format!("10.244.0.{}", 10 + i);
-        server.report_running(pod, &ip);
-        ip_of.insert(owner(pod), ip);
-    }
-    assert!(ip_of.contains_key("collector-agent"), "the agent's DaemonSet placed a pod on the node");
 
     // Kubernetes' own EndpointSlice controller finds every Service's pod, each port of
     // the Service resolved by name to the port the container serves.
@@ -647,4 +673,113 @@ fn the_collector_and_jaeger_accept_the_configs_rendered_for_the_cluster() {
     // else of its config is validated as written.
     validate(&collector, "otelcol-agent.yaml", &["--set=receivers::host_metrics::root_path=/"]);
     validate(&find_binary("jaeger").expect("jaeger"), "jaeger.yaml", &[]);
+}
+
+/// A process the test started, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The text of the rendered file `key` in the exported ConfigMaps.
+fn config_map_file(objects: &[Value], key: &str) -> String {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "ConfigMap")
+        .find_map(|cm| cm["data"][key].as_str())
+        .unwrap_or_else(|| panic!("no ConfigMap holds {key}"))
+        .to_owned()
+}
+
+#[test]
+fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scrapes_its_host_metrics() {
+    require(&["collector", "prometheus"]);
+    // Its own ports: the agent and Prometheus run here for real.
+    let stack = TestStack::with_config("");
+    let namespace = "obsdemo-sd";
+    let offset = stack.offset.to_string();
+    let out = stack.run(&["export", "kubernetes", "--out", "k8s", "--namespace", namespace, "--port-offset", &offset]);
+    assert_success(&out, "export kubernetes");
+    let objects = exported_objects(&stack.dir().join("k8s"));
+    let server = ApiServer::start();
+    apply_all(&server, &objects);
+    // The agent's pod is this machine: its address is loopback, where the real
+    // Collector runs with the agent's config.
+    start_pods(&server, &objects, namespace, &["collector-agent"]);
+    let files = stack.dir().join("files");
+    std::fs::create_dir_all(&files).expect("dir");
+    let agent_config = files.join("otelcol-agent.yaml");
+    std::fs::write(&agent_config, config_map_file(&objects, "otelcol-agent.yaml")).expect("write");
+    let agent = Command::new(find_binary("collector").expect("collector"))
+        .arg(format!("--config={}", agent_config.display()))
+        // The node's root is at /hostfs only in the agent's pod; here it is /.
+        .arg("--set=receivers::host_metrics::root_path=/")
+        .env("K8S_NODE_NAME", "node-1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(files.join("agent.log")).expect("log"))
+        .spawn()
+        .map(Running)
+        .expect("the Collector starts");
+
+    // Prometheus with the exported config, run as in its pod: the ServiceAccount's
+    // token, CA and namespace at the fixed in-cluster paths (in a mount namespace of
+    // its own, over a private /run, so nothing of this machine changes), and the API
+    // server's address in the environment every pod gets.
+    let account = files.join("serviceaccount");
+    std::fs::create_dir_all(&account).expect("dir");
+    std::fs::write(account.join("token"), server.token_of(namespace, "prometheus")).expect("token");
+    std::fs::write(account.join("namespace"), namespace).expect("namespace");
+    std::fs::copy(server.certificate(), account.join("ca.crt")).expect("ca.crt");
+    std::fs::write(files.join("prometheus.yml"), config_map_file(&objects, "prometheus.yml")).expect("write");
+    let web = free_port();
+    let prometheus = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io \
+             && cp -r \"$ACCOUNT\" /run/secrets/kubernetes.io/serviceaccount && exec \"$@\"",
+        )
+        .arg("sh")
+        .arg(find_binary("prometheus").expect("prometheus"))
+        .arg(format!("--config.file={}", files.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", files.join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .env("ACCOUNT", &account)
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", server.port.to_string())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(files.join("prometheus.log")).expect("log"))
+        .spawn()
+        .map(Running)
+        .expect("Prometheus starts (under `unshare`, from util-linux)");
+
+    let log = |name: &str| std::fs::read_to_string(files.join(name)).unwrap_or_default();
+    let query = format!(
+        "http://127.0.0.1:{web}/api/v1/query?query=system_memory_usage_bytes%7Bk8s_node_name%3D%22node-1%22%7D"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let series = loop {
+        let found = get_json(&query).and_then(|v| v["data"]["result"].as_array().cloned()).unwrap_or_default();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no host metrics of node-1 in Prometheus after 90 s\ntargets: {:?}\n--- prometheus.log:\n{}\n--- agent.log:\n{}",
+            get_json(&format!("http://127.0.0.1:{web}/api/v1/targets")),
+            log("prometheus.log"),
+            log("agent.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(series[0]["metric"]["host_name"], "node-1", "the node's name labels its host metrics: {series:?}");
+    // Exactly one target: the agent's exporter port, not its health or own-metrics port.
+    let targets = get_json(&format!("http://127.0.0.1:{web}/api/v1/targets")).expect("targets");
+    let active = targets["data"]["activeTargets"].as_array().expect("active targets");
+    assert_eq!(active.len(), 1, "{targets}");
+    assert_eq!(active[0]["scrapeUrl"], format!("http://127.0.0.1:{}/metrics", stack.port(8889)));
+    drop((prometheus, agent));
 }
