@@ -133,13 +133,13 @@ impl ApiServer {
         server
     }
 
-    /// Sends one request; returns the status and the body as JSON (`Null` if not JSON).
-    fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    /// Sends one request as `token`, with `body` of `content_type`; returns the status
+    /// and the body as JSON (a string if it is not JSON; status 0 if nothing answered).
+    fn send(&self, token: &str, method: reqwest::Method, path: &str, body: Option<(&str, &Value)>) -> (u16, Value) {
         self.rt.block_on(async {
-            let mut req = self.client.request(method, format!("{}{path}", self.url)).bearer_auth(TOKEN);
-            if let Some(body) = body {
-                // JSON is YAML: the body of a server-side apply.
-                req = req.header("Content-Type", "application/apply-patch+yaml").body(body.to_string());
+            let mut req = self.client.request(method, format!("{}{path}", self.url)).bearer_auth(token);
+            if let Some((content_type, body)) = body {
+                req = req.header("Content-Type", content_type).body(body.to_string());
             }
             match req.send().await {
                 Ok(resp) => {
@@ -150,6 +150,11 @@ impl ApiServer {
                 Err(_) => (0, Value::Null),
             }
         })
+    }
+
+    /// [`Self::send`] as the admin, a body being a server-side apply (JSON is YAML).
+    fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.send(TOKEN, method, path, body.map(|b| ("application/apply-patch+yaml", b)))
     }
 
     /// Server-side apply of `object` with strict field validation, as `kubectl apply
@@ -186,18 +191,8 @@ impl ApiServer {
 
     /// A JSON merge patch of the object (or subresource) at `path`.
     fn merge_patch(&self, path: &str, patch: &Value) {
-        let (code, answer) = self.rt.block_on(async {
-            let resp = self
-                .client
-                .patch(format!("{}{path}", self.url))
-                .bearer_auth(TOKEN)
-                .header("Content-Type", "application/merge-patch+json")
-                .body(patch.to_string())
-                .send()
-                .await
-                .expect("the API server answers");
-            (resp.status().as_u16(), resp.text().await.unwrap_or_default())
-        });
+        let (code, answer) =
+            self.send(TOKEN, reqwest::Method::PATCH, path, Some(("application/merge-patch+json", patch)));
         assert_eq!(code, 200, "patching {path}: {answer}");
     }
 
@@ -211,17 +206,8 @@ impl ApiServer {
             "metadata": { "name": name },
             "target": { "apiVersion": "v1", "kind": "Node", "name": node },
         });
-        let (code, answer) = self.rt.block_on(async {
-            let resp = self
-                .client
-                .post(format!("{}/api/v1/namespaces/{namespace}/pods/{name}/binding", self.url))
-                .bearer_auth(TOKEN)
-                .json(&binding)
-                .send()
-                .await
-                .expect("the API server answers");
-            (resp.status().as_u16(), resp.text().await.unwrap_or_default())
-        });
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/binding");
+        let (code, answer) = self.send(TOKEN, reqwest::Method::POST, &path, Some(("application/json", &binding)));
         assert_eq!(code, 201, "binding {name} to {node}: {answer}");
     }
 
@@ -244,27 +230,14 @@ impl ApiServer {
 
     /// The HTTP status of a GET of `path` with `token` instead of the admin's.
     fn status_as(&self, token: &str, path: &str) -> u16 {
-        self.rt.block_on(async {
-            let resp = self.client.get(format!("{}{path}", self.url)).bearer_auth(token).send().await;
-            resp.map(|r| r.status().as_u16()).unwrap_or(0)
-        })
+        self.send(token, reqwest::Method::GET, path, None).0
     }
 
     /// A token of the ServiceAccount `name` in `namespace` (the TokenRequest API).
     fn token_of(&self, namespace: &str, name: &str) -> String {
         let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token");
         let body = json!({ "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {} });
-        let answer: Value = self.rt.block_on(async {
-            let resp = self
-                .client
-                .post(format!("{}{path}", self.url))
-                .bearer_auth(TOKEN)
-                .json(&body)
-                .send()
-                .await
-                .expect("the API server answers");
-            resp.json().await.expect("a TokenRequest")
-        });
+        let (_, answer) = self.send(TOKEN, reqwest::Method::POST, &path, Some(("application/json", &body)));
         answer["status"]["token"].as_str().unwrap_or_else(|| panic!("no token for {name}: {answer}")).to_owned()
     }
 
