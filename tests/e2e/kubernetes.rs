@@ -608,7 +608,7 @@ fn export_refuses_a_name_kubernetes_would_refuse_and_a_directory_it_did_not_writ
     let out = stack.run(&["export", "kubernetes", "--out", "k8s"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("9-lives") && err.contains("start with a letter"), "{err}");
+    assert!(err.contains("9-lives") && err.contains("start with a lower-case letter"), "{err}");
     assert!(!stack.dir().join("k8s").exists(), "nothing is written");
 
     let stack = TestStack::with_config("");

@@ -8,7 +8,7 @@ pub fn dns_label_problem(name: &str) -> Option<&'static str> {
         return Some("must be 1 to 63 characters");
     }
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Some("must start with a letter");
+        return Some("must start with a lower-case letter");
     }
     if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') || name.ends_with('-') {
         return Some("may hold only lower-case letters, digits and `-`, and not end in `-`");
