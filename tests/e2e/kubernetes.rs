@@ -33,6 +33,7 @@ const TOKEN: &str = "obsdemo-test-token";
 /// own; all stopped when dropped.
 struct ApiServer {
     _dir: tempfile::TempDir,
+    bin: PathBuf,
     kine: Child,
     apiserver: Child,
     controllers: Option<Child>,
@@ -50,7 +51,7 @@ impl ApiServer {
                 .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
             cache.join("obsdemo/tools/kubernetes-v1.37.2-kine-v0.17.5")
         });
-        for name in ["kube-apiserver", "kube-controller-manager", "kine"] {
+        for name in ["kube-apiserver", "kube-controller-manager", "kubectl", "kine"] {
             assert!(
                 bin.join(name).is_file(),
                 "{name} is missing from {}: `./scripts/test.sh` builds it (scripts/kubernetes.sh)",
@@ -105,7 +106,8 @@ impl ApiServer {
             .build()
             .expect("client");
         let url = format!("https://127.0.0.1:{api_port}");
-        let mut server = Self { _dir: dir, kine, apiserver, controllers: None, url, port: api_port, rt, client };
+        let mut server =
+            Self { _dir: dir, bin: bin.clone(), kine, apiserver, controllers: None, url, port: api_port, rt, client };
         eventually("the API server to be ready", Duration::from_secs(90), || {
             let (status, _) = server.request(reqwest::Method::GET, "/readyz", None);
             (status == 200).then_some(())
@@ -168,6 +170,15 @@ impl ApiServer {
                 Err(format!("{} {}: HTTP {status}: {answer}", object["kind"], object["metadata"]["name"]))
             }
         }
+    }
+
+    /// `kubectl` with `args`, as the cluster's admin.
+    fn kubectl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(self.bin.join("kubectl"))
+            .arg(format!("--kubeconfig={}", self._dir.path().join("kubeconfig").display()))
+            .args(args)
+            .output()
+            .expect("kubectl runs")
     }
 
     /// The certificate the API server made for itself at start (and its CA's).
@@ -357,17 +368,22 @@ fn base64(text: &str) -> String {
     out
 }
 
-/// Applies every object as `kubectl apply --server-side` would, each first as a dry
-/// run with strict field validation; fails naming every object refused.
-fn apply_all(server: &ApiServer, objects: &[Value]) {
-    // Dry runs of namespaced objects need their namespace to exist.
+/// Sends every object as a server-side apply with strict field validation and a dry
+/// run (the namespace for real: the others' dry runs need it); fails naming every
+/// object refused.
+fn dry_run_all(server: &ApiServer, objects: &[Value]) {
     let (namespace, rest) = objects.split_first().expect("objects");
     assert_eq!(namespace["kind"], "Namespace");
     server.apply(namespace, true).expect("the namespace passes a dry run");
     server.apply(namespace, false).expect("the namespace is created");
     let refused: Vec<String> = rest.iter().filter_map(|o| server.apply(o, true).err()).collect();
     assert!(refused.is_empty(), "the API server refuses exported objects:\n{}", refused.join("\n"));
-    for o in rest {
+}
+
+/// [`dry_run_all`], then every object applied for real.
+fn apply_all(server: &ApiServer, objects: &[Value]) {
+    dry_run_all(server, objects);
+    for o in &objects[1..] {
         server.apply(o, false).unwrap_or_else(|e| panic!("applying for real: {e}"));
     }
 }
@@ -457,8 +473,12 @@ fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
     assert!(notes.contains("Local-only") && notes.contains("no `image`"), "the app left out is named: {notes}");
     let objects = exported_objects(&dir);
     let server = ApiServer::start();
-
-    apply_all(&server, &objects);
+    dry_run_all(&server, &objects);
+    // For real, the way the README says: `kubectl apply -k`.
+    let applied = server.kubectl(&["apply", "--server-side", "-k", dir.to_str().expect("utf-8")]);
+    assert_success(&applied, "kubectl apply --server-side -k");
+    let said = String::from_utf8_lossy(&applied.stdout);
+    assert_eq!(said.lines().count(), objects.len(), "kubectl applied every object once:\n{said}");
 
     // The dry run has teeth: one misspelt field is refused.
     let mut misspelt = objects.iter().find(|o| o["kind"] == "Deployment").expect("a Deployment").clone();
