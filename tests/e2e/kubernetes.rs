@@ -1,14 +1,17 @@
 //! `obsdemo export kubernetes` against a real Kubernetes control plane: kube-apiserver
-//! and kube-controller-manager v1.37.2 on kine's SQLite etcd (`scripts/kubernetes.sh`
-//! builds them). No kubelet or container runtime can run here, so no container starts:
-//! the test binds each pod to the one node, as the scheduler would, and reports it
-//! ready, as its kubelet would. What a control plane
-//! can prove is proven: every object passes strict server-side validation (an unknown
-//! or misspelt field fails) and is stored as written; the controllers make the pods;
-//! Kubernetes' own EndpointSlice controller finds each Service's pods on their named
-//! ports; Prometheus's ServiceAccount may list the pods of its namespace and nothing
-//! more; every ConfigMap holds the config rendered for the cluster. The Collector and
-//! Jaeger then validate those configs themselves.
+//! and kube-controller-manager v1.37.2 on kine's SQLite etcd, and kubectl
+//! (`scripts/kubernetes.sh` builds them).
+//!
+//! No kubelet or container runtime can run here, so no container starts: the test
+//! binds each pod to the one node, as the scheduler would, and reports it ready, as its
+//! kubelet would. What a control plane can prove is proven: every object passes strict
+//! server-side validation (an unknown or misspelt field fails), `kubectl apply -k`
+//! applies the directory, and every object is stored as written; the controllers make
+//! the pods; Kubernetes' own EndpointSlice controller finds each Service's pods on their
+//! named ports; Prometheus's ServiceAccount may list the pods of its namespace and
+//! nothing more, and the real Prometheus, holding its token, discovers the agent and
+//! scrapes it; every ConfigMap holds the config rendered for the cluster. The Collector
+//! and Jaeger validate those configs themselves.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
