@@ -204,6 +204,40 @@ proptest! {
         let (log, logs) = (paths.log(&name), paths.logs());
         prop_assert_eq!(log.parent(), Some(logs.as_path()), "the app's log stays in the logs dir");
     }
+
+    /// An app's image, command and environment holding anything are refused, or
+    /// exported as Kubernetes manifests whose YAML reads back as exactly the objects
+    /// made, the values verbatim (a YAML writer that quoted badly would change them).
+    #[test]
+    fn hostile_values_survive_the_kubernetes_export_verbatim(value in hostile(), image in hostile()) {
+        use obsdemo::export::kubernetes;
+        let toml = format!(
+            "[[apps]]\nname = \"app\"\nimage = {image}\ncommand = [\"prog\", {value}]\nenv = {{ X = {value} }}\nports = {{ http = 8101 }}\n",
+            image = toml_string(&image),
+            value = toml_string(&value),
+        );
+        let Ok(config) = obsdemo::stack::load::parse(&toml, ConfigSource::Embedded) else { return Ok(()) };
+        let Ok((plan, _)) = obsdemo::components::deploy::cluster_plan(config, &Overrides::default()) else { return Ok(()) };
+        let export = match kubernetes::export(&plan, &kubernetes::Options::default(), &Default::default()) {
+            Ok(export) => export,
+            Err(e) => {
+                prop_assert!(!e.to_string().is_empty());
+                return Ok(());
+            }
+        };
+        // The hostile values reach the app's file only.
+        for m in export.manifests.iter().filter(|m| m.file == "app.yaml") {
+            let text = m.text().unwrap();
+            let parsed: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", m.file));
+            prop_assert_eq!(&parsed, &m.objects, "{} reads back as written", m.file);
+        }
+        let app = export.objects().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "app").unwrap();
+        let container = &app["spec"]["template"]["spec"]["containers"][0];
+        prop_assert_eq!(&container["image"], &Value::String(image.clone()));
+        prop_assert_eq!(&container["command"][1], &Value::String(value.clone()));
+        let x = container["env"].as_array().unwrap().iter().find(|e| e["name"] == "X").unwrap();
+        prop_assert_eq!(&x["value"], &Value::String(value));
+    }
 }
 
 /// `s` as a TOML basic string.
