@@ -105,3 +105,58 @@ fn every_third_party_component_has_a_release_at_its_default_version() {
         assert_eq!(release.version, id.kind().binary(&config).unwrap().version, "{id}");
     }
 }
+
+/// The key paths of a YAML or JSON document (list items as `[]`), or the keys of an
+/// INI file, as a set.
+fn skeleton(file: &RenderedFile) -> std::collections::BTreeSet<String> {
+    fn walk(v: &serde_json::Value, at: String, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, format!("{at}.{k}"), out)),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, format!("{at}[]"), out)),
+            _ => {
+                out.insert(at);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    if file.path.extension().is_some_and(|e| e == "ini") {
+        out.extend(file.contents.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_owned())));
+    } else {
+        walk(&serde_saphyr::from_str(&file.contents).unwrap(), String::new(), &mut out);
+    }
+    out
+}
+
+#[test]
+fn the_cluster_runs_the_configs_up_renders_with_only_addresses_changed() {
+    // Every file `up` renders has a counterpart for the cluster with the same keys:
+    // the same file, or (the Collector) the gateway's and the agent's together; only
+    // Prometheus finds its target differently.
+    let local = render_for_host(&plan(StackConfig::default()), &paths(), "h").unwrap();
+    let (cluster_plan, _) = deploy::cluster_plan(StackConfig::default(), &Overrides::default()).unwrap();
+    let cluster = launch::render_for_cluster(&cluster_plan).unwrap();
+    let of = |files: &[RenderedFile], name: &str| {
+        skeleton(files.iter().find(|f| f.path == Path::new(name)).unwrap_or_else(|| panic!("{name} is rendered")))
+    };
+    for f in &local {
+        let name = f.path.to_str().unwrap();
+        let (here, there) = match name {
+            "otelcol.yaml" => {
+                let mut both = of(&cluster, "otelcol-gateway.yaml");
+                both.extend(of(&cluster, "otelcol-agent.yaml"));
+                assert!(both.remove(".receivers.host_metrics.root_path"), "the agent reads the node below /hostfs");
+                (skeleton(f), both)
+            }
+            "prometheus.yml" => {
+                let sd = |keys: std::collections::BTreeSet<String>| -> std::collections::BTreeSet<String> {
+                    let target = [".static_configs", ".kubernetes_sd_configs", ".relabel_configs"];
+                    keys.into_iter().filter(|k| !target.iter().any(|t| k.contains(t))).collect()
+                };
+                (sd(skeleton(f)), sd(of(&cluster, name)))
+            }
+            _ => (skeleton(f), of(&cluster, name)),
+        };
+        assert_eq!(here, there, "{name}: the cluster's config has other keys than up's");
+    }
+    assert_eq!(cluster.len(), local.len() + 1, "one file more: the Collector's config is two");
+}
