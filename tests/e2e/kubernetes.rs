@@ -585,6 +585,18 @@ fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
     }
     assert_eq!(held.len(), rendered.len(), "no ConfigMap holds anything else");
 
+    // A changed config replaces the pods that read it, and no others: its digest is in
+    // their template. Jaeger keeps traces longer; only Jaeger's Deployment changes.
+    stack.set_config(&format!("{APPS}\n[jaeger]\nretention = \"48h\"\n"));
+    export_with_apps(&stack, NAMESPACE);
+    let applied = server.kubectl(&["apply", "--server-side", "-k", dir.to_str().expect("utf-8")]);
+    assert_success(&applied, "kubectl apply --server-side -k (again)");
+    for c in &controllers {
+        let generation = server.get(c)["metadata"]["generation"].as_u64();
+        let want = if c["metadata"]["name"] == "jaeger" { 2 } else { 1 };
+        assert_eq!(generation, Some(want), "{} {}: generation after the re-export", c["kind"], c["metadata"]["name"]);
+    }
+
     // The user's app: its image, the same command with cluster addresses, spans to the gateway.
     let shop = controllers.iter().find(|c| c["metadata"]["name"] == "shop-front").expect("the app with an image");
     let container = &shop["spec"]["template"]["spec"]["containers"][0];

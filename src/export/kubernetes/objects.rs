@@ -11,6 +11,9 @@ use crate::components::deploy::{self, Env, Placement, Volume, Workload};
 use crate::health::Probe;
 use crate::render::{RenderedFile, slash_path};
 
+/// The pod template annotation holding the SHA-256 of the workload's rendered files.
+pub const CONFIG_DIGEST: &str = "obsdemo.dev/config-sha256";
+
 /// What every workload's objects share.
 pub struct Context<'a> {
     /// The namespace of every object.
@@ -47,6 +50,7 @@ pub fn objects(w: &Workload, image: &str, cx: &Context<'_>) -> Result<Vec<Value>
     let mut out = Vec::new();
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
+    let mut template_metadata = json!({ "labels": labels });
 
     let files: Vec<&RenderedFile> =
         cx.files.iter().filter(|f| w.files.iter().any(|wanted| f.path.starts_with(wanted))).collect();
@@ -65,6 +69,10 @@ pub fn objects(w: &Workload, image: &str, cx: &Context<'_>) -> Result<Vec<Value>
         volumes.push(json!({ "name": "config", "configMap": { "name": config, "items": items } }));
         let rendered = deploy::cluster_paths().rendered();
         mounts.push(json!({ "name": "config", "mountPath": slash_path(&rendered), "readOnly": true }));
+        // The components read their configs once, at start: a changed config must
+        // replace the pods, and a changed pod template is what does that.
+        let all: String = files.iter().map(|f| format!("{}\0{}\0", slash_path(&f.path), f.contents)).collect();
+        template_metadata["annotations"] = json!({ CONFIG_DIGEST: crate::install::sha256_hex(all.as_bytes()) });
     }
 
     let mut has_claim = false;
@@ -173,7 +181,7 @@ pub fn objects(w: &Workload, image: &str, cx: &Context<'_>) -> Result<Vec<Value>
     if w.discovers_pods {
         pod_spec["serviceAccountName"] = json!(w.name);
     }
-    let template = json!({ "metadata": { "labels": labels }, "spec": pod_spec });
+    let template = json!({ "metadata": template_metadata, "spec": pod_spec });
     out.push(match w.placement {
         Placement::Deployment => json!({
             "apiVersion": "apps/v1",
