@@ -614,7 +614,7 @@ fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
 }
 
 #[test]
-fn a_re_export_keeps_the_grafana_password_and_shows_it_to_no_one_else() {
+fn a_re_export_keeps_the_grafana_password_shows_it_to_no_one_else_and_lists_its_files() {
     let stack = TestStack::with_config("[grafana]\nenabled = true\n");
     let password = |dir: &Path| {
         let text = std::fs::read_to_string(dir.join("grafana-admin.secret.yaml")).expect("the Secret's file");
@@ -630,7 +630,12 @@ fn a_re_export_keeps_the_grafana_password_and_shows_it_to_no_one_else() {
         let mode = std::fs::metadata(dir.join("grafana-admin.secret.yaml")).expect("metadata").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the Secret's file is its owner's alone");
     }
-    let (dir, _) = export_with_apps(&stack, "obsdemo");
+    // Again, for a script: `--json` lists what was written.
+    let out = stack.run(&["export", "kubernetes", "--out", dir.to_str().expect("utf-8"), "--json"]);
+    assert_success(&out, "export kubernetes --json");
+    let written: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    let files: Vec<&str> = written["files"].as_array().expect("files").iter().filter_map(Value::as_str).collect();
+    assert!(files.iter().any(|f| f.ends_with("kustomization.yaml")) && files.len() >= 10, "{written}");
     assert_eq!(password(&dir), first, "a re-export changes no password");
 }
 
