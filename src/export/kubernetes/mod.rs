@@ -205,7 +205,11 @@ fn image(w: &Workload, options: &Options) -> String {
     } else if matches!(w.component, ComponentId::App(_)) {
         w.image.clone()
     } else {
-        format!("{}/{}", options.image_prefix.trim_end_matches('/'), w.image)
+        match options.image_prefix.trim_end_matches('/') {
+            // No registry: the runtime's own default (Docker Hub for most).
+            "" => w.image.clone(),
+            prefix => format!("{prefix}/{}", w.image),
+        }
     }
 }
 
@@ -403,6 +407,18 @@ mod tests {
         ] {
             assert!(images.contains(&wanted), "{wanted} is among {images:?}");
         }
+    }
+
+    #[test]
+    fn the_image_prefix_names_a_mirror_or_nothing() {
+        let w = Workload::new("jaeger", &ComponentId::Jaeger, "jaegertracing/jaeger:2.13.0".into());
+        let with = |prefix: &str| image(&w, &Options { image_prefix: prefix.into(), ..Options::default() });
+        assert_eq!(with("docker.io"), "docker.io/jaegertracing/jaeger:2.13.0");
+        assert_eq!(with("registry.example.com/mirror/"), "registry.example.com/mirror/jaegertracing/jaeger:2.13.0");
+        assert_eq!(with(""), "jaegertracing/jaeger:2.13.0");
+        let own = Workload::new("order-service", &ComponentId::Service("Order-service".into()), deploy::own_image());
+        let options = Options { services_image: "registry.example.com/obsdemo:9".into(), ..Options::default() };
+        assert_eq!(image(&own, &options), "registry.example.com/obsdemo:9", "the services' image is taken as given");
     }
 
     #[test]
