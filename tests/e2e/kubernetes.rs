@@ -623,6 +623,8 @@ fn a_re_export_keeps_the_grafana_password_shows_it_to_no_one_else_and_lists_its_
     };
     let (dir, _) = export_with_apps(&stack, "obsdemo");
     let first = password(&dir);
+    let ignored = std::fs::read_to_string(dir.join(".gitignore")).expect("a .gitignore beside the Secret");
+    assert!(ignored.lines().any(|l| l == "*.secret.yaml"), "git leaves the Secret's file out: {ignored}");
     assert!(first.len() >= 20 && first != "admin", "a generated password: {first}");
     #[cfg(unix)]
     {

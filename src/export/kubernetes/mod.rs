@@ -322,6 +322,13 @@ pub fn write(export: &Export, options: &Options, dir: &Path) -> Result<Vec<PathB
     write_file(&kustomization, &export.kustomization(options)?, false)
         .map_err(|e| output(&kustomization, format!("cannot write it: {e}")))?;
     written.push(kustomization);
+    if export.manifests.iter().any(|m| m.secret) {
+        // The directory is likely to be committed; the generated password must not be.
+        let ignore = dir.join(".gitignore");
+        write_file(&ignore, &format!("{}*.secret.yaml\n", HEADER), false)
+            .map_err(|e| output(&ignore, format!("cannot write it: {e}")))?;
+        written.push(ignore);
+    }
     Ok(written)
 }
 

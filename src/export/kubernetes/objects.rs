@@ -181,6 +181,10 @@ pub fn objects(w: &Workload, image: &str, cx: &Context<'_>) -> Result<Vec<Value>
     if w.discovers_pods {
         pod_spec["serviceAccountName"] = json!(w.name);
     }
+    if w.placement == Placement::EveryNode {
+        // Every node means every node: control-plane and otherwise tainted ones too.
+        pod_spec["tolerations"] = json!([{ "operator": "Exists" }]);
+    }
     let template = json!({ "metadata": template_metadata, "spec": pod_spec });
     out.push(match w.placement {
         Placement::Deployment => json!({
