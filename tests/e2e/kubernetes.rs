@@ -798,3 +798,44 @@ fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scra
     assert_eq!(active[0]["scrapeUrl"], format!("http://127.0.0.1:{}/metrics", stack.port(8889)));
     drop((prometheus, agent));
 }
+
+#[test]
+fn the_django_example_exports_with_order_calling_payment_by_its_service_name() {
+    // The original plan's services, given images as its stack.toml says to.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/django/stack.toml");
+    let text = std::fs::read_to_string(&example).expect("the example's stack.toml");
+    let with_images = text
+        .replace(
+            "name = \"Payment-service\"\n",
+            "name = \"Payment-service\"\nimage = \"registry.example.com/payment:1\"\n",
+        )
+        .replace("name = \"Order-service\"\n", "name = \"Order-service\"\nimage = \"registry.example.com/order:1\"\n");
+    let stack = TestStack::new();
+    std::fs::write(stack.dir().join("django.toml"), with_images).expect("write");
+    let out = stack.run(&["--config", "django.toml", "export", "kubernetes", "--out", "k8s"]);
+    assert_success(&out, "export kubernetes (the Django example)");
+    let objects = exported_objects(&stack.dir().join("k8s"));
+    let container = |name: &str| {
+        let d = objects.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == name);
+        d.unwrap_or_else(|| panic!("a Deployment {name}"))["spec"]["template"]["spec"]["containers"][0].clone()
+    };
+    let order = container("order-service");
+    let env = |name: &str| {
+        order["env"].as_array().expect("env").iter().find(|e| e["name"] == name).map(|e| e["value"].clone())
+    };
+    assert_eq!(env("PAYMENT_URL"), Some(json!("http://payment-service:8102")));
+    assert_eq!(env("OTEL_EXPORTER_OTLP_ENDPOINT"), Some(json!("http://collector-gateway:4317")));
+    assert_eq!(order["command"], json!(["python", "manage.py", "runserver", "0.0.0.0:8101", "--noreload"]));
+    // Django answers the kubelet's check only with a host it allows.
+    assert_eq!(order["readinessProbe"]["httpGet"]["httpHeaders"], json!([{ "name": "Host", "value": "localhost" }]));
+    let settings = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/django/payment/payment/settings.py"),
+    )
+    .expect("settings.py");
+    assert!(settings.contains("\"payment-service\""), "Payment-service allows the host Order-service calls it by");
+    assert!(
+        objects.iter().all(|o| o["metadata"]["name"] != "order-service"
+            || o["kind"] != "Deployment"
+            || o["spec"]["replicas"] == 1)
+    );
+}

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::ExportError;
 use super::names::{config_key, port_name_problem};
-use crate::components::StackPlan;
 use crate::components::deploy::{self, Env, Placement, Volume, Workload};
+use crate::components::{ComponentId, StackPlan};
 use crate::health::Probe;
 use crate::render::{RenderedFile, slash_path};
 
@@ -276,6 +276,12 @@ fn probe_handler(probe: &Probe, w: &Workload, ports: &[(String, u16)]) -> Result
         ))
     })?;
     Ok(match path {
+        // A web framework that checks the Host header (Django's ALLOWED_HOSTS) would
+        // refuse the kubelet's, which names the pod's address. `up` asks on loopback;
+        // this asks with a loopback name, which such frameworks allow by default.
+        Some(path) if matches!(w.component, ComponentId::App(_)) => json!({ "httpGet": {
+            "path": path, "port": name, "httpHeaders": [{ "name": "Host", "value": "localhost" }],
+        }}),
         Some(path) => json!({ "httpGet": { "path": path, "port": name } }),
         None => json!({ "tcpSocket": { "port": name } }),
     })
