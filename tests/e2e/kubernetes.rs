@@ -316,8 +316,9 @@ fn object_path(object: &Value) -> String {
     }
 }
 
-/// Every object of the export in `dir`, file by file in `kustomization.yaml`'s order.
+/// Every object of the export in `dir`, file by file in `base/kustomization.yaml`'s order.
 fn exported_objects(dir: &Path) -> Vec<Value> {
+    let dir = dir.join("base");
     let kustomization: Value =
         serde_saphyr::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).expect("kustomization.yaml"))
             .expect("kustomization.yaml parses");
@@ -617,19 +618,20 @@ fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
 fn a_re_export_keeps_the_grafana_password_shows_it_to_no_one_else_and_lists_its_files() {
     let stack = TestStack::with_config("[grafana]\nenabled = true\n");
     let password = |dir: &Path| {
-        let text = std::fs::read_to_string(dir.join("grafana-admin.secret.yaml")).expect("the Secret's file");
+        let text = std::fs::read_to_string(dir.join("base/grafana-admin.secret.yaml")).expect("the Secret's file");
         let secret: Value = serde_saphyr::from_str(&text).expect("parses");
         secret["stringData"]["grafana-admin-password"].as_str().expect("a password").to_owned()
     };
     let (dir, _) = export_with_apps(&stack, "obsdemo");
     let first = password(&dir);
     let ignored = std::fs::read_to_string(dir.join(".gitignore")).expect("a .gitignore beside the Secret");
-    assert!(ignored.lines().any(|l| l == "*.secret.yaml"), "git leaves the Secret's file out: {ignored}");
+    assert!(ignored.lines().any(|l| l == "base/*.secret.yaml"), "git leaves the Secret's file out: {ignored}");
     assert!(first.len() >= 20 && first != "admin", "a generated password: {first}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("grafana-admin.secret.yaml")).expect("metadata").permissions().mode();
+        let mode =
+            std::fs::metadata(dir.join("base/grafana-admin.secret.yaml")).expect("metadata").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the Secret's file is its owner's alone");
     }
     // Again, for a script: `--json` lists what was written.
@@ -659,7 +661,11 @@ fn export_refuses_a_name_kubernetes_would_refuse_and_a_directory_it_did_not_writ
     std::fs::write(foreign.join("kustomization.yaml"), "resources: [mine.yaml]\n").expect("write");
     let out = stack.run(&["export", "kubernetes", "--out", "k8s"]);
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not written by obsdemo"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("that no `obsdemo export kubernetes` wrote"),
+        "{}",
+        describe(&out)
+    );
     assert_eq!(std::fs::read_to_string(foreign.join("kustomization.yaml")).expect("read"), "resources: [mine.yaml]\n");
     assert_eq!(std::fs::read_dir(&foreign).expect("dir").count(), 1, "nothing is added beside it");
 }
@@ -833,4 +839,31 @@ fn the_django_example_exports_with_order_calling_payment_by_its_service_name() {
     )
     .expect("settings.py");
     assert!(settings.contains("\"payment-service\""), "Payment-service allows the host Order-service calls it by");
+}
+
+#[test]
+fn a_re_export_keeps_the_users_patches_removes_what_is_gone_and_never_overwrites_an_edit() {
+    let stack = TestStack::with_config(APPS);
+    let (dir, _) = export_with_apps(&stack, NAMESPACE);
+    // The user patches the stack in their kustomization, as its comment says.
+    let users = dir.join("kustomization.yaml");
+    let patched = std::fs::read_to_string(&users).expect("the user's kustomization")
+        + "images:\n- name: registry.example.com/shop\n  newTag: \"1.5\"\n";
+    std::fs::write(&users, &patched).expect("write");
+    // One app goes away from stack.toml.
+    stack.set_config(&APPS.replace("name = \"Billing\"", "name = \"Billing\"\nenabled = false"));
+    export_with_apps(&stack, NAMESPACE);
+    assert_eq!(std::fs::read_to_string(&users).expect("read"), patched, "the user's patch survives a re-export");
+    assert!(!dir.join("base/billing.yaml").exists(), "what the stack no longer has is gone from base/");
+    assert!(dir.join("base/shop-front.yaml").exists());
+
+    // An edit in base/ is not overwritten: the export stops, naming the file.
+    let jaeger = dir.join("base/jaeger.yaml");
+    let edited = std::fs::read_to_string(&jaeger).expect("read").replace("replicas: 1", "replicas: 2");
+    std::fs::write(&jaeger, &edited).expect("write");
+    let out = stack.run(&["export", "kubernetes", "--out", dir.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("jaeger.yaml") && err.contains("was edited"), "{err}");
+    assert_eq!(std::fs::read_to_string(&jaeger).expect("read"), edited, "the edit is kept");
 }

@@ -247,13 +247,16 @@ fn the_windows_build_runs_the_stack_under_wine() {
     assert_nothing_left(&[], &ports);
 }
 
-/// Every file of the export in `dir`, by name.
+/// Every file of the export in `dir` and `dir/base` (its record too), by path below `dir`.
 fn files_in(dir: &Path) -> std::collections::BTreeMap<String, String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap()))
-        .collect()
+    let mut files = std::collections::BTreeMap::new();
+    for sub in ["", "base"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap().flatten().filter(|e| e.path().is_file()) {
+            let name = format!("{sub}/{}", e.file_name().to_string_lossy());
+            files.insert(name, std::fs::read_to_string(e.path()).unwrap());
+        }
+    }
+    files
 }
 
 #[test]
@@ -264,10 +267,14 @@ fn the_windows_build_exports_the_same_kubernetes_manifests() {
     let stack = TestStack::new();
     let linux = stack.dir().join("k8s-linux");
     assert_success(&stack.run(&["export", "kubernetes", "--out", linux.to_str().unwrap()]), "export kubernetes");
-    // The same password: an earlier export's Secret is kept, whichever build wrote it.
+    // The same password: the Windows build exports again over a copy of the Linux
+    // build's export, keeping its Secret and rewriting everything else of base/.
     let windows = stack.dir().join("k8s-windows");
-    std::fs::create_dir_all(&windows).unwrap();
-    std::fs::copy(linux.join("grafana-admin.secret.yaml"), windows.join("grafana-admin.secret.yaml")).unwrap();
+    for (name, text) in &files_in(&linux) {
+        let path = windows.join(name.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
     let out = wine.run(stack.dir(), &["export", "kubernetes", "--out", "k8s-windows"]);
     assert_success(&out, "export kubernetes (under Wine)");
     let (from_linux, from_windows) = (files_in(&linux), files_in(&windows));

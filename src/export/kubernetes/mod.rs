@@ -3,14 +3,17 @@
 //! The same plan `up` runs, adapted by [`deploy::cluster_plan`], and the same
 //! templates rendered for the cluster ([`crate::render::Site::Cluster`]); each component says how it
 //! runs there ([`crate::components::Component::workloads`]), and [`objects`] turns
-//! that into objects. The result is one file per workload and a `kustomization.yaml`,
-//! so a user patches rather than edits.
+//! that into objects: one file per workload, with a `kustomization.yaml`, written below
+//! a kustomization of the user's own ([`output`]), so a user patches rather than edits.
 
 pub mod names;
 mod objects;
+mod output;
+
+pub use output::{BASE, kept_secrets, write};
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
@@ -270,88 +273,6 @@ impl serde::Serialize for KubernetesOrder<'_> {
             other => other.serialize(serializer),
         }
     }
-}
-
-/// The secrets of an earlier export in `dir`, by (Secret name, key): an unreadable or
-/// foreign file keeps nothing.
-pub fn kept_secrets(dir: &Path) -> BTreeMap<(String, String), String> {
-    let mut kept = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return kept;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.to_string_lossy().ends_with(".secret.yaml") {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let Ok(secret) = serde_saphyr::from_str::<Value>(&text) else { continue };
-        let name = secret["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        if let Some(data) = secret["stringData"].as_object() {
-            for (key, value) in data {
-                if let Some(value) = value.as_str() {
-                    kept.insert((name.clone(), key.clone()), value.to_owned());
-                }
-            }
-        }
-    }
-    kept
-}
-
-/// Writes `export` into `dir` with its `kustomization.yaml`; secrets get mode 0600.
-/// Refuses a directory whose `kustomization.yaml` obsdemo did not write, rather than
-/// mix its files with someone else's. Returns the files written.
-pub fn write(export: &Export, options: &Options, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    let output = |path: &Path, why: String| ExportError::Output { path: path.to_owned(), why };
-    let kustomization = dir.join("kustomization.yaml");
-    if let Ok(existing) = std::fs::read_to_string(&kustomization)
-        && !existing.starts_with(HEADER)
-    {
-        return Err(output(
-            &kustomization,
-            "was not written by obsdemo; export into an empty or earlier export's directory".into(),
-        ));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| output(dir, format!("cannot create it: {e}")))?;
-    let mut written = Vec::new();
-    for m in &export.manifests {
-        let path = dir.join(&m.file);
-        write_file(&path, &m.text()?, m.secret).map_err(|e| output(&path, format!("cannot write it: {e}")))?;
-        written.push(path);
-    }
-    write_file(&kustomization, &export.kustomization(options)?, false)
-        .map_err(|e| output(&kustomization, format!("cannot write it: {e}")))?;
-    written.push(kustomization);
-    if export.manifests.iter().any(|m| m.secret) {
-        // The directory is likely to be committed; the generated password must not be.
-        let ignore = dir.join(".gitignore");
-        write_file(&ignore, &format!("{}*.secret.yaml\n", HEADER), false)
-            .map_err(|e| output(&ignore, format!("cannot write it: {e}")))?;
-        written.push(ignore);
-    }
-    Ok(written)
-}
-
-/// Writes `text` to `path`; a secret is readable by its owner only, from its creation on.
-fn write_file(path: &Path, text: &str, secret: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    if secret {
-        // An earlier file keeps its mode on open: set it again.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(text.as_bytes())
 }
 
 #[cfg(test)]
