@@ -133,11 +133,14 @@ impl Component for App {
         let Some(image) = &app.image else {
             return Vec::new();
         };
-        let (command, env) = Self::command_at(plan, app, Site::Cluster);
+        let (command, mut env) = Self::command_at(plan, app, Site::Cluster);
         let mut w = Workload::new(deploy::service_name(id), id, image.clone());
         // The same command as on this machine, inside the app's own image.
         w.command = command;
-        w.env = deploy::Env::values(env);
+        // Its resource attributes (obsdemo's or its own) gain the pod's name and place.
+        let attributes = env.iter().position(|(k, _)| k == "OTEL_RESOURCE_ATTRIBUTES").map(|i| env.remove(i).1);
+        w.env = deploy::pod_resource_env(attributes.as_deref().unwrap_or_default());
+        w.env.extend(deploy::Env::values(env));
         w.ports = deploy::listeners_of(plan, id);
         w.service = !w.ports.is_empty();
         w.probes = self.probes(plan, id);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use minijinja::{context, value::Serde};
 
-use super::deploy::{self, Env, Placement, Resources, Volume, Workload};
+use super::deploy::{self, Placement, Resources, Volume, Workload};
 use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, named};
 use crate::health::Probe;
 use crate::install::{BinarySpec, SourceRecipe};
@@ -149,7 +149,7 @@ impl Component for Collector {
         // Prometheus finds each node's agent through the API, not through a Service.
         agent.service = false;
         agent.files = vec![AGENT_FILE.into()];
-        agent.env = vec![Env::NodeName("K8S_NODE_NAME".into())];
+        agent.env = vec![deploy::node_name_env()];
         let host = |name: &str, dir: &str| Volume::Host {
             name: name.into(),
             host: dir.into(),

@@ -174,8 +174,28 @@ pub enum Placement {
 pub enum Env {
     /// A fixed value.
     Value(String, String),
-    /// The name of the node the pod runs on (downward API).
-    NodeName(String),
+    /// A field of the pod itself (downward API): `spec.nodeName`, `metadata.name`.
+    FromPod(String, &'static str),
+}
+
+/// `K8S_NODE_NAME`: the node a pod runs on.
+pub fn node_name_env() -> Env {
+    Env::FromPod("K8S_NODE_NAME".into(), "spec.nodeName")
+}
+
+/// The pod's namespace, name and node as variables, then `OTEL_RESOURCE_ATTRIBUTES`
+/// holding them as resource attributes beside `attributes` (`key=value,...`): a span
+/// then names the pod that made it, as the OpenTelemetry Operator's injection does.
+/// Kubernetes expands `$(VAR)` of variables defined before.
+pub fn pod_resource_env(attributes: &str) -> Vec<Env> {
+    let k8s = "k8s.namespace.name=$(K8S_NAMESPACE),k8s.pod.name=$(K8S_POD_NAME),k8s.node.name=$(K8S_NODE_NAME)";
+    let value = if attributes.is_empty() { k8s.to_owned() } else { format!("{attributes},{k8s}") };
+    vec![
+        Env::FromPod("K8S_NAMESPACE".into(), "metadata.namespace"),
+        Env::FromPod("K8S_POD_NAME".into(), "metadata.name"),
+        node_name_env(),
+        Env::Value("OTEL_RESOURCE_ATTRIBUTES".into(), value),
+    ]
 }
 
 impl Env {

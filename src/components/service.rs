@@ -86,6 +86,7 @@ impl Component for DemoService {
         w.args = self.command(plan, &paths, id, Path::new("obsdemo")).args;
         w.ports = deploy::listeners_of(plan, id);
         w.files = vec![SERVICES_FILE.into()];
+        w.env = deploy::pod_resource_env("deployment.environment.name=obsdemo");
         w.probes = self.probes(plan, id);
         // The `nonroot` user of the distroless base image (Dockerfile).
         w.user = Some(65532);

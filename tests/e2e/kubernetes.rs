@@ -612,6 +612,21 @@ fn the_export_passes_a_real_api_servers_strict_validation_and_holds_together() {
     assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://collector-gateway:4317");
     assert_eq!(env["BILLING_URL"], "http://billing:8102");
     assert_eq!(env["OTEL_SERVICE_NAME"], "Shop_front");
+    // Every span names the pod, node and namespace that made it (the app's and the
+    // demo services' alike), from variables the pod itself fills in.
+    let made_spans = |c: &&&Value| {
+        matches!(c["metadata"]["labels"]["app.kubernetes.io/component"].as_str(), Some("service" | "app"))
+    };
+    for c in controllers.iter().filter(made_spans) {
+        let env = c["spec"]["template"]["spec"]["containers"][0]["env"].as_array().cloned().unwrap_or_default();
+        let value = |name: &str| env.iter().find(|e| e["name"] == name).cloned();
+        let name = &c["metadata"]["name"];
+        let attributes = value("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_else(|| panic!("{name}: resource attributes"));
+        assert!(attributes["value"].as_str().unwrap_or_default().contains("k8s.pod.name=$(K8S_POD_NAME)"), "{name}");
+        let pod_name = value("K8S_POD_NAME").unwrap_or_else(|| panic!("{name}: K8S_POD_NAME"));
+        assert_eq!(pod_name["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    }
+    assert_eq!(controllers.iter().filter(made_spans).count(), 7, "five demo services and two apps");
 }
 
 #[test]

@@ -239,7 +239,12 @@ fn bad_name(what: &str, name: &str, why: &str) -> ExportError {
 /// `value` as one YAML document ending in a newline, with the keys a reader looks
 /// for first (`apiVersion`, `kind`, `metadata`, `name`) first and the rest sorted.
 fn to_yaml(value: &Value) -> Result<String, ExportError> {
-    let mut text = serde_saphyr::to_string(&KubernetesOrder(value)).map_err(|e| ExportError::Yaml(e.to_string()))?;
+    let mut options = serde_saphyr::SerializerOptions::default();
+    // Multi-line text (a config) as a literal block; a long line stays one plain line,
+    // not a folded block a reader must unfold in their head.
+    options.folded_wrap_chars = usize::MAX;
+    let mut text = serde_saphyr::to_string_with_options(&KubernetesOrder(value), options)
+        .map_err(|e| ExportError::Yaml(e.to_string()))?;
     if !text.ends_with('\n') {
         text.push('\n');
     }

@@ -298,7 +298,7 @@ fn with(mut base: Value, extra: Value) -> Value {
 fn env_var(e: &Env) -> Value {
     match e {
         Env::Value(name, value) => json!({ "name": name, "value": value }),
-        Env::NodeName(name) => json!({ "name": name, "valueFrom": { "fieldRef": { "fieldPath": "spec.nodeName" } } }),
+        Env::FromPod(name, field) => json!({ "name": name, "valueFrom": { "fieldRef": { "fieldPath": field } } }),
     }
 }
 
