@@ -1,7 +1,6 @@
 //! `obsdemo export kubernetes`: the stack as Kubernetes manifests, written into a
 //! directory with a `kustomization.yaml`, or printed.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -75,10 +74,9 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Code> {
         eprintln!("note: {note}");
     }
     if to_stdout {
-        let mut stdout = std::io::stdout().lock();
         for m in &export.manifests {
             let text = m.text().map_err(crate::Error::from)?;
-            writeln!(stdout, "---\n{}", text.trim_end())?;
+            println!("---\n{}", text.trim_end());
         }
         return Ok(Code::Success);
     }

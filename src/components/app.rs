@@ -142,7 +142,6 @@ impl Component for App {
         w.env = deploy::pod_resource_env(attributes.as_deref().unwrap_or_default());
         w.env.extend(deploy::Env::values(env));
         w.ports = deploy::listeners_of(plan, id);
-        w.service = !w.ports.is_empty();
         w.probes = self.probes(plan, id);
         // An app's framework may write beside its code (bytecode caches, uploads).
         w.read_only_root = false;

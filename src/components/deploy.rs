@@ -115,7 +115,7 @@ pub struct Workload {
     pub env: Vec<Env>,
     /// The listeners (of the plan, by name) the container serves.
     pub ports: Vec<String>,
-    /// Whether a Service fronts those ports.
+    /// Whether a Service fronts those ports (when it has any).
     pub service: bool,
     /// Rendered files the container reads, relative to the rendered dir; a directory
     /// stands for every file below it.

@@ -35,11 +35,12 @@ const TOKEN: &str = "obsdemo-test-token";
 /// A kube-apiserver and kube-controller-manager on kine, on loopback ports of their
 /// own; all stopped when dropped.
 struct ApiServer {
-    _dir: tempfile::TempDir,
+    // Dropped in this order: the controllers, the API server, then its store.
+    controllers: Option<Running>,
+    _apiserver: Running,
+    _kine: Running,
+    dir: tempfile::TempDir,
     bin: PathBuf,
-    kine: Child,
-    apiserver: Child,
-    controllers: Option<Child>,
     url: String,
     port: u16,
     rt: tokio::runtime::Runtime,
@@ -79,6 +80,7 @@ impl ApiServer {
             .stdout(Stdio::null())
             .stderr(log("kine.log"))
             .spawn()
+            .map(Running)
             .expect("kine starts");
         eventually("kine to listen", Duration::from_secs(30), || {
             std::net::TcpStream::connect(("127.0.0.1", etcd_port)).ok()
@@ -99,6 +101,7 @@ impl ApiServer {
             .stdout(Stdio::null())
             .stderr(log("apiserver.log"))
             .spawn()
+            .map(Running)
             .expect("kube-apiserver starts");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         // The server's own self-signed certificate, made at start; only loopback is asked.
@@ -109,8 +112,17 @@ impl ApiServer {
             .build()
             .expect("client");
         let url = format!("https://127.0.0.1:{api_port}");
-        let mut server =
-            Self { _dir: dir, bin: bin.clone(), kine, apiserver, controllers: None, url, port: api_port, rt, client };
+        let mut server = Self {
+            controllers: None,
+            _apiserver: apiserver,
+            _kine: kine,
+            dir,
+            bin: bin.clone(),
+            url,
+            port: api_port,
+            rt,
+            client,
+        };
         eventually("the API server to be ready", Duration::from_secs(90), || {
             let (status, _) = server.request(reqwest::Method::GET, "/readyz", None);
             (status == 200).then_some(())
@@ -133,6 +145,7 @@ impl ApiServer {
             .stdout(Stdio::null())
             .stderr(log("controller-manager.log"))
             .spawn()
+            .map(Running)
             .expect("kube-controller-manager starts");
         server.controllers = Some(controllers);
         server
@@ -178,7 +191,7 @@ impl ApiServer {
     /// `kubectl` with `args`, as the cluster's admin.
     fn kubectl(&self, args: &[&str]) -> std::process::Output {
         Command::new(self.bin.join("kubectl"))
-            .arg(format!("--kubeconfig={}", self._dir.path().join("kubeconfig").display()))
+            .arg(format!("--kubeconfig={}", self.dir.path().join("kubeconfig").display()))
             .args(args)
             .output()
             .expect("kubectl runs")
@@ -186,12 +199,12 @@ impl ApiServer {
 
     /// The certificate the API server made for itself at start (and its CA's).
     fn certificate(&self) -> PathBuf {
-        self._dir.path().join("certs/apiserver.crt")
+        self.dir.path().join("certs/apiserver.crt")
     }
 
     /// The last lines of one of the control plane's logs, for a failure message.
     fn log_tail(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self._dir.path().join(name)).unwrap_or_default();
+        let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         format!("--- last lines of {name}:\n{}", lines[lines.len().saturating_sub(30)..].join("\n"))
     }
@@ -260,15 +273,6 @@ impl ApiServer {
         let (status, stored) = self.request(reqwest::Method::GET, &object_path(object), None);
         assert_eq!(status, 200, "reading back {} {}: {stored}", object["kind"], object["metadata"]["name"]);
         stored
-    }
-}
-
-impl Drop for ApiServer {
-    fn drop(&mut self) {
-        for child in self.controllers.iter_mut().chain([&mut self.apiserver, &mut self.kine]) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -711,7 +715,7 @@ fn the_collector_and_jaeger_accept_the_configs_rendered_for_the_cluster() {
     validate(&find_binary("jaeger").expect("jaeger"), "jaeger.yaml", &[]);
 }
 
-/// A process the test started, killed when dropped.
+/// A process the test started, killed when dropped (a failed assertion included).
 struct Running(Child);
 
 impl Drop for Running {

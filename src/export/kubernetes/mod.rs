@@ -1,8 +1,8 @@
 //! `obsdemo export kubernetes`: the stack of one `stack.toml` as Kubernetes manifests.
 //!
-//! The same plan `up` runs, adapted by [`deploy::cluster_plan`], and the same
-//! templates rendered for the cluster ([`crate::render::Site::Cluster`]); each component says how it
-//! runs there ([`crate::components::Component::workloads`]), and [`objects`] turns
+//! The same plan `up` runs, adapted by [`deploy::cluster_plan`], and the same templates
+//! rendered for the cluster ([`crate::render::Site::Cluster`]); each component says how
+//! it runs there ([`crate::components::Component::workloads`]), and [`objects`] turns
 //! that into objects: one file per workload, with a `kustomization.yaml`, written below
 //! a kustomization of the user's own ([`output`]), so a user patches rather than edits.
 
@@ -23,8 +23,8 @@ use crate::render::RenderError;
 use names::dns_label_problem;
 
 /// The first line of every file obsdemo writes: what made it, and how to change it.
-pub const HEADER: &str =
-    "# Written by `obsdemo export kubernetes`. Re-export rather than edit; patch in kustomization.yaml.\n";
+const HEADER: &str =
+    "# Written by `obsdemo export kubernetes`, which rewrites it: patch it from ../kustomization.yaml.\n";
 
 /// The choices of the command line.
 #[derive(Clone, Debug)]
