@@ -1,19 +1,17 @@
 //! One keep-alive HTTP/1.1 connection per worker, opened on first use and after any
-//! failure. Built on hyper's connection API directly, as oha does, so the load
-//! generator adds as little as possible to each request.
+//! failure. The request and the answer go straight between the socket and two
+//! buffers the connection keeps ([`http1`](super::http1) does the format), as wrk
+//! does: no task, channel or header map per request.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::http1::{self, Chunk, Framing};
 use super::scenario::PlannedRequest;
-use crate::services::tracing_http::TRACE_RESPONSE_HEADER;
 
 /// What happened to one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,35 +34,30 @@ pub struct Answer {
     pub trace_id: Option<u128>,
 }
 
-/// The trace id in a `traceresponse` value (`00-<32 hex>-<16 hex>-<2 hex>`).
-fn trace_id_of(value: &[u8]) -> Option<u128> {
-    let text = std::str::from_utf8(value).ok()?;
-    let mut parts = text.split('-');
-    let (_version, id) = (parts.next()?, parts.next()?);
-    (id.len() == 32).then(|| u128::from_str_radix(id, 16).ok()).flatten().filter(|id| *id != 0)
-}
+/// A failed exchange, by the kind the report counts it under.
+type Failure = &'static str;
+
+/// Reads ask the kernel for at least this much room.
+const READ_SIZE: usize = 16 * 1024;
 
 /// A worker's connection to the target.
 pub struct Connection {
     addr: SocketAddr,
-    /// Every request's headers, parsed once (the `Host` header first).
-    headers: HeaderMap,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    /// `Host` and the extra headers in wire form, the same for every request.
+    headers: Vec<u8>,
+    stream: Option<TcpStream>,
+    /// Bytes received and not yet taken as an answer.
+    inbox: BytesMut,
+    /// The request being sent.
+    outbox: Vec<u8>,
 }
 
 impl Connection {
     /// A connection to `addr` (not opened yet), sending `Host: authority` and
     /// `extra_headers` on every request; a header that is not valid HTTP is left out.
     pub fn new(addr: SocketAddr, authority: &str, extra_headers: &[(String, String)]) -> Self {
-        let mut headers = HeaderMap::new();
-        let pairs =
-            std::iter::once(("host", authority)).chain(extra_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        for (name, value) in pairs {
-            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-                headers.insert(name, value);
-            }
-        }
-        Self { addr, headers, sender: None }
+        let headers = http1::header_block(authority, extra_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Self { addr, headers, stream: None, inbox: BytesMut::with_capacity(READ_SIZE), outbox: Vec::new() }
     }
 
     /// Sends `req`, waiting at most `timeout` for the whole exchange.
@@ -72,54 +65,98 @@ impl Connection {
         match tokio::time::timeout(timeout, self.exchange(req)).await {
             Ok(Ok(answer)) => Outcome::Answered(answer),
             Ok(Err(kind)) => {
-                self.sender = None;
+                self.stream = None;
                 Outcome::Failed(kind)
             }
             Err(_) => {
                 // The connection may still carry the late answer: never reuse it.
-                self.sender = None;
+                self.stream = None;
                 Outcome::Failed("timeout")
             }
         }
     }
 
-    async fn exchange(&mut self, req: &PlannedRequest) -> Result<Answer, &'static str> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+    async fn exchange(&mut self, req: &PlannedRequest) -> Result<Answer, Failure> {
+        let body = req.body.as_deref();
+        http1::encode_request(&mut self.outbox, req.method, &req.path, &self.headers, body).map_err(|_| "io")?;
+        if self.stream.as_ref().is_some_and(|s| !is_idle_and_open(s)) {
+            self.stream = None;
+        }
+        if self.stream.is_none() {
             let stream = TcpStream::connect(self.addr).await.map_err(|_| "connect")?;
             let _ = stream.set_nodelay(true);
-            let (sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|_| "connect")?;
-            tokio::spawn(conn);
-            self.sender = Some(sender);
+            self.stream = Some(stream);
+            self.inbox.clear();
         }
-        let sender = self.sender.as_mut().expect("just connected");
-        sender.ready().await.map_err(|_| "io")?;
-        let body = match &req.body {
-            Some(b) => Full::new(Bytes::from(b.clone())),
-            None => Full::new(Bytes::new()),
+        let Self { stream: Some(stream), inbox, outbox, .. } = self else { unreachable!("connected above") };
+        stream.write_all(outbox).await.map_err(|_| "io")?;
+
+        let head = loop {
+            match http1::parse_head(inbox, req.method == "HEAD").map_err(|_| "io")? {
+                // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+                Some(head) if (100..200).contains(&head.status) && head.status != 101 => inbox.advance(head.len),
+                Some(head) => break head,
+                None => receive(stream, inbox).await?,
+            }
         };
-        let mut request = hyper::Request::new(body);
-        *request.method_mut() = req.method.clone();
-        *request.uri_mut() = req.path.parse().map_err(|_| "io")?;
-        *request.headers_mut() = self.headers.clone();
-        if req.body.is_some() {
-            request.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if head.status == 101 {
+            return Err("io");
         }
-        let response = sender.send_request(request).await.map_err(|_| "io")?;
-        let status = response.status().as_u16();
-        let trace_id = response.headers().get(TRACE_RESPONSE_HEADER).and_then(|v| trace_id_of(v.as_bytes()));
-        let body = response.into_body().collect().await.map_err(|_| "io")?.to_bytes();
-        Ok(Answer { status, body, trace_id })
+        inbox.advance(head.len);
+        let body = match head.framing {
+            Framing::Empty => Bytes::new(),
+            Framing::Length(n) => {
+                inbox.reserve(n.saturating_sub(inbox.len()));
+                while inbox.len() < n {
+                    receive(stream, inbox).await?;
+                }
+                inbox.split_to(n).freeze()
+            }
+            Framing::Chunked => {
+                let mut body = BytesMut::new();
+                loop {
+                    match http1::next_chunk(inbox).map_err(|_| "io")? {
+                        Chunk::Data { start, len, next } => {
+                            body.extend_from_slice(&inbox[start..start + len]);
+                            inbox.advance(next);
+                        }
+                        Chunk::End { next } => {
+                            inbox.advance(next);
+                            break body.freeze();
+                        }
+                        Chunk::Partial => receive(stream, inbox).await?,
+                    }
+                }
+            }
+            Framing::UntilClose => {
+                while stream.read_buf(inbox).await.map_err(|_| "io")? > 0 {
+                    inbox.reserve(READ_SIZE);
+                }
+                inbox.split().freeze()
+            }
+        };
+        // Bytes beyond the answer were never asked for: the connection is out of step.
+        if !head.keep_alive || !inbox.is_empty() {
+            self.stream = None;
+        }
+        Ok(Answer { status: head.status, body, trace_id: head.trace_id })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn trace_ids_are_read_from_traceresponse() {
-        let id = super::trace_id_of(b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
-        assert_eq!(id, Some(0x0af7651916cd43dd8448eb211c80319c));
-        assert_eq!(super::trace_id_of(b"00-00000000000000000000000000000000-b7ad6b7169203331-01"), None);
-        assert_eq!(super::trace_id_of(b"garbage"), None);
+/// Reads more of the answer; the server closing the connection first is a failure.
+async fn receive(stream: &mut TcpStream, inbox: &mut BytesMut) -> Result<(), Failure> {
+    inbox.reserve(READ_SIZE);
+    match stream.read_buf(inbox).await {
+        Ok(0) | Err(_) => Err("io"),
+        Ok(_) => Ok(()),
     }
+}
+
+/// Whether a kept-alive connection can take the next request: the server has not
+/// closed it, or sent anything, since the last answer. tokio answers from the
+/// readiness epoll last reported, so this makes no system call unless the socket
+/// became readable, which on an idle connection means it was closed.
+fn is_idle_and_open(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }

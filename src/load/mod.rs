@@ -3,6 +3,7 @@
 //! - [`schedule`]: when each request is due (open loop at a fixed rate, or closed loop).
 //! - [`scenario`]: the weighted mix of API calls and their generated bodies.
 //! - [`client`]: one keep-alive connection per worker.
+//! - [`http1`]: the HTTP/1.1 wire format the client writes and reads.
 //! - [`stats`]: HDR histogram and counts per worker, merged for the report.
 //! - [`report`]: the report and its pass/fail gates.
 //! - [`verify`]: finding the run's traces in Jaeger and checking each is complete.
@@ -12,6 +13,7 @@
 //! grows while requests fall due with no connection free.
 
 pub mod client;
+pub mod http1;
 pub mod report;
 pub mod scenario;
 pub mod schedule;

@@ -101,7 +101,7 @@ pub struct PlannedRequest {
     /// What it does.
     pub operation: Operation,
     /// `POST` or `GET`.
-    pub method: hyper::Method,
+    pub method: &'static str,
     /// Path and query.
     pub path: String,
     /// JSON body, for POSTs.
@@ -114,29 +114,28 @@ const CUSTOMERS: [&str; 5] = ["ada", "grace", "linus", "margaret", "ken"];
 /// A plain `GET` of `path`.
 pub fn get(path: &str) -> PlannedRequest {
     let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
-    PlannedRequest { operation: Operation::Get, method: hyper::Method::GET, path, body: None }
+    PlannedRequest { operation: Operation::Get, method: "GET", path, body: None }
 }
 
 /// The request for `op` below `base` (the target URL's path); a read with no order
 /// created yet becomes a create.
 pub fn request(op: Operation, created: &CreatedOrders, base: &str) -> PlannedRequest {
-    match (op, created.any()) {
+    // Only a read looks for an order: the list is shared by every worker.
+    let existing = if op == Operation::ReadOrder { created.any() } else { None };
+    match (op, existing) {
         (Operation::Get, _) => get(base),
         (Operation::Post, _) => PlannedRequest {
             operation: op,
-            method: hyper::Method::POST,
+            method: "POST",
             path: if base.is_empty() { "/".into() } else { base.to_owned() },
             body: Some(
                 serde_json::to_vec(&json!({ "order_id": fastrand::u32(..), "message": "obsdemo load" }))
                     .expect("serializes"),
             ),
         },
-        (Operation::ReadOrder, Some(id)) => PlannedRequest {
-            operation: op,
-            method: hyper::Method::GET,
-            path: format!("{base}/orders/{id}"),
-            body: None,
-        },
+        (Operation::ReadOrder, Some(id)) => {
+            PlannedRequest { operation: op, method: "GET", path: format!("{base}/orders/{id}"), body: None }
+        }
         _ => {
             let items: Vec<_> = (0..fastrand::usize(1..4))
                 .map(|_| json!({ "sku": SKUS[fastrand::usize(..SKUS.len())], "quantity": fastrand::u32(1..4) }))
@@ -149,7 +148,7 @@ pub fn request(op: Operation, created: &CreatedOrders, base: &str) -> PlannedReq
             });
             PlannedRequest {
                 operation: Operation::CreateOrder,
-                method: hyper::Method::POST,
+                method: "POST",
                 path: format!("{base}/orders"),
                 body: Some(serde_json::to_vec(&body).expect("order serializes")),
             }
@@ -177,10 +176,10 @@ mod tests {
         assert_eq!(request(Operation::ReadOrder, &created, "").operation, Operation::CreateOrder);
         created.add(42);
         let r = request(Operation::ReadOrder, &created, "");
-        assert_eq!((r.method, r.path.as_str()), (hyper::Method::GET, "/orders/42"));
+        assert_eq!((r.method, r.path.as_str()), ("GET", "/orders/42"));
         assert_eq!(request(Operation::Get, &created, "/hello").path, "/hello");
         let post = request(Operation::Post, &created, "/notifications");
-        assert_eq!((post.method, post.path.as_str()), (hyper::Method::POST, "/notifications"));
+        assert_eq!((post.method, post.path.as_str()), ("POST", "/notifications"));
         let c = request(Operation::CreateOrder, &created, "/api");
         assert_eq!(c.path, "/api/orders");
         let body: serde_json::Value = serde_json::from_slice(&c.body.unwrap()).unwrap();

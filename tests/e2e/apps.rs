@@ -87,6 +87,13 @@ fn django_services_of_the_original_plan_make_one_trace_per_request() {
     let logs = stack.run(&["logs", "Order-service", "-n", "200"]);
     assert!(String::from_utf8_lossy(&logs.stdout).contains("POST /orders"), "{}", describe(&logs));
 
+    // `obsdemo load` drives the user's own service, whatever its HTTP server frames.
+    let url = format!("http://127.0.0.1:{}/orders", stack.port(8101));
+    let out = stack.run(&["load", "--json", "--url", &url, "--mix", "post=1", "--rps", "20", "--duration", "2s"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!((report["requests"].as_u64(), report["errors"].as_u64()), (Some(40), Some(0)), "{report:#}");
+
     // The doctor finds every hop good once the apps have sent spans.
     let out = stack.run(&["doctor", "--json"]);
     let doctor: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));

@@ -232,6 +232,99 @@ fn slow_server() -> (TcpListener, u16) {
     })
 }
 
+/// An HTTP/1.1 server that frames its answers every way RFC 9112 allows, in turn on
+/// each connection: an interim 100 then a chunked body with a trailer; a length; a
+/// 204; a length and `connection: close`, after which it closes.
+fn framing_server() -> (TcpListener, u16) {
+    server(|conn| {
+        use std::io::{BufRead, BufReader, Write};
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut writer = conn;
+        let (mut line, mut answered) = (String::new(), 0);
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => {
+                    let answer: &[u8] = match answered % 4 {
+                        0 => {
+                            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                               2\r\nok\r\n3;ext=1\r\n!!!\r\n0\r\nx-trailer: 1\r\n\r\n"
+                        }
+                        1 => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                        2 => b"HTTP/1.1 204 No Content\r\n\r\n",
+                        _ => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    };
+                    if writer.write_all(answer).is_err() || answered % 4 == 3 {
+                        return;
+                    }
+                    answered += 1;
+                }
+                Ok(_) => {}
+            }
+        }
+    })
+}
+
+/// A keep-alive server that closes each connection, without saying so, 5 ms after
+/// answering: the connection looks reusable and is not.
+fn idle_closing_server() -> (TcpListener, u16) {
+    server(|conn| {
+        use std::io::{BufRead, BufReader, Write};
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut writer = conn;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => {
+                    let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                    std::thread::sleep(Duration::from_millis(5));
+                    return;
+                }
+                Ok(_) => {}
+            }
+        }
+    })
+}
+
+#[test]
+fn load_reads_answers_however_the_server_frames_them() {
+    // Python's http.server speaks HTTP/1.0 and closes after every answer.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "ok").unwrap();
+    let python_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let python = std::process::Command::new(django_venv_bin().join("python"))
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &python_port.to_string()])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _python = Killed(python);
+    eventually("python's http.server listening", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", python_port)).ok()
+    });
+    let (_framing, framing) = framing_server();
+    let (_idle, idle) = idle_closing_server();
+    for (port, what) in [(python_port, "HTTP/1.0"), (framing, "every framing"), (idle, "closed while idle")] {
+        let stack = TestStack::new();
+        let url = format!("http://127.0.0.1:{port}/");
+        let (code, report) = load(&stack, &["--url", &url, "--mix", "get=1", "--rps", "200", "--duration", "2s"]);
+        assert_eq!(code, Some(0), "{what}: {report:#}");
+        assert_eq!(report["requests"], 400, "{what}: {report:#}");
+        assert_eq!(report["errors"], 0, "{what}: every answer read whole: {report:#}");
+    }
+}
+
 #[test]
 fn the_connection_pool_grows_to_carry_the_rate_so_latency_is_the_servers() {
     // 1,000 rps at 50 ms each needs about 50 connections; load starts with 16.
