@@ -37,6 +37,23 @@ pub struct Answer {
 /// A failed exchange, by the kind the report counts it under.
 type Failure = &'static str;
 
+/// A failed attempt, and whether any of the answer had arrived.
+enum Failed {
+    /// None had: the server may never have seen the request.
+    Unanswered(Failure),
+    /// Some had.
+    Answered(Failure),
+}
+use Failed::{Answered, Unanswered};
+
+impl Failed {
+    fn kind(self) -> Failure {
+        match self {
+            Unanswered(kind) | Answered(kind) => kind,
+        }
+    }
+}
+
 /// Reads ask the kernel for at least this much room.
 const READ_SIZE: usize = 16 * 1024;
 
@@ -79,68 +96,89 @@ impl Connection {
     async fn exchange(&mut self, req: &PlannedRequest) -> Result<Answer, Failure> {
         let body = req.body.as_deref();
         http1::encode_request(&mut self.outbox, req.method, &req.path, &self.headers, body).map_err(|_| "io")?;
-        if self.stream.as_ref().is_some_and(|s| !is_idle_and_open(s)) {
+        let reused = self.stream.as_ref().is_some_and(is_idle_and_open);
+        if !reused {
             self.stream = None;
         }
+        match self.attempt(req).await {
+            // The server closed the kept-alive connection as the request went out, before
+            // the close was seen. RFC 9112 section 9.3.1 lets a client send an idempotent
+            // request again on a new connection; a POST may have been acted on, so not it.
+            Err(Unanswered(_)) if reused && matches!(req.method, "GET" | "HEAD") => {
+                self.stream = None;
+                self.attempt(req).await.map_err(Failed::kind)
+            }
+            other => other.map_err(Failed::kind),
+        }
+    }
+
+    /// Sends the request in `outbox` and reads its answer, on a new connection if none is open.
+    async fn attempt(&mut self, req: &PlannedRequest) -> Result<Answer, Failed> {
         if self.stream.is_none() {
-            let stream = TcpStream::connect(self.addr).await.map_err(|_| "connect")?;
+            let stream = TcpStream::connect(self.addr).await.map_err(|_| Unanswered("connect"))?;
             let _ = stream.set_nodelay(true);
             self.stream = Some(stream);
             self.inbox.clear();
         }
         let Self { stream: Some(stream), inbox, outbox, .. } = self else { unreachable!("connected above") };
-        stream.write_all(outbox).await.map_err(|_| "io")?;
+        stream.write_all(outbox).await.map_err(|_| Unanswered("io"))?;
 
         let head = loop {
-            match http1::parse_head(inbox, req.method == "HEAD").map_err(|_| "io")? {
+            match http1::parse_head(inbox, req.method == "HEAD").map_err(|_| Answered("io"))? {
                 // An interim answer (100 Continue, 103 Early Hints): the real one follows.
                 Some(head) if (100..200).contains(&head.status) && head.status != 101 => inbox.advance(head.len),
                 Some(head) => break head,
-                None => receive(stream, inbox).await?,
+                None if inbox.is_empty() => receive(stream, inbox).await.map_err(Unanswered)?,
+                None => receive(stream, inbox).await.map_err(Answered)?,
             }
         };
         if head.status == 101 {
-            return Err("io");
+            return Err(Answered("io"));
         }
         inbox.advance(head.len);
-        let body = match head.framing {
-            Framing::Empty => Bytes::new(),
-            Framing::Length(n) => {
-                inbox.reserve(n.saturating_sub(inbox.len()));
-                while inbox.len() < n {
-                    receive(stream, inbox).await?;
-                }
-                inbox.split_to(n).freeze()
-            }
-            Framing::Chunked => {
-                let mut body = BytesMut::new();
-                loop {
-                    match http1::next_chunk(inbox).map_err(|_| "io")? {
-                        Chunk::Data { start, len, next } => {
-                            body.extend_from_slice(&inbox[start..start + len]);
-                            inbox.advance(next);
-                        }
-                        Chunk::End { next } => {
-                            inbox.advance(next);
-                            break body.freeze();
-                        }
-                        Chunk::Partial => receive(stream, inbox).await?,
-                    }
-                }
-            }
-            Framing::UntilClose => {
-                while stream.read_buf(inbox).await.map_err(|_| "io")? > 0 {
-                    inbox.reserve(READ_SIZE);
-                }
-                inbox.split().freeze()
-            }
-        };
+        let body = self::body(head.framing, stream, inbox).await.map_err(Answered)?;
         // Bytes beyond the answer were never asked for: the connection is out of step.
         if !head.keep_alive || !inbox.is_empty() {
             self.stream = None;
         }
         Ok(Answer { status: head.status, body, trace_id: head.trace_id })
     }
+}
+
+/// Reads the body of an answer framed as `framing`, whose head is already taken.
+async fn body(framing: Framing, stream: &mut TcpStream, inbox: &mut BytesMut) -> Result<Bytes, Failure> {
+    Ok(match framing {
+        Framing::Empty => Bytes::new(),
+        Framing::Length(n) => {
+            inbox.reserve(n.saturating_sub(inbox.len()));
+            while inbox.len() < n {
+                receive(stream, inbox).await?;
+            }
+            inbox.split_to(n).freeze()
+        }
+        Framing::Chunked => {
+            let mut body = BytesMut::new();
+            loop {
+                match http1::next_chunk(inbox).map_err(|_| "io")? {
+                    Chunk::Data { start, len, next } => {
+                        body.extend_from_slice(&inbox[start..start + len]);
+                        inbox.advance(next);
+                    }
+                    Chunk::End { next } => {
+                        inbox.advance(next);
+                        break body.freeze();
+                    }
+                    Chunk::Partial => receive(stream, inbox).await?,
+                }
+            }
+        }
+        Framing::UntilClose => {
+            while stream.read_buf(inbox).await.map_err(|_| "io")? > 0 {
+                inbox.reserve(READ_SIZE);
+            }
+            inbox.split().freeze()
+        }
+    })
 }
 
 /// Reads more of the answer; the server closing the connection first is a failure.
