@@ -12,7 +12,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::exit::Code;
 use super::{Global, style};
 use crate::components::SERVICES_FILE;
+use crate::components::launch::OTLP_GRPC;
 use crate::error::Error;
+use crate::load::delivery::Delivery;
 use crate::load::report::{self, Gates, LoadReport};
 use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
@@ -25,6 +27,10 @@ use crate::supervisor::state::StackState;
 
 /// The recorded endpoint of Jaeger's HTTP query API.
 const JAEGER_QUERY: &str = "jaeger.query";
+/// The recorded endpoints of the Collector's OTLP intake and its own metrics.
+const COLLECTOR_OTLP: &str = "collector.otlp_grpc";
+/// See [`COLLECTOR_OTLP`].
+const COLLECTOR_METRICS: &str = "collector.metrics";
 
 /// Arguments of `load`.
 #[derive(Debug, Args)]
@@ -111,6 +117,8 @@ impl FromStr for Percent {
 struct StackTargets {
     order_url: Option<(String, String)>,
     jaeger_url: Option<String>,
+    /// The Collector's own metrics, when the services send their spans through it.
+    collector_metrics: Option<String>,
 }
 
 fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
@@ -124,7 +132,9 @@ fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
         .and_then(|f| f.services.into_iter().find(|s| s.kind == "order"))
         .map(|s| (format!("http://{}", s.listen), s.name));
     let jaeger_url = state.endpoint(JAEGER_QUERY).map(str::to_owned);
-    Ok(StackTargets { order_url, jaeger_url })
+    let through_collector = state.endpoint(OTLP_GRPC).is_some_and(|url| Some(url) == state.endpoint(COLLECTOR_OTLP));
+    let collector_metrics = state.endpoint(COLLECTOR_METRICS).filter(|_| through_collector).map(str::to_owned);
+    Ok(StackTargets { order_url, jaeger_url, collector_metrics })
 }
 
 /// Runs `load`.
@@ -132,7 +142,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     let mix: Mix = args.mix.parse().map_err(|e| anyhow::anyhow!("--mix: {e}"))?;
     anyhow::ensure!(args.rps > 0.0, "--rps must be above 0");
     let targets = match &args.url {
-        Some(_) if !args.verify => StackTargets { order_url: None, jaeger_url: None },
+        Some(_) if !args.verify => StackTargets { order_url: None, jaeger_url: None, collector_metrics: None },
         _ => stack_targets(&global.paths()?)?,
     };
     let (target, first_service) = match (&args.url, &targets.order_url) {
@@ -170,7 +180,9 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         Some((url, _)) => {
             let (sink, ids) = tokio::sync::mpsc::unbounded_channel();
             let (url, wait) = (url.clone(), args.verify_timeout.get());
-            (Some(sink), Some(tokio::spawn(async move { verify::verify_ids(&url, started_at, ids, wait).await })))
+            let delivery = targets.collector_metrics.clone().map(Delivery::new);
+            let check = async move { verify::verify_ids(&url, started_at, ids, delivery, wait).await };
+            (Some(sink), Some(tokio::spawn(check)))
         }
         None => (None, None),
     };

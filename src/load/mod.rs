@@ -7,12 +7,15 @@
 //! - [`stats`]: HDR histogram and counts per worker, merged for the report.
 //! - [`report`]: the report and its pass/fail gates.
 //! - [`verify`]: finding the run's traces in Jaeger and checking each is complete.
+//! - [`delivery`]: how far the Collector has delivered spans, so the check asks Jaeger
+//!   only for traces it has.
 //!
 //! Every worker runs the same loop, whatever the pacing: take the next request
 //! number, wait until it is due, send it, record it. In open loop the pool of workers
 //! grows while requests fall due with no connection free.
 
 pub mod client;
+pub mod delivery;
 pub mod http1;
 pub mod report;
 pub mod scenario;

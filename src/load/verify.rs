@@ -2,8 +2,8 @@
 //!
 //! Against the demo services (and any server that answers with `traceresponse`) the
 //! client knows each request's trace id, so [`verify_ids`] checks traces by id while
-//! the load still runs: each once its request is a moment old, again only while it is
-//! missing or incomplete. The verdict comes moments after the last request, however
+//! the load still runs: each once the Collector's counters say its spans reached
+//! Jaeger ([`Delivery`]), again only while it is missing or incomplete. The verdict comes moments after the last request, however
 //! long the run. For other servers [`verify`] searches Jaeger for the run id's tag.
 //!
 //! Complete means: exactly one root; every span's parent is in the trace; and every
@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::LoadError;
+use super::delivery::Delivery;
+use crate::services::telemetry::EXPORT_EVERY;
 use crate::services::tracing_http::RUN_ID_ATTRIBUTE;
 
 /// The outcome of verifying one run.
@@ -99,9 +101,13 @@ pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result
     }
 }
 
-/// How old an answered request is before its trace is asked for: the services export
-/// every 500 ms and the Collector flushes every 200 ms.
+/// How old an answered request is before its trace is asked for, when the
+/// Collector's counters cannot say whether its spans reached Jaeger: the services
+/// export every 500 ms and the Collector flushes every 200 ms.
 const SETTLE: Duration = Duration::from_millis(1_000);
+/// How long after a request is answered its last spans reach the Collector: the
+/// services' export interval, and the export itself.
+const EXPORTED: Duration = EXPORT_EVERY.saturating_add(Duration::from_millis(250));
 /// How long a missing or incomplete trace waits before it is asked for again.
 const RECHECK: Duration = Duration::from_millis(500);
 /// Trace ids per Jaeger request (each becomes one `traceID=` parameter).
@@ -112,10 +118,17 @@ const PARALLEL_REQUESTS: usize = 4;
 /// Verifies, by id, the traces whose ids arrive on `ids` (each with the moment its
 /// request was answered), while the load runs. Returns once the sender is gone and
 /// every trace is complete, or `wait` after the sender is gone.
+///
+/// With `delivery` (the Collector's counters, when the services send through it), a
+/// trace is first asked for once everything the Collector had accepted
+/// [`EXPORTED`] after its request was answered has reached Jaeger, so a Jaeger that
+/// is behind is never asked for what it has not written yet. Without, [`SETTLE`]
+/// after the answer.
 pub async fn verify_ids(
     jaeger_url: &str,
     from: SystemTime,
     mut ids: UnboundedReceiver<(u128, Instant)>,
+    mut delivery: Option<Delivery>,
     wait: Duration,
 ) -> Result<Verification, LoadError> {
     let client = crate::http::local_client(Duration::from_secs(60));
@@ -132,11 +145,13 @@ pub async fn verify_ids(
     let mut hold_until = Instant::now();
     // The last failure to reach Jaeger, until it answers again.
     let mut unreachable: Option<LoadError> = None;
-    // Takes in one answered request: its trace is first asked for SETTLE later.
+    // Takes in one answered request. Each trace is asked for once the moment it is
+    // keyed by has been delivered (or, without the counters, has passed).
+    let first_wait = if delivery.is_some() { EXPORTED } else { SETTLE };
     let admit =
         |due: &mut BinaryHeap<Reverse<(Instant, u128)>>, expected: &mut u64, (id, answered): (u128, Instant)| {
             *expected += 1;
-            due.push(Reverse((answered + SETTLE, id)));
+            due.push(Reverse((answered + first_wait, id)));
         };
     loop {
         loop {
@@ -153,16 +168,26 @@ pub async fn verify_ids(
             break;
         }
         let now = Instant::now();
+        let delivered = match delivery.as_mut() {
+            Some(d) => d.delivered_by().await.unwrap_or(now - (SETTLE - EXPORTED)),
+            None => now,
+        };
         let mut ready = Vec::new();
         while let Some(Reverse((at, id))) = due.peek().copied() {
-            if at > now || now < hold_until || ready.len() >= IDS_PER_REQUEST * PARALLEL_REQUESTS * 4 {
+            if at > delivered || now < hold_until || ready.len() >= IDS_PER_REQUEST * PARALLEL_REQUESTS * 4 {
                 break;
             }
             due.pop();
             ready.push(id);
         }
         if ready.is_empty() {
-            let next = due.peek().map_or(now + RECHECK, |Reverse((at, _))| *at).max(hold_until);
+            let mut next = due.peek().map_or(now + RECHECK, |Reverse((at, _))| *at).max(hold_until);
+            // Due by the clock but not delivered yet: wait for the next read.
+            if let Some(d) = &delivery
+                && next <= now
+            {
+                next = d.next_read();
+            }
             match closed_at {
                 None => tokio::select! {
                     got = ids.recv() => match got {
