@@ -14,6 +14,10 @@
 //!    raised until p99 passes 100 ms, completeness falls below 99.9% or the Collector
 //!    drops a span; tracing on (the stack's services) and off (the same five again,
 //!    with `--no-tracing`), with each process's share of the CPU.
+//! 7. Verifying 30,000 traces: how long after the last request `load`'s verdict
+//!    comes, at 1,000 rps for 30 s and 2,000 rps for 15 s, with Jaeger on Badger (the
+//!    default) and in memory; a fresh stack for every run, and Jaeger's own count of
+//!    the trace reads the check cost.
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -59,6 +63,9 @@ fn main() {
     }
     if run("6") {
         max_rate(&obsdemo, &fresh_stack());
+    }
+    if run("7") {
+        verdict_delay(&obsdemo);
     }
 }
 
@@ -497,4 +504,52 @@ fn max_rate(obsdemo: &Path, stack: &TestStack) {
             .map_or(0, |s| s.rate);
         println!("\nhighest rate kept whole, {name}: **{kept} rps** (goal: at least 2,000)\n");
     }
+}
+
+/// Jaeger's count of trace reads by id so far: (found, not found).
+fn jaeger_trace_reads(stack: &TestStack) -> (f64, f64) {
+    let text = harness::get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8887))).unwrap_or_default();
+    let reads = |result: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with("jaeger_storage_requests_total{") && l.contains("operation=\"get_trace\""))
+            .filter(|l| l.contains(&format!("result=\"{result}\"")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .fold(0.0, |a, b| a + b)
+    };
+    (reads("ok"), reads("err"))
+}
+
+fn verdict_delay(obsdemo: &Path) {
+    println!(
+        "## 7. Verifying 30,000 traces: the verdict's delay after the last request (fresh stack per run, median of \
+         {RUNS})\n"
+    );
+    println!("| Jaeger storage | load | verdict after (s) | runs (s) | complete | trace reads found / not found |");
+    println!("|---|---|---|---|---|---|");
+    for (storage, config) in [("Badger (default)", ""), ("memory", "[jaeger]\nstorage = \"memory\"\n")] {
+        for (rate, duration) in [("1000", "30s"), ("2000", "15s")] {
+            let (mut delays, mut complete, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..RUNS {
+                harness::require(&["jaeger", "collector"]);
+                let stack = TestStack::with_config(config);
+                stack.up(&["--without", "prometheus"]);
+                let r =
+                    load(obsdemo, stack.dir(), &["--rps", rate, "--duration", duration, "--verify-timeout", "120s"]);
+                let v = &r["verification"];
+                delays.push(v["waited_s"].as_f64().unwrap());
+                complete.push(format!("{}/{}", v["complete"], v["expected"]));
+                reads.push(jaeger_trace_reads(&stack));
+            }
+            let (found, missing): (Vec<f64>, Vec<f64>) = reads.into_iter().unzip();
+            println!(
+                "| {storage} | {rate} rps x {duration} | **{:.1}** | {} | {} | {} / {} |",
+                median(delays.clone()),
+                fmt(&delays, 1),
+                complete.join(", "),
+                fmt(&found, 0),
+                fmt(&missing, 0)
+            );
+        }
+    }
+    println!("\n(goal: a verdict within 5 s of the last request for 30,000 traces)");
 }

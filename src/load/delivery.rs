@@ -12,6 +12,8 @@ use tokio::time::Instant;
 
 /// How often the counters are read.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// How long reads may fail before the counters are taken to be gone.
+const GIVE_UP: Duration = Duration::from_secs(5);
 
 /// The Collector's span counters, read over time.
 pub struct Delivery {
@@ -24,13 +26,28 @@ pub struct Delivery {
     /// The latest read whose spans have all left the Collector.
     delivered_by: Option<Instant>,
     last_read: Option<Instant>,
+    /// Since when every read has failed.
+    failing_since: Option<Instant>,
+    /// Whether the counters have been read, and not failed for long since.
+    known: bool,
+    /// When this watch began, before any request it is asked about.
+    created: Instant,
 }
 
 impl Delivery {
     /// Reads the Collector's metrics at `url`.
     pub fn new(url: String) -> Self {
         let client = crate::http::local_client(Duration::from_secs(2));
-        Self { client, url, pending: VecDeque::new(), delivered_by: None, last_read: None }
+        Self {
+            client,
+            url,
+            pending: VecDeque::new(),
+            delivered_by: None,
+            last_read: None,
+            failing_since: None,
+            known: false,
+            created: Instant::now(),
+        }
     }
 
     /// When the next read is due.
@@ -40,20 +57,30 @@ impl Delivery {
 
     /// The latest moment by which every span the Collector had accepted has left it,
     /// reading its counters again when the last read is old. `None` while that is not
-    /// known: no read yet, or the counters cannot be read (the check then goes by time).
+    /// known: no read yet, or reads failing for [`GIVE_UP`] (the check then goes by
+    /// time). Until the first spans have left, the moment this watch began.
     pub async fn delivered_by(&mut self) -> Option<Instant> {
         if self.next_read() <= Instant::now() {
             let at = Instant::now();
             self.last_read = Some(at);
             match self.read().await {
-                Some(counts) => self.record(at, counts),
+                Some(counts) => {
+                    self.failing_since = None;
+                    self.known = true;
+                    self.record(at, counts);
+                }
+                // One failed read (a kept-alive connection closing under load) keeps
+                // what is known; reads failing for long mean the Collector is gone.
+                None if self.failing_since.get_or_insert(at).elapsed() < GIVE_UP => {}
                 None => {
                     self.pending.clear();
                     self.delivered_by = None;
+                    self.known = false;
                 }
             }
         }
-        self.delivered_by
+        // Known, with nothing delivered yet: nothing since this watch began either.
+        self.known.then(|| self.delivered_by.unwrap_or(self.created))
     }
 
     async fn read(&self) -> Option<Counts> {
@@ -101,11 +128,10 @@ impl Counts {
             let Some(value) = line[after_labels..].split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else {
                 continue;
             };
+            // The Collector's own metrics are there; its span counters appear with the first span.
+            seen = true;
             match name {
-                "otelcol_receiver_accepted_spans" => {
-                    accepted += value as u64;
-                    seen = true;
-                }
+                "otelcol_receiver_accepted_spans" => accepted += value as u64,
                 "otelcol_exporter_sent_spans"
                 | "otelcol_exporter_send_failed_spans"
                 | "otelcol_exporter_enqueue_failed_spans" => left += value as u64,
@@ -132,7 +158,9 @@ otelcol_exporter_sent_metric_points{exporter="prometheus"} 99999
 otelcol_receiver_accepted_spans_created{receiver="otlp"} 1.7e9
 "#;
         assert_eq!(Counts::parse(text), Some(Counts { accepted: 1230, left: 1005 }));
-        assert_eq!(Counts::parse("go_goroutines 12\n"), None, "not a Collector with a traces pipeline");
+        assert_eq!(Counts::parse("go_goroutines 12\n"), None, "not the Collector's metrics");
+        let no_spans_yet = "otelcol_process_uptime_seconds_total{service_name=\"otelcol\"} 3.2\n";
+        assert_eq!(Counts::parse(no_spans_yet), Some(Counts { accepted: 0, left: 0 }));
     }
 
     #[test]
