@@ -190,7 +190,7 @@ fn configured_error_rate_shows_as_error_spans_and_in_the_report() {
 
 /// A listener on a free loopback port whose every connection is handed to
 /// `connection` on a thread of its own; kept open while the listener lives.
-fn server(connection: fn(TcpStream)) -> (TcpListener, u16) {
+fn server(connection: impl Fn(TcpStream) + Copy + Send + 'static) -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepting = listener.try_clone().unwrap();
@@ -219,25 +219,41 @@ fn resetting_server() -> (TcpListener, u16) {
     })
 }
 
-/// An HTTP/1.1 keep-alive server that answers every request after 50 ms, one thread
-/// per connection, so it is never the one that queues.
-fn slow_server() -> (TcpListener, u16) {
-    server(|conn| {
+/// What a test server does for the `n`th request on a connection (from 0).
+struct Reply {
+    /// How long it takes before answering.
+    wait: Duration,
+    /// The answer, as sent.
+    bytes: &'static [u8],
+    /// Closes the connection this long after answering, without saying so unless
+    /// the answer does.
+    close_after: Option<Duration>,
+}
+
+/// An HTTP/1.1 server giving each request the [`Reply`] `reply` says, one thread per
+/// connection, so it is never the one that queues. Requests are GETs: each ends at its
+/// empty line.
+fn http_server(reply: fn(usize) -> Reply) -> (TcpListener, u16) {
+    server(move |conn| {
         use std::io::{BufRead, BufReader, Write};
-        let delay = Duration::from_millis(50);
         let mut reader = BufReader::new(conn.try_clone().unwrap());
         let mut writer = conn;
-        let mut line = String::new();
+        let (mut line, mut n) = (String::new(), 0);
         loop {
-            // A GET has no body: the request ends at its empty line.
             line.clear();
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => return,
                 Ok(_) if line == "\r\n" => {
-                    std::thread::sleep(delay);
-                    if writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").is_err() {
+                    let Reply { wait, bytes, close_after } = reply(n);
+                    std::thread::sleep(wait);
+                    if writer.write_all(bytes).is_err() {
                         return;
                     }
+                    if let Some(after) = close_after {
+                        std::thread::sleep(after);
+                        return;
+                    }
+                    n += 1;
                 }
                 Ok(_) => {}
             }
@@ -245,61 +261,35 @@ fn slow_server() -> (TcpListener, u16) {
     })
 }
 
-/// An HTTP/1.1 server that frames its answers every way RFC 9112 allows, in turn on
-/// each connection: an interim 100 then a chunked body with a trailer; a length; a
-/// 204; a length and `connection: close`, after which it closes.
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+/// A keep-alive server that answers every request after 50 ms.
+fn slow_server() -> (TcpListener, u16) {
+    http_server(|_| Reply { wait: Duration::from_millis(50), bytes: OK, close_after: None })
+}
+
+/// A server that frames its answers every way RFC 9112 allows, in turn on each
+/// connection: an interim 100 then a chunked body with a trailer; a length; a 204; a
+/// length and `connection: close`, after which it closes.
 fn framing_server() -> (TcpListener, u16) {
-    server(|conn| {
-        use std::io::{BufRead, BufReader, Write};
-        let mut reader = BufReader::new(conn.try_clone().unwrap());
-        let mut writer = conn;
-        let (mut line, mut answered) = (String::new(), 0);
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" => {
-                    let answer: &[u8] = match answered % 4 {
-                        0 => {
-                            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
-                               2\r\nok\r\n3;ext=1\r\n!!!\r\n0\r\nx-trailer: 1\r\n\r\n"
-                        }
-                        1 => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
-                        2 => b"HTTP/1.1 204 No Content\r\n\r\n",
-                        _ => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    };
-                    if writer.write_all(answer).is_err() || answered % 4 == 3 {
-                        return;
-                    }
-                    answered += 1;
-                }
-                Ok(_) => {}
+    http_server(|n| {
+        let bytes: &[u8] = match n % 4 {
+            0 => {
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                  2\r\nok\r\n3;ext=1\r\n!!!\r\n0\r\nx-trailer: 1\r\n\r\n"
             }
-        }
+            1 => OK,
+            2 => b"HTTP/1.1 204 No Content\r\n\r\n",
+            _ => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+        };
+        Reply { wait: Duration::ZERO, bytes, close_after: (n % 4 == 3).then_some(Duration::ZERO) }
     })
 }
 
 /// A keep-alive server that closes each connection, without saying so, 5 ms after
 /// answering: the connection looks reusable and is not.
 fn idle_closing_server() -> (TcpListener, u16) {
-    server(|conn| {
-        use std::io::{BufRead, BufReader, Write};
-        let mut reader = BufReader::new(conn.try_clone().unwrap());
-        let mut writer = conn;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" => {
-                    let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
-                    std::thread::sleep(Duration::from_millis(5));
-                    return;
-                }
-                Ok(_) => {}
-            }
-        }
-    })
+    http_server(|_| Reply { wait: Duration::ZERO, bytes: OK, close_after: Some(Duration::from_millis(5)) })
 }
 
 #[test]
