@@ -3,8 +3,9 @@
 //! Against the demo services (and any server that answers with `traceresponse`) the
 //! client knows each request's trace id, so [`verify_ids`] checks traces by id while
 //! the load still runs: each once the Collector's counters say its spans reached
-//! Jaeger ([`Delivery`]), again only while it is missing or incomplete. The verdict comes moments after the last request, however
-//! long the run. For other servers [`verify`] searches Jaeger for the run id's tag.
+//! Jaeger ([`Delivery`]), again only while it is missing or incomplete. The verdict
+//! comes as soon as Jaeger has written the run's last spans, however long the run.
+//! For other servers [`verify`] searches Jaeger for the run id's tag.
 //!
 //! Complete means: exactly one root; every span's parent is in the trace; and every
 //! client span calling a service (`peer.service`) has a server span of that service
@@ -169,7 +170,8 @@ pub async fn verify_ids(
         }
         let now = Instant::now();
         let delivered = match delivery.as_mut() {
-            Some(d) => d.delivered_by().await.unwrap_or(now - (SETTLE - EXPORTED)),
+            // Counters unknown: by the clock, SETTLE after the answer.
+            Some(d) => d.delivered_by().await.unwrap_or_else(|| now.checked_sub(SETTLE - EXPORTED).unwrap_or(now)),
             None => now,
         };
         let mut ready = Vec::new();
