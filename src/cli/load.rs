@@ -18,7 +18,7 @@ use crate::load::delivery::Delivery;
 use crate::load::report::{self, Gates, LoadReport};
 use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
-use crate::load::verify::{self, TraceQuery};
+use crate::load::verify::{self, CheckProgress, TraceQuery};
 use crate::load::{self as generator, LoadOptions};
 use crate::runtime::CancellationToken;
 use crate::services::config::ServicesFile;
@@ -176,12 +176,13 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     };
     // Traces are checked by id while the load runs, as their requests are answered.
     let started_at = std::time::SystemTime::now();
+    let (progress_tx, mut progress) = tokio::sync::watch::channel(CheckProgress::default());
     let (sink, by_id) = match &jaeger {
         Some((url, _)) => {
             let (sink, ids) = tokio::sync::mpsc::unbounded_channel();
             let (url, wait) = (url.clone(), args.verify_timeout.get());
             let delivery = targets.collector_metrics.clone().map(Delivery::new);
-            let check = async move { verify::verify_ids(&url, started_at, ids, delivery, wait).await };
+            let check = async move { verify::verify_ids(&url, started_at, ids, delivery, wait, progress_tx).await };
             (Some(sink), Some(tokio::spawn(check)))
         }
         None => (None, None),
@@ -207,8 +208,14 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         (Some((jaeger_url, service)), Some(by_id)) => {
             let spinner = progress_bar(Duration::ZERO, args.json);
             spinner.set_message(format!("waiting for {} traces in Jaeger", recorder.answers()));
-            let by_id =
-                by_id.await.map_err(|e| anyhow::anyhow!("the trace check stopped: {e}"))?.map_err(Error::from)?;
+            let mut by_id = by_id;
+            let finished = loop {
+                tokio::select! {
+                    finished = &mut by_id => break finished,
+                    Ok(()) = progress.changed() => spinner.set_message(check_message(&progress.borrow())),
+                }
+            };
+            let by_id = finished.map_err(|e| anyhow::anyhow!("the trace check stopped: {e}"))?.map_err(Error::from)?;
             // A server that names no trace in its answers (not one of the demo
             // services) leaves the ids unknown: search for the run's tag instead.
             let v = if by_id.expected >= recorder.answers() {
@@ -244,6 +251,15 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         (false, true) => Code::Success,
         (false, false) => Code::Failure,
     })
+}
+
+/// The spinner's line while traces are checked.
+fn check_message(p: &CheckProgress) -> String {
+    let behind = p
+        .behind
+        .filter(|b| b.as_secs_f64() >= 1.0)
+        .map_or(String::new(), |b| format!(" · Jaeger is {:.0} s behind", b.as_secs_f64()));
+    format!("{} of {} traces complete in Jaeger{behind}", p.complete, p.expected)
 }
 
 fn progress_bar(duration: Duration, hidden: bool) -> ProgressBar {

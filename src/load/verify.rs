@@ -47,6 +47,17 @@ pub struct Verification {
     pub incomplete_examples: Vec<String>,
 }
 
+/// How far the check by id has got, for live progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CheckProgress {
+    /// Traces expected so far.
+    pub expected: u64,
+    /// Of those, found complete.
+    pub complete: u64,
+    /// How far Jaeger is behind the Collector, when the Collector's counters say.
+    pub behind: Option<Duration>,
+}
+
 /// Where and what to look for.
 #[derive(Clone, Debug)]
 pub struct TraceQuery {
@@ -131,6 +142,7 @@ pub async fn verify_ids(
     mut ids: UnboundedReceiver<(u128, Instant)>,
     mut delivery: Option<Delivery>,
     wait: Duration,
+    progress: tokio::sync::watch::Sender<CheckProgress>,
 ) -> Result<Verification, LoadError> {
     let client = crate::http::local_client(Duration::from_secs(60));
     let url = format!("{}/api/traces", jaeger_url.trim_end_matches('/'));
@@ -174,6 +186,8 @@ pub async fn verify_ids(
             Some(d) => d.delivered_by().await.unwrap_or_else(|| now.checked_sub(SETTLE - EXPORTED).unwrap_or(now)),
             None => now,
         };
+        let behind = delivery.as_ref().map(|_| now.saturating_duration_since(delivered));
+        progress.send_replace(CheckProgress { expected, complete, behind });
         let mut ready = Vec::new();
         while let Some(Reverse((at, id))) = due.peek().copied() {
             if at > delivered || now < hold_until || ready.len() >= IDS_PER_REQUEST * PARALLEL_REQUESTS * 4 {
