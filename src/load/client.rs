@@ -56,6 +56,8 @@ impl Failed {
 
 /// Reads ask the kernel for at least this much room.
 const READ_SIZE: usize = 16 * 1024;
+/// The most a declared body length reserves ahead of its bytes arriving.
+const MAX_RESERVE: usize = 1024 * 1024;
 
 /// A worker's connection to the target.
 pub struct Connection {
@@ -150,7 +152,8 @@ async fn body(framing: Framing, stream: &mut TcpStream, inbox: &mut BytesMut) ->
     Ok(match framing {
         Framing::Empty => Bytes::new(),
         Framing::Length(n) => {
-            inbox.reserve(n.saturating_sub(inbox.len()));
+            // Room for the whole body at once, up to a bound: a length is only a claim.
+            inbox.reserve(n.saturating_sub(inbox.len()).min(MAX_RESERVE));
             while inbox.len() < n {
                 receive(stream, inbox).await?;
             }

@@ -181,7 +181,7 @@ pub fn next_chunk(buf: &[u8]) -> Result<Chunk, Malformed> {
         }
     }
     let len = usize::try_from(size).map_err(|_| Malformed)?;
-    let end = start.checked_add(len).ok_or(Malformed)?;
+    let end = start.checked_add(len).filter(|end| *end <= usize::MAX - 2).ok_or(Malformed)?;
     match buf.get(end..end + 2) {
         None => Ok(Chunk::Partial),
         Some(b"\r\n") => Ok(Chunk::Data { start, len, next: end + 2 }),
@@ -282,6 +282,7 @@ mod tests {
         assert_eq!(next_chunk(b"0\r\n"), Ok(Chunk::Partial));
         assert_eq!(next_chunk(b"4\r\nWikiXX"), Err(Malformed));
         assert_eq!(next_chunk(b"zz\r\n"), Err(Malformed));
+        assert_eq!(next_chunk(b"fffffffffffffff\r\n"), Ok(Chunk::Partial), "a huge chunk is only waited for");
     }
 
     #[test]
