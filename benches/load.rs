@@ -506,19 +506,6 @@ fn max_rate(obsdemo: &Path, stack: &TestStack) {
     }
 }
 
-/// Jaeger's count of trace reads by id so far: (found, not found).
-fn jaeger_trace_reads(stack: &TestStack) -> (f64, f64) {
-    let text = harness::get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8887))).unwrap_or_default();
-    let reads = |result: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with("jaeger_storage_requests_total{") && l.contains("operation=\"get_trace\""))
-            .filter(|l| l.contains(&format!("result=\"{result}\"")))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .fold(0.0, |a, b| a + b)
-    };
-    (reads("ok"), reads("err"))
-}
-
 fn verdict_delay(obsdemo: &Path) {
     println!(
         "## 7. Verifying 30,000 traces: the verdict's delay after the last request (fresh stack per run, median of \
@@ -538,7 +525,7 @@ fn verdict_delay(obsdemo: &Path) {
                 let v = &r["verification"];
                 delays.push(v["waited_s"].as_f64().unwrap());
                 complete.push(format!("{}/{}", v["complete"], v["expected"]));
-                reads.push(jaeger_trace_reads(&stack));
+                reads.push(harness::jaeger_trace_reads(&stack));
             }
             let (found, missing): (Vec<f64>, Vec<f64>) = reads.into_iter().unzip();
             println!(

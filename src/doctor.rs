@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::components::launch::{OTLP_GRPC, OTLP_HTTP};
+use crate::health::span_counters::SpanCounters;
 use crate::stack::StatePaths;
 use crate::stack::process::Launch;
 use crate::supervisor::report::{self, StatusReport};
@@ -101,7 +102,7 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
             hops.push(hop);
             sent.extend(trace);
             if let (Some((metrics, ())), Some(before)) = (before, counters_before) {
-                hops.push(collector_counters_hop(&client, &metrics, before, sent.len() as f64).await);
+                hops.push(collector_counters_hop(&client, &metrics, before, sent.len() as u64).await);
             }
         }
         _ => hops.push(broken(
@@ -229,34 +230,22 @@ async fn send_http(client: &reqwest::Client, owner: &str, endpoint: &str, probe:
     }
 }
 
-/// The Collector's span counters: (accepted, refused, sent, failed), summed over series.
-async fn span_counters(client: &reqwest::Client, metrics_url: &str) -> Option<[f64; 4]> {
-    let text = client.get(metrics_url).send().await.ok()?.text().await.ok()?;
-    let sum = |name: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    Some([
-        sum("otelcol_receiver_accepted_spans"),
-        sum("otelcol_receiver_refused_spans"),
-        sum("otelcol_exporter_sent_spans"),
-        sum("otelcol_exporter_send_failed_spans"),
-    ])
+/// The Collector's span counters.
+async fn span_counters(client: &reqwest::Client, metrics_url: &str) -> Option<SpanCounters> {
+    SpanCounters::parse(&client.get(metrics_url).send().await.ok()?.text().await.ok()?)
 }
 
 /// Waits until the Collector's counters show the probes accepted and sent on.
-async fn collector_counters_hop(client: &reqwest::Client, metrics: &str, before: [f64; 4], probes: f64) -> Hop {
+async fn collector_counters_hop(client: &reqwest::Client, metrics: &str, before: SpanCounters, probes: u64) -> Hop {
     let name = "the Collector passes the probes on to Jaeger";
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let now = span_counters(client, metrics).await.unwrap_or(before);
-        let [accepted, refused, sent, failed] = [0, 1, 2, 3].map(|i| now[i] - before[i]);
-        if refused > 0.0 {
+        let SpanCounters { accepted, refused, sent, failed } = now.since(&before);
+        if refused > 0 {
             return broken(name, format!("it refused {refused} span(s)"), "`obsdemo logs collector` (memory limit?)");
         }
-        if failed > 0.0 {
+        if failed > 0 {
             return broken(
                 name,
                 format!("its export to Jaeger failed for {failed} span(s)"),

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub mod span_counters;
+
 /// The HTTP client probes use, for other health checks of the stack's components.
 pub use crate::http::local_client;
 

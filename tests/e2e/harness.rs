@@ -375,3 +375,16 @@ pub fn jaeger_trace(ui_port: u16, trace_id: &str, span_name: &str) -> Value {
         trace["spans"].as_array()?.iter().any(|s| s["operationName"] == span_name).then_some(trace)
     })
 }
+
+/// Jaeger's count of trace reads by id so far: (found, not found).
+pub fn jaeger_trace_reads(stack: &TestStack) -> (f64, f64) {
+    let text = get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8887))).unwrap_or_default();
+    let reads = |result: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with("jaeger_storage_requests_total{") && l.contains("operation=\"get_trace\""))
+            .filter(|l| l.contains(&format!("result=\"{result}\"")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .fold(0.0, |a, b| a + b)
+    };
+    (reads("ok"), reads("err"))
+}

@@ -61,17 +61,9 @@ fn load_verifies_that_every_trace_spans_all_five_services() {
     assert_eq!(v["complete_ratio"], 1.0, "{v}");
     // Each trace is looked up once Jaeger has it, not polled for: Jaeger's own count
     // of trace reads (a trace a slow export left incomplete may be read again).
-    let metrics = get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8887))).unwrap();
-    let reads = |result: &str| -> f64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("jaeger_storage_requests_total{") && l.contains("operation=\"get_trace\""))
-            .filter(|l| l.contains(&format!("result=\"{result}\"")))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    assert!(reads("ok") >= 200.0 && reads("ok") <= 220.0, "trace reads that found one: {}", reads("ok"));
-    assert!(reads("err") <= 20.0, "trace reads that found nothing: {}", reads("err"));
+    let (found, missing) = jaeger_trace_reads(&stack);
+    assert!((200.0..=220.0).contains(&found), "trace reads that found one: {found}");
+    assert!(missing <= 20.0, "trace reads that found nothing: {missing}");
     // Every answer names its trace, which is how `load` checks traces by id.
     let named = order_trace_id(stack.port(8001));
     jaeger_trace(stack.port(16686), &named, "POST /orders");
