@@ -293,9 +293,15 @@ async fn fetch_by_ids(
                 let answer = client.get(&url).query(&query).send().await.map_err(|e| failed(e.to_string()))?;
                 let status = answer.status();
                 let body = answer.bytes().await.map_err(|e| failed(e.to_string()))?;
-                let parsed: JaegerAnswer = serde_json::from_slice(&body)
-                    .map_err(|e| failed(format!("it answered {status} with no trace list: {e}")))?;
-                Ok::<_, LoadError>(parsed.data.iter().filter_map(|t| Some((t.id()?, t.check()))).collect::<Vec<_>>())
+                // A hundred traces take milliseconds to parse. On a runtime worker that
+                // held up the requests due meanwhile: at 1,000 rps, 1.8 to 7.4% of them
+                // left over 2 ms late, against 1.2 to 1.6% with the parse off it.
+                let checked = tokio::task::spawn_blocking(move || {
+                    let parsed: JaegerAnswer = serde_json::from_slice(&body)
+                        .map_err(|e| format!("it answered {status} with no trace list: {e}"))?;
+                    Ok::<_, String>(parsed.data.iter().filter_map(|t| Some((t.id()?, t.check()))).collect::<Vec<_>>())
+                });
+                checked.await.map_err(|e| failed(e.to_string()))?.map_err(failed)
             });
         }
         let Some(joined) = requests.join_next().await else { break };
