@@ -85,7 +85,8 @@ pub struct LoadArgs {
     /// Fail when the p99 latency is above this.
     #[arg(long, value_name = "DURATION")]
     max_p99: Option<HumanDuration>,
-    /// Fail when the share of errors (non-2xx answers and failed requests) is above this.
+    /// Fail when the share of errors (non-2xx answers and failed requests) is above this;
+    /// without it, a run fails only when no request succeeded.
     #[arg(long, value_name = "PERCENT")]
     max_error_rate: Option<Percent>,
     /// Print the report as JSON on stdout.

@@ -153,13 +153,22 @@ pub fn build(
             passed,
         });
     }
-    if let Some(limit) = gates.max_error_rate {
-        results.push(Gate {
+    match gates.max_error_rate {
+        Some(limit) => results.push(Gate {
             name: "error_rate".into(),
             limit: format!("{:.2}%", limit * 100.0),
             actual: format!("{:.2}%", error_rate * 100.0),
             passed: error_rate <= limit,
-        });
+        }),
+        // Without an error gate, a run in which nothing succeeded still fails: it is a
+        // wrong URL or a service that is down, not a result (it used to say PASSED).
+        None if requests > 0 => results.push(Gate {
+            name: "successes".into(),
+            limit: "at least 1".into(),
+            actual: recorder.successes().to_string(),
+            passed: recorder.successes() > 0,
+        }),
+        None => {}
     }
     if let Some(v) = &verification {
         results.push(Gate {

@@ -403,6 +403,13 @@ fn load_against_a_stopped_hanging_or_resetting_service_reports_errors_and_ends_o
         assert!(report["failures"][kind].as_u64().unwrap_or(0) > 0, "{kind}: {report:#}");
         assert!(report["verification"].is_null(), "no trace check for a foreign URL");
     }
+    // Without --max-error-rate, a run in which nothing succeeded fails all the same.
+    let stack = TestStack::new();
+    let url = format!("http://127.0.0.1:{stopped}");
+    let (code, report) = load(&stack, &["--url", &url, "--rps", "20", "--duration", "1s", "--timeout", "1s"]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let gate = report["gates"].as_array().unwrap().iter().find(|g| g["name"] == "successes").unwrap();
+    assert_eq!((&gate["actual"], &gate["passed"]), (&Value::from("0"), &Value::from(false)), "{gate}");
 }
 
 #[test]
