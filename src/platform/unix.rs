@@ -245,3 +245,11 @@ pub fn end_quietly_on_closed_stdout() {
     // is what every process starts with before Rust's own start-up ignores SIGPIPE.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
+
+/// Lets only the owner read, write or enter `path`: mode 0700 for a directory, 0600
+/// for a file.
+pub fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if path.is_dir() { 0o700 } else { 0o600 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}

@@ -224,3 +224,79 @@ pub fn end_quietly_on_closed_stdout() {
         default(info);
     }));
 }
+
+/// Lets only the current user open `path`, Windows' counterpart of mode 0700/0600: a
+/// protected DACL (nothing inherited from the parent, where a folder outside the user's
+/// profile usually grants "Users" read access) with one entry for the current user,
+/// which a directory passes on to what is created in it.
+pub fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::windows::ffi::OsStrExt;
+
+    use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS};
+    use windows_sys::Win32::Security::Authorization::{SE_FILE_OBJECT, SetNamedSecurityInfoW};
+    use windows_sys::Win32::Security::{
+        ACCESS_ALLOWED_ACE, ACL, ACL_REVISION, AddAccessAllowedAceEx, CONTAINER_INHERIT_ACE, DACL_SECURITY_INFORMATION,
+        GetLengthSid, GetTokenInformation, InitializeAcl, OBJECT_INHERIT_ACE, PROTECTED_DACL_SECURITY_INFORMATION,
+        TOKEN_QUERY, TOKEN_USER, TokenUser,
+    };
+    use windows_sys::Win32::Storage::FileSystem::FILE_ALL_ACCESS;
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+    let last = std::io::Error::last_os_error;
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: GetCurrentProcess returns a pseudo-handle that needs no closing, and
+    // `token` is a live out-parameter.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(last());
+    }
+    // TOKEN_USER and the SID it points to, in u64s so the struct's pointer is aligned;
+    // 512 bytes hold it with room to spare (a SID is at most 68 bytes).
+    let mut user = [0u64; 64];
+    let mut needed = 0u32;
+    // SAFETY: the buffer is live and its size in bytes is what is passed; `token` is open.
+    let filled = unsafe {
+        GetTokenInformation(token, TokenUser, user.as_mut_ptr().cast(), size_of_val(&user) as u32, &mut needed)
+    };
+    // SAFETY: `token` was opened above and is closed exactly once.
+    unsafe { CloseHandle(token) };
+    if filled == 0 {
+        return Err(last());
+    }
+    // SAFETY: GetTokenInformation wrote a TOKEN_USER at the start of the aligned buffer;
+    // its SID pointer points into the same buffer, which outlives every use below.
+    let sid = unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid };
+    // SAFETY: `sid` is a valid SID (above).
+    let sid_len = unsafe { GetLengthSid(sid) } as usize;
+    // The size of an ACL with one ACCESS_ALLOWED_ACE, whose last field is the SID's start.
+    let acl_len = size_of::<ACL>() + size_of::<ACCESS_ALLOWED_ACE>() - size_of::<u32>() + sid_len;
+    let mut acl_buf = vec![0u64; acl_len.div_ceil(8)];
+    let acl = acl_buf.as_mut_ptr().cast::<ACL>();
+    let inherit = if path.is_dir() { OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE } else { 0 };
+    // SAFETY: `acl` points to at least `acl_len` zeroed, aligned bytes that live until
+    // the end of this function, and `sid` is valid.
+    let built = unsafe {
+        InitializeAcl(acl, acl_len as u32, ACL_REVISION) != 0
+            && AddAccessAllowedAceEx(acl, ACL_REVISION, inherit, FILE_ALL_ACCESS, sid) != 0
+    };
+    if !built {
+        return Err(last());
+    }
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    // SAFETY: `wide` is NUL-terminated and `acl` a valid ACL, both live for the call;
+    // owner, group and SACL are left as they are (null).
+    let status = unsafe {
+        SetNamedSecurityInfoW(
+            wide.as_ptr(),
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            acl,
+            std::ptr::null(),
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(std::io::Error::from_raw_os_error(status as i32));
+    }
+    Ok(())
+}

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::platform;
+
 /// Where everything of one stack lives (DESIGN.md, "State dir").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatePaths {
@@ -56,13 +58,16 @@ impl StatePaths {
         self.root.join("supervisor.sock")
     }
 
-    /// Creates the state dir (mode 0700) and its subdirectories.
+    /// Creates the state dir, for its owner only (mode 0700; on Windows an owner-only
+    /// ACL), and its subdirectories.
     pub fn create(&self) -> std::io::Result<()> {
-        for dir in [self.root.clone(), self.rendered(), self.logs(), self.data(), self.secrets()] {
+        std::fs::create_dir_all(&self.root)?;
+        // Before anything is created inside, so on Windows all of it inherits the ACL.
+        platform::owner_only(&self.root)?;
+        for dir in [self.rendered(), self.logs(), self.data(), self.secrets()] {
             std::fs::create_dir_all(&dir)?;
         }
-        restrict(&self.root, 0o700)?;
-        restrict(&self.secrets(), 0o700)
+        platform::owner_only(&self.secrets())
     }
 
     /// Returns the secret stored in `path`, generating and storing it (mode 0600) the
@@ -77,6 +82,7 @@ impl StatePaths {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut f = options.open(path)?;
+        platform::owner_only(path)?;
         f.write_all(secret.as_bytes())?;
         Ok(secret)
     }
@@ -95,17 +101,6 @@ pub fn random_hex(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
     getrandom::fill(&mut raw).expect("the OS random source is available");
     raw.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(unix)]
-fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

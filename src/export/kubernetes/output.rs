@@ -130,14 +130,10 @@ fn write_file(path: &Path, text: &str, secret: bool) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    #[cfg(not(unix))]
-    let _ = secret;
     let mut file = options.open(path)?;
-    #[cfg(unix)]
     if secret {
-        // An earlier file keeps its mode on open: set it again.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        // An earlier file keeps its mode (or ACL) on open: restrict it again.
+        crate::platform::owner_only(path)?;
     }
     file.write_all(text.as_bytes())
 }
