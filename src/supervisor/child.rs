@@ -284,3 +284,85 @@ async fn wait_exit(child: &mut Child, pgid: u32, stop: &mut watch::Receiver<bool
     let _ = child.wait().await;
     Ended::Stopped
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::stack::process::Restart;
+    use crate::supervisor::state::ComponentRecord;
+
+    /// A run this long ends a crash streak in these tests.
+    const STABLE_AFTER: Duration = Duration::from_secs(1);
+
+    /// Runs `sh -c script` as a component allowed 2 restarts in a streak, until it
+    /// fails for good or `at_most` passes (then it is stopped); returns its record.
+    async fn supervise(script: &str, at_most: Duration) -> ComponentRecord {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ProcessSpec {
+            name: "crasher".into(),
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![],
+            depends_on: vec![],
+            feeds: vec![],
+            probes: vec![],
+            ports: vec![],
+            url: None,
+            restart: Restart { mode: RestartMode::Always, max: 2 },
+            workdir: None,
+            ui: None,
+        };
+        let record = ComponentRecord {
+            name: "crasher".into(),
+            url: None,
+            ui: None,
+            state: ComponentState::Starting,
+            process: None,
+            started_at: None,
+            restarts: 0,
+            last_exit: None,
+            probes: vec![],
+            ports: vec![],
+            log: dir.path().join("crasher.log"),
+        };
+        let state = StackState {
+            supervisor: ProcessId::of(std::process::id()).unwrap(),
+            bind: "127.0.0.1".into(),
+            endpoints: Default::default(),
+            components: vec![record],
+        };
+        let policy = RestartPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            stable_after: STABLE_AFTER,
+            grace: Duration::from_secs(1),
+        };
+        let shared = Shared { state: Arc::new(Mutex::new(state)), state_json: dir.path().join("state.json"), policy };
+        let (ready, _readiness) = watch::channel(Readiness::Pending);
+        let (stop_tx, stop) = watch::channel(false);
+        let mut task = tokio::spawn(run(spec, shared.clone(), vec![], ready, stop));
+        tokio::select! {
+            _ = &mut task => {}
+            () = tokio::time::sleep(at_most) => {
+                stop_tx.send_replace(true);
+                task.await.unwrap();
+            }
+        }
+        shared.state.lock().unwrap().components[0].clone()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_component_crashing_on_every_start_is_given_up_after_its_restarts() {
+        let record = supervise("exit 3", Duration::from_secs(10)).await;
+        assert_eq!(record.state, ComponentState::Failed, "{record:?}");
+        assert_eq!(record.restarts, 2, "{record:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stable_run_ends_the_crash_streak_so_occasional_crashes_never_fail_it() {
+        // Each run outlives STABLE_AFTER, so every crash starts a new streak.
+        let record = supervise("sleep 1.3; exit 3", Duration::from_secs(6)).await;
+        assert_eq!(record.state, ComponentState::Stopped, "stopped by the test, never failed: {record:?}");
+        assert!(record.restarts >= 3, "restarted past the streak limit of 2: {record:?}");
+    }
+}
