@@ -247,7 +247,7 @@ pub fn end_quietly_on_closed_stdout() {
 }
 
 /// Lets only the owner read, write or enter `path`: mode 0700 for a directory, 0600
-/// for a file.
+/// for anything else (a file, a socket).
 pub fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = if path.is_dir() { 0o700 } else { 0o600 };

@@ -8,7 +8,7 @@ use std::path::Path;
 
 #[cfg(unix)]
 mod imp {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
     use std::path::Path;
 
     use tokio::net::{UnixListener, UnixStream};
@@ -26,7 +26,7 @@ mod imp {
     pub fn bind(path: &Path) -> std::io::Result<Listener> {
         let _ = std::fs::remove_file(path);
         let inner = UnixListener::bind(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        crate::platform::owner_only(path)?;
         Ok(Listener { inner, owner: std::fs::metadata(path)?.uid() })
     }
 
