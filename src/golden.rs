@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 
 /// Compares `actual` with `tests/golden/<case>/<name>`, or rewrites it when blessing.
 pub fn golden(case: &str, name: &Path, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(case).join(name);
+    // Cargo names the checkout at run time too; that name wins, because a test binary
+    // from a shared build cache may have been built in another checkout.
+    let checkout =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from);
+    let path = checkout.join("tests/golden").join(case).join(name);
     if std::env::var_os("OBSDEMO_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().expect("a golden file has a directory")).expect("create golden dir");
         std::fs::write(&path, actual).expect("write golden file");

@@ -12,7 +12,7 @@ use crate::harness::*;
 /// The example's stack.toml, its app workdirs made absolute (the test stack's file
 /// lives elsewhere).
 fn django_stack_toml() -> String {
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/django");
+    let example = checkout().join("examples/django");
     let toml = std::fs::read_to_string(example.join("stack.toml")).unwrap();
     toml.replace("workdir = \"order\"", &format!("workdir = {:?}", example.join("order")))
         .replace("workdir = \"payment\"", &format!("workdir = {:?}", example.join("payment")))

@@ -18,6 +18,13 @@ use serde_json::Value;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_obsdemo");
 
+/// This checkout: cargo names it at run time as well as at build time, and the run-time
+/// name is the one to trust, because the build cache is kept between checkouts and a test
+/// binary built in another one is reused as long as its sources are older.
+pub fn checkout() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
+}
+
 /// Offsets step by 20: no two default ports differ by a multiple of 20 below 1000,
 /// so stacks at different offsets never share a port, and every port stays below the
 /// kernel's ephemeral range.

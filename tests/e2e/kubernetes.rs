@@ -827,7 +827,7 @@ fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scra
 #[test]
 fn the_django_example_exports_with_order_calling_payment_by_its_service_name() {
     // The original plan's services, given images as its stack.toml says to.
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/django/stack.toml");
+    let example = checkout().join("examples/django/stack.toml");
     let text = std::fs::read_to_string(&example).expect("the example's stack.toml");
     let with_images = text
         .replace(
@@ -853,10 +853,8 @@ fn the_django_example_exports_with_order_calling_payment_by_its_service_name() {
     assert_eq!(order["command"], json!(["python", "manage.py", "runserver", "0.0.0.0:8101", "--noreload"]));
     // Django answers the kubelet's check only with a host it allows.
     assert_eq!(order["readinessProbe"]["httpGet"]["httpHeaders"], json!([{ "name": "Host", "value": "localhost" }]));
-    let settings = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/django/payment/payment/settings.py"),
-    )
-    .expect("settings.py");
+    let settings =
+        std::fs::read_to_string(checkout().join("examples/django/payment/payment/settings.py")).expect("settings.py");
     assert!(settings.contains("\"payment-service\""), "Payment-service allows the host Order-service calls it by");
 }
 
