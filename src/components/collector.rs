@@ -85,6 +85,7 @@ impl Component for Collector {
                 jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,
                 host_name => &host_name,
                 node_name => site == Site::Cluster,
+                same_host => site == Site::Local,
                 queue_dir => &queue_dir,
                 os_type => match site {
                     Site::Local => std::env::consts::OS,

@@ -145,7 +145,13 @@ fn the_cluster_runs_the_configs_up_renders_with_only_addresses_changed() {
                 let mut both = of(&cluster, "otelcol-gateway.yaml");
                 both.extend(of(&cluster, "otelcol-agent.yaml"));
                 assert!(both.remove(".receivers.host_metrics.root_path"), "the agent reads the node below /hostfs");
-                (skeleton(f), both)
+                let mut here = skeleton(f);
+                // Between pods the exporter keeps its default, gzip; on one host it would only cost CPU.
+                assert!(
+                    here.remove(".exporters.otlp_grpc/jaeger.compression"),
+                    "up sends spans to Jaeger uncompressed"
+                );
+                (here, both)
             }
             "prometheus.yml" => {
                 let sd = |keys: std::collections::BTreeSet<String>| -> std::collections::BTreeSet<String> {
