@@ -19,6 +19,11 @@ pub fn install(tracer: SdkTracer) {
     let _ = TRACER.set(tracer);
 }
 
+/// Whether spans are made at all: callers skip building a span's attributes when not.
+pub fn enabled() -> bool {
+    TRACER.get().is_some()
+}
+
 /// Starts a span of `kind` as a child of `parent`; `None` with tracing off.
 pub fn start(
     name: impl Into<Cow<'static, str>>,

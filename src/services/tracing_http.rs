@@ -37,6 +37,9 @@ pub struct ServerAddress {
 /// Axum middleware: one server span per request, a child of the caller's span when
 /// the request carries `traceparent`; its trace is named in the `traceresponse` header.
 pub async fn server_span(State(addr): State<ServerAddress>, req: Request, next: Next) -> Response {
+    if !spans::enabled() {
+        return next.run(req).await;
+    }
     let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
     let method = req.method().as_str().to_owned();
     let route =
@@ -100,19 +103,8 @@ pub enum CallError {
 /// returns the peer's JSON answer.
 pub async fn call(client: &reqwest::Client, peer: &Peer, path: &str, body: &Value) -> Result<Value, CallError> {
     let url = format!("{}{path}", peer.url);
-    let parsed = reqwest::Url::parse(&url).ok();
-    let attributes = vec![
-        KeyValue::new("http.request.method", "POST"),
-        KeyValue::new("url.full", url.clone()),
-        KeyValue::new(
-            "server.address",
-            parsed.as_ref().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default(),
-        ),
-        KeyValue::new("server.port", i64::from(parsed.as_ref().and_then(|u| u.port()).unwrap_or(80))),
-        KeyValue::new("peer.service", peer.name.clone()),
-    ];
     let current = Context::current();
-    let cx = match spans::start(format!("POST {path}"), SpanKind::Client, attributes, &current) {
+    let cx = match client_span(&url, path, peer, &current) {
         Some(span) => current.with_span(span),
         None => current,
     };
@@ -140,6 +132,26 @@ pub async fn call(client: &reqwest::Client, peer: &Peer, path: &str, body: &Valu
     };
     span.end();
     answer
+}
+
+/// The client span of a POST to `url`, with the HTTP client conventions' attributes;
+/// `None` with tracing off, before any attribute is built.
+fn client_span(url: &str, path: &str, peer: &Peer, parent: &Context) -> Option<opentelemetry_sdk::trace::Span> {
+    if !spans::enabled() {
+        return None;
+    }
+    let parsed = reqwest::Url::parse(url).ok();
+    let attributes = vec![
+        KeyValue::new("http.request.method", "POST"),
+        KeyValue::new("url.full", url.to_owned()),
+        KeyValue::new(
+            "server.address",
+            parsed.as_ref().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default(),
+        ),
+        KeyValue::new("server.port", i64::from(parsed.as_ref().and_then(|u| u.port()).unwrap_or(80))),
+        KeyValue::new("peer.service", peer.name.clone()),
+    ];
+    spans::start(format!("POST {path}"), SpanKind::Client, attributes, parent)
 }
 
 #[cfg(test)]
