@@ -221,7 +221,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-/// A stack with the Collector, Jaeger and the services, taken down on drop.
 /// The sum of the Collector's own metric `name` (all its series) in `stack`.
 fn collector_metric(stack: &TestStack, name: &str) -> f64 {
     let body = harness::get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8888))).unwrap_or_default();
@@ -229,6 +228,19 @@ fn collector_metric(stack: &TestStack, name: &str) -> f64 {
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Waits until the Collector has handed Jaeger every span it took in, so that a run
+/// does not share the cores with Jaeger still writing the run before it. The services
+/// send their last spans up to half a second after their last request, hence the pause.
+fn wait_until_drained(stack: &TestStack) {
+    std::thread::sleep(Duration::from_secs(1));
+    harness::eventually("the Collector to hand Jaeger every span", Duration::from_secs(300), || {
+        let accepted = collector_metric(stack, "otelcol_receiver_accepted_spans");
+        let out = collector_metric(stack, "otelcol_exporter_sent_spans")
+            + collector_metric(stack, "otelcol_exporter_send_failed_spans");
+        (out >= accepted).then_some(())
+    });
 }
 
 /// A TCP port that was free a moment ago, chosen by the OS.
@@ -241,7 +253,8 @@ fn tracing_cost(obsdemo: &Path, stack: &TestStack) {
     println!(
         "Latency with one connection in a closed loop (10 s): requests one at a time, so neither queueing nor the \
          load generator's timer blurs it. Throughput with 8 connections (10 s), with the service's own CPU time per \
-         request from /proc; the Collector and Jaeger receive every span on the same 2 cores.\n"
+         request from /proc; the Collector and Jaeger receive every span on the same 2 cores. Each run starts once \
+         Jaeger has written every span of the one before.\n"
     );
     let file = stack.dir().join("bench-services.json");
     let ports = [free_port(), free_port()];
@@ -272,6 +285,7 @@ fn tracing_cost(obsdemo: &Path, stack: &TestStack) {
     for _ in 0..RUNS {
         for (i, port) in ports.into_iter().enumerate() {
             let url = format!("http://127.0.0.1:{port}/notifications");
+            wait_until_drained(stack);
             let one = load(
                 obsdemo,
                 stack.dir(),
@@ -279,6 +293,7 @@ fn tracing_cost(obsdemo: &Path, stack: &TestStack) {
             );
             results[i][0].push(one["latency_ms"]["p50"].as_f64().unwrap() * 1000.0);
             results[i][1].push(one["latency_ms"]["p99"].as_f64().unwrap() * 1000.0);
+            wait_until_drained(stack);
             let cpu_before = cpu_seconds(pids[i]);
             let closed = load(
                 obsdemo,

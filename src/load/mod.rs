@@ -174,6 +174,8 @@ pub async fn run(
     traces: Option<TraceSink>,
     mut progress: impl FnMut(Progress),
 ) -> Result<(RunSummary, Recorder), LoadError> {
+    // Requests are paced by Tokio's timer; on Windows it would tick every 15.6 ms.
+    let _timers = crate::platform::precise_timers();
     let bad = |why: String| LoadError::BadTarget { target: options.target.clone(), why };
     let url = reqwest::Url::parse(&options.target).map_err(|e| bad(format!("not a URL ({e})")))?;
     if url.scheme() != "http" {

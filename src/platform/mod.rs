@@ -20,6 +20,26 @@ mod unsupported;
 #[cfg(not(any(unix, windows)))]
 pub use unsupported::*;
 
+/// Millisecond timers for this process while it lives. On Windows a wait's timeout
+/// otherwise ends on the system clock's tick, 15.6 ms by default, so Tokio's sleeps
+/// came up to 15 ms late (tokio-rs/tokio#5021): a paced load left in bursts and every
+/// request counted as late, and a service's simulated latency grew. Elsewhere timers
+/// are that precise already and this does nothing.
+#[must_use = "timers are precise only while this lives"]
+pub struct PreciseTimers(());
+
+/// Asks for [`PreciseTimers`] until the value is dropped.
+pub fn precise_timers() -> PreciseTimers {
+    timer_resolution(true);
+    PreciseTimers(())
+}
+
+impl Drop for PreciseTimers {
+    fn drop(&mut self) {
+        timer_resolution(false);
+    }
+}
+
 /// The process listening on a TCP port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortHolder {

@@ -74,6 +74,8 @@ pub async fn run(
     export: bool,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
+    // The simulated latency is a Tokio sleep; on Windows it would tick every 15.6 ms.
+    let _timers = crate::platform::precise_timers();
     let (file, spec) = ServicesFile::load(services_file, name)?;
     serve(file, spec, export, shutdown).await
 }
