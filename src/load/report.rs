@@ -241,3 +241,51 @@ pub fn build(
         interrupted: run.interrupted,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::load::RunSummary;
+
+    /// An open-loop run of 1,000 requests, each answered in 20 ms, of which `late`
+    /// left `lag` after they were due and the rest 1 ms after.
+    fn open_loop_run(late: u64, lag: Duration, pool_full: bool) -> LoadReport {
+        let mut recorder = Recorder::default();
+        for i in 0..1_000 {
+            recorder.answered(200, Duration::from_millis(20));
+            recorder.left(if i < late { lag } else { Duration::from_millis(1) });
+        }
+        let run = RunSummary {
+            run_id: "test".into(),
+            target: "http://127.0.0.1:1/".into(),
+            requested_rps: Some(1_000.0),
+            connections: if pool_full { 64 } else { 16 },
+            max_connections: 64,
+            duration: Duration::from_secs(1),
+            started_at: SystemTime::now(),
+            finished_at: SystemTime::now(),
+            interrupted: false,
+        };
+        build(&run, &recorder, None, &Gates::default())
+    }
+
+    #[test]
+    fn a_timer_tick_and_a_scheduler_slice_late_is_not_the_client_limit() {
+        // What a busy machine gives every run: well past 1% of requests, under 5 ms.
+        let report = open_loop_run(300, Duration::from_micros(4_500), false);
+        assert!(report.client_limit.is_none(), "{:?}", report.client_limit);
+    }
+
+    #[test]
+    fn requests_held_back_are_the_clients_limit_with_the_reason() {
+        let busy = open_loop_run(20, Duration::from_millis(12), false).client_limit.expect("2% over 5 ms late");
+        assert_eq!(busy.late_requests, 20);
+        assert!(busy.why.contains("the CPUs it shares with the stack"), "{}", busy.why);
+        let pool = open_loop_run(500, Duration::from_millis(40), true).client_limit.expect("half late");
+        assert!(pool.why.contains("all 64 connections were busy"), "{}", pool.why);
+        // Below 1% late is noise too.
+        assert!(open_loop_run(5, Duration::from_millis(40), false).client_limit.is_none());
+    }
+}
