@@ -232,9 +232,10 @@ fn collector_metric(stack: &TestStack, name: &str) -> f64 {
 
 /// Waits until the Collector has handed Jaeger every span it took in, so that a run
 /// does not share the cores with Jaeger still writing the run before it. The services
-/// send their last spans up to half a second after their last request, hence the pause.
+/// send their last spans up to one export interval after their last request, and the
+/// Collector counts nothing it has not received, hence the pause first.
 fn wait_until_drained(stack: &TestStack) {
-    std::thread::sleep(Duration::from_secs(1));
+    std::thread::sleep(2 * obsdemo::services::telemetry::EXPORT_EVERY);
     harness::eventually("the Collector to hand Jaeger every span", Duration::from_secs(300), || {
         let accepted = collector_metric(stack, "otelcol_receiver_accepted_spans");
         let out = collector_metric(stack, "otelcol_exporter_sent_spans")
