@@ -106,7 +106,7 @@ pub fn router(spec: ServiceSpec) -> Result<Router, ServiceError> {
     let bad = |why: String| ServiceError::BadSpec { name: spec.name.clone(), why };
     let addr: std::net::SocketAddr =
         spec.listen.parse().map_err(|e| bad(format!("bad listen address {}: {e}", spec.listen)))?;
-    let server = ServerAddress { host: addr.ip().to_string(), port: addr.port() };
+    let server = ServerAddress { host: addr.ip().to_string().into(), port: addr.port() };
     let work = Work { latency: Duration::from_millis(spec.latency_ms), error_rate: spec.error_rate };
     let client = crate::http::local_client(Duration::from_secs(10));
     let routes = match spec.kind.as_str() {

@@ -16,6 +16,12 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// How often a service sends its finished spans to the Collector.
 pub const EXPORT_EVERY: Duration = Duration::from_millis(500);
 
+/// The instrumentation scope of the services' spans: the code that makes them, as the
+/// OpenTelemetry API asks a tracer's name to be. A static name, so the copy of it each
+/// span carries costs no allocation (the service's name cost one when the span ended,
+/// and one more for the exporter's copy of the batch).
+const SCOPE: &str = env!("CARGO_PKG_NAME");
+
 /// Keeps the tracer provider alive; [`Telemetry::shutdown`] flushes the last batch.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
@@ -63,7 +69,7 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         .with_span_processor(processor)
         .build();
     // The one tracer every span comes from; no global provider, so there is one way.
-    super::spans::install(provider.tracer(service_name.to_owned()));
+    super::spans::install(provider.tracer(SCOPE));
     tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
     Ok(Telemetry { provider: Some(provider) })
 }

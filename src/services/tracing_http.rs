@@ -1,14 +1,16 @@
 //! HTTP spans with the OpenTelemetry semantic conventions, and W3C `traceparent`
 //! propagation: extracted by the server middleware, injected by [`call`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, TraceContextExt};
-use opentelemetry::{Context, KeyValue, global};
+use opentelemetry::{Context, KeyValue, Value as AttributeValue, global};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use serde_json::Value;
 
@@ -28,8 +30,8 @@ pub const TRACE_RESPONSE_HEADER: &str = "traceresponse";
 /// Where this server listens, for the `server.*` attributes.
 #[derive(Clone, Debug)]
 pub struct ServerAddress {
-    /// Host.
-    pub host: String,
+    /// Host; shared, so each span's copy of it is a reference count, not a string.
+    pub host: Arc<str>,
     /// Port.
     pub port: u16,
 }
@@ -47,7 +49,7 @@ pub async fn server_span(State(addr): State<ServerAddress>, req: Request, next: 
     // Room for the status code set at the end too, so the list is never moved.
     let mut attributes = Vec::with_capacity(8);
     attributes.extend([
-        KeyValue::new("http.request.method", method.to_owned()),
+        KeyValue::new("http.request.method", method_value(req.method())),
         KeyValue::new("http.route", route.to_owned()),
         KeyValue::new("url.path", path.to_owned()),
         KeyValue::new("url.scheme", "http"),
@@ -75,6 +77,22 @@ pub async fn server_span(State(addr): State<ServerAddress>, req: Request, next: 
     }
     span.end();
     response
+}
+
+/// `method` as an attribute value: the standard methods as static strings, so the
+/// span, its copy for export and their drops do not each allocate one.
+fn method_value(method: &Method) -> AttributeValue {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => return AttributeValue::from(method.as_str().to_owned()),
+    };
+    AttributeValue::from(name)
 }
 
 /// The `traceresponse` value naming `sc`: `00-<trace id>-<span id>-<flags>`, in
@@ -194,7 +212,7 @@ mod tests {
         let echo =
             || async { Json(json!({ "trace_id": Context::current().span().span_context().trace_id().to_string() })) };
         let app = Router::new().route("/echo", post(echo)).route_layer(axum::middleware::from_fn_with_state(
-            ServerAddress { host: addr.ip().to_string(), port: addr.port() },
+            ServerAddress { host: addr.ip().to_string().into(), port: addr.port() },
             server_span,
         ));
         tokio::spawn(async move { axum::serve(listener, app).await });
