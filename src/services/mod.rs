@@ -14,6 +14,7 @@
 pub mod backends;
 pub mod config;
 pub mod order;
+pub mod otlp;
 pub mod spans;
 pub mod telemetry;
 pub mod tracing_http;

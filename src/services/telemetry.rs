@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{RetryPolicy, WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+use super::otlp::{OtlpExporter, Retry};
 
 /// How often a service sends its finished spans to the Collector.
 pub const EXPORT_EVERY: Duration = Duration::from_millis(500);
@@ -21,6 +22,10 @@ pub const EXPORT_EVERY: Duration = Duration::from_millis(500);
 /// span carries costs no allocation (the service's name cost one when the span ended,
 /// and one more for the exporter's copy of the batch).
 const SCOPE: &str = env!("CARGO_PKG_NAME");
+
+/// How long sending one batch may take, its retries included (opentelemetry-otlp's
+/// default, `OTEL_EXPORTER_OTLP_TIMEOUT`).
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Keeps the tracer provider alive; [`Telemetry::shutdown`] flushes the last batch.
 pub struct Telemetry {
@@ -44,16 +49,8 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
     // Retry an unreachable Collector for most of the export's 10 s deadline, not the
     // SDK's default 3 retries (about 0.7 s), so a Collector restart loses no spans;
     // meanwhile new spans wait in the queue below.
-    let retry = RetryPolicy::recommended()
-        .with_max_retries(30)
-        .with_initial_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(1));
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(endpoint)
-        .with_retry_policy(retry)
-        .build()
-        .map_err(|e| failed(&e))?;
+    let retry = Retry { max_retries: 30, initial_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+    let exporter = OtlpExporter::new(endpoint, EXPORT_TIMEOUT, retry).map_err(|e| failed(&e))?;
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
     // and queue 8192 spans: about 7 s of the Order-service's spans at 200 rps. The SDK
     // allocates the whole queue up front, so a larger one costs resident memory for

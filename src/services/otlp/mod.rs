@@ -1,0 +1,169 @@
+//! The span exporter of the services: OTLP over gRPC, each batch encoded once
+//! ([`encode`]) and the same bytes sent again on a retry. It replaces
+//! opentelemetry-otlp's exporter, which deep-copies every batch before each attempt
+//! and converts it into generated message structs first (0.33.1
+//! `src/exporter/tonic/trace.rs`): three quarters of what tracing cost a request
+//! (BENCHMARKS.md, "Cost of tracing"). `doctor` keeps the official exporter on
+//! purpose: it checks what a user's own service, built on an OpenTelemetry SDK, sends.
+
+mod encode;
+
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use encode::EncodedResource;
+
+/// The OTLP trace service's one method (opentelemetry-proto
+/// `opentelemetry/proto/collector/trace/v1/trace_service.proto`).
+const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// How a failed export is tried again: after `initial_delay`, doubling up to
+/// `max_delay`, at most `max_retries` times, and never past the export's deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Tries after the first.
+    pub max_retries: u32,
+    /// The wait before the first retry.
+    pub initial_delay: Duration,
+    /// The longest wait between tries.
+    pub max_delay: Duration,
+}
+
+/// Sends batches of finished spans to an OTLP/gRPC endpoint.
+#[derive(Debug)]
+pub struct OtlpExporter {
+    channel: Channel,
+    resource: EncodedResource,
+    retry: Retry,
+    /// How long one export may take, its retries included.
+    deadline: Duration,
+}
+
+impl OtlpExporter {
+    /// An exporter to `endpoint` (`http://127.0.0.1:4317`) whose every export, its
+    /// retries included, ends within `deadline`, as opentelemetry-otlp's does
+    /// (0.33.1 `src/retry.rs`). The connection is made on first use, by a task on the
+    /// current Tokio runtime, so this must be called inside one.
+    pub fn new(endpoint: &str, deadline: Duration, retry: Retry) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(endpoint.to_owned())?.timeout(deadline).connect_lazy();
+        Ok(Self { channel, resource: EncodedResource::default(), retry, deadline })
+    }
+
+    /// One attempt to send `body`.
+    async fn send(&self, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
+        let path = axum::http::uri::PathAndQuery::from_static(EXPORT);
+        Ok(grpc.unary(tonic::Request::new(body), path, Encoded).await?.into_inner())
+    }
+}
+
+impl SpanExporter for OtlpExporter {
+    /// Sends `batch`, retrying what the OTLP specification calls retryable. The batch
+    /// processor calls this on its own thread, which the waits between tries block.
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let body = Bytes::from(encode::request(&self.resource, &batch));
+        drop(batch);
+        let started = std::time::Instant::now();
+        let mut delay = self.retry.initial_delay;
+        let mut retries = 0;
+        loop {
+            match self.send(body.clone()).await {
+                Ok(answer) => {
+                    if let Some(partial) = answer.partial_success.filter(|p| p.rejected_spans > 0) {
+                        tracing::warn!(
+                            rejected = partial.rejected_spans,
+                            "the Collector refused spans: {}",
+                            partial.error_message
+                        );
+                    }
+                    return Ok(());
+                }
+                Err(status)
+                    if retryable(&status)
+                        && retries < self.retry.max_retries
+                        && started.elapsed() + delay < self.deadline =>
+                {
+                    retries += 1;
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+                Err(status) => {
+                    return Err(OTelSdkError::InternalFailure(format!(
+                        "exporting spans failed after {retries} retries: {status}"
+                    )));
+                }
+            }
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = EncodedResource::new(resource);
+    }
+}
+
+/// Whether an export that failed with `status` may succeed if sent again: the codes
+/// the OTLP specification lists as retryable (open-telemetry/opentelemetry-proto
+/// `docs/specification.md`, "Failures"), and RESOURCE_EXHAUSTED, which the
+/// Collector's memory limiter answers while it sheds load.
+fn retryable(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::OutOfRange
+            | Code::Unavailable
+            | Code::DataLoss
+            | Code::ResourceExhausted
+    )
+}
+
+/// The export's gRPC codec: sends a request already encoded, reads the answer.
+#[derive(Clone, Copy, Debug, Default)]
+struct Encoded;
+
+impl Codec for Encoded {
+    type Encode = Bytes;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = Encoded;
+    type Decoder = Encoded;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        Encoded
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        Encoded
+    }
+}
+
+impl Encoder for Encoded {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Encoded {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        prost::Message::decode(src).map(Some).map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
