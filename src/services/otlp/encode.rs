@@ -146,14 +146,10 @@ fn key_value(out: &mut Vec<u8>, key: &str, value: &Value) {
     message(out, 2, |v| any_value(v, value));
 }
 
-/// An `AnyValue`'s one field. Strings are written even when empty: the field's
-/// presence says which kind of value it is.
+/// An `AnyValue`'s one field.
 fn any_value(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::String(s) => {
-            key(out, 1, LEN);
-            length_delimited(out, s.as_str().as_bytes());
-        }
+        Value::String(s) => string_value(out, s.as_str()),
         Value::Bool(b) => {
             key(out, 2, VARINT);
             varint(out, u64::from(*b));
@@ -172,25 +168,31 @@ fn any_value(out: &mut Vec<u8>, value: &Value) {
                 Array::Bool(values) => values.iter().for_each(|v| each(Value::Bool(*v))),
                 Array::I64(values) => values.iter().for_each(|v| each(Value::I64(*v))),
                 Array::F64(values) => values.iter().for_each(|v| each(Value::F64(*v))),
-                Array::String(values) => values.iter().for_each(|v| each(Value::String(v.clone()))),
+                Array::String(values) => values.iter().for_each(|v| message(a, 1, |m| string_value(m, v.as_str()))),
+                // A kind of array added to the API after this was written: sent empty.
                 _ => {}
             }
         }),
         // A kind of value added to the API after this was written: sent as its text.
-        other => {
-            key(out, 1, LEN);
-            length_delimited(out, other.as_str().as_bytes());
-        }
+        other => string_value(out, &other.as_str()),
     }
+}
+
+/// An `AnyValue`'s `string_value`, written even when empty: the field's presence says
+/// the value is a string.
+fn string_value(out: &mut Vec<u8>, s: &str) {
+    key(out, 1, LEN);
+    length_delimited(out, s.as_bytes());
 }
 
 fn nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Writes a length-delimited message field: the message is written in place after
-/// room for its length, then the length is written and the bytes moved up to meet
-/// it (a few bytes' move; nesting keeps no second buffer).
+/// Writes a length-delimited message field: the message is written in place after a
+/// byte of room for its length, then the length is written there. A message of 128
+/// bytes or more needs more length bytes, and moves up to make room: once per
+/// nesting level for the batch, once for a large span, instead of a buffer per level.
 fn message(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
     key(out, field, LEN);
     let at = out.len();
