@@ -19,8 +19,7 @@ pub const EXPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// The instrumentation scope of the services' spans: the code that makes them, as the
 /// OpenTelemetry API asks a tracer's name to be. A static name, so the copy of it each
-/// span carries costs no allocation (the service's name cost one when the span ended,
-/// and one more for the exporter's copy of the batch).
+/// span carries costs no allocation (the service's name cost one per span).
 const SCOPE: &str = env!("CARGO_PKG_NAME");
 
 /// How long sending one batch may take, its retries included (opentelemetry-otlp's
@@ -46,9 +45,9 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
         return Ok(Telemetry { provider: None });
     }
-    // Retry an unreachable Collector for most of the export's 10 s deadline, not the
-    // SDK's default 3 retries (about 0.7 s), so a Collector restart loses no spans;
-    // meanwhile new spans wait in the queue below.
+    // Retry an unreachable Collector for up to the export's 10 s deadline (not
+    // opentelemetry-otlp's default of 3 retries, about 0.7 s), so a Collector restart
+    // loses no spans; meanwhile new spans wait in the queue below.
     let retry = Retry { max_retries: 30, initial_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
     let exporter = OtlpExporter::new(endpoint, EXPORT_TIMEOUT, retry).map_err(|e| failed(&e))?;
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,

@@ -79,8 +79,8 @@ pub async fn server_span(State(addr): State<ServerAddress>, req: Request, next: 
     response
 }
 
-/// `method` as an attribute value: the standard methods as static strings, so the
-/// span, its copy for export and their drops do not each allocate one.
+/// `method` as an attribute value: the standard methods as static strings, which a
+/// span carries without allocating or freeing anything.
 fn method_value(method: &Method) -> AttributeValue {
     let name = match *method {
         Method::GET => "GET",
