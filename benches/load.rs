@@ -27,6 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use harness::TestStack;
+use obsdemo::health::span_counters::SpanCounters;
 use serde_json::{Value, json};
 
 const RUNS: usize = 3;
@@ -236,11 +237,10 @@ fn collector_metric(stack: &TestStack, name: &str) -> f64 {
 /// Collector counts nothing it has not received, hence the pause first.
 fn wait_until_drained(stack: &TestStack) {
     std::thread::sleep(2 * obsdemo::services::telemetry::EXPORT_EVERY);
+    let metrics = format!("http://127.0.0.1:{}/metrics", stack.port(8888));
     harness::eventually("the Collector to hand Jaeger every span", Duration::from_secs(300), || {
-        let accepted = collector_metric(stack, "otelcol_receiver_accepted_spans");
-        let out = collector_metric(stack, "otelcol_exporter_sent_spans")
-            + collector_metric(stack, "otelcol_exporter_send_failed_spans");
-        (out >= accepted).then_some(())
+        let counts = SpanCounters::parse(&harness::get_text(&metrics)?)?;
+        (counts.left() >= counts.accepted).then_some(())
     });
 }
 
