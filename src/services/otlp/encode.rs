@@ -191,22 +191,27 @@ fn nanos(t: SystemTime) -> u64 {
 
 /// Writes a length-delimited message field: the message is written in place after a
 /// byte of room for its length, then the length is written there. A message of 128
-/// bytes or more needs more length bytes, and moves up to make room: once per
-/// nesting level for the batch, once for a large span, instead of a buffer per level.
+/// bytes or more needs more length bytes, and moves up to make room (one `memmove`):
+/// once per nesting level for the batch, once for a large span, instead of a buffer
+/// per level. (`Vec::splice` did the same move through an iterator, and was most of
+/// the encoder's time: BENCHMARKS.md, "Cost of tracing".)
 fn message(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
     key(out, field, LEN);
     let at = out.len();
     // Most messages are under 128 bytes: their length takes one byte.
     out.push(0);
     write(out);
-    let len = out.len() - at - 1;
+    let end = out.len();
+    let len = end - at - 1;
     if len < 0x80 {
         out[at] = len as u8;
-    } else {
-        let mut prefix = Vec::with_capacity(10);
-        varint(&mut prefix, len as u64);
-        out.splice(at..=at, prefix);
+        return;
     }
+    let mut prefix = [0u8; 10];
+    let width = varint_into(&mut prefix, len as u64);
+    out.resize(end + width - 1, 0);
+    out.copy_within(at + 1..end, at + width);
+    out[at..at + width].copy_from_slice(&prefix[..width]);
 }
 
 fn string_field(out: &mut Vec<u8>, field: u32, s: &str) {
@@ -252,10 +257,20 @@ fn key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
     varint(out, u64::from(field << 3 | u32::from(wire_type)));
 }
 
-fn varint(out: &mut Vec<u8>, mut value: u64) {
+fn varint(out: &mut Vec<u8>, value: u64) {
+    let mut bytes = [0u8; 10];
+    let width = varint_into(&mut bytes, value);
+    out.extend_from_slice(&bytes[..width]);
+}
+
+/// Writes `value` as a varint at the start of `bytes`; returns how many bytes it took.
+fn varint_into(bytes: &mut [u8; 10], mut value: u64) -> usize {
+    let mut width = 0;
     while value >= 0x80 {
-        out.push(value as u8 | 0x80);
+        bytes[width] = value as u8 | 0x80;
         value >>= 7;
+        width += 1;
     }
-    out.push(value as u8);
+    bytes[width] = value as u8;
+    width + 1
 }

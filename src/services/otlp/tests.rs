@@ -1,4 +1,5 @@
-//! The encoding against opentelemetry-proto's own conversion of the same spans.
+//! The encoding against opentelemetry-proto's own conversion of the same spans, and
+//! prost's encoding of that.
 
 use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
@@ -52,6 +53,13 @@ fn span(scope: &InstrumentationScope, id: u64, parent: u64, status: Status) -> S
     }
 }
 
+/// `ours` decodes to `theirs` (a readable difference first), and is byte for byte
+/// what prost writes for it.
+fn assert_same(ours: &[u8], theirs: &ExportTraceServiceRequest) {
+    assert_eq!(&ExportTraceServiceRequest::decode(ours).unwrap(), theirs);
+    assert_eq!(ours, theirs.encode_to_vec(), "the same message, other bytes");
+}
+
 #[test]
 fn a_batch_encodes_as_the_official_conversion_does() {
     let resource = Resource::builder().with_service_name("Order-service").build();
@@ -67,7 +75,7 @@ fn a_batch_encodes_as_the_official_conversion_does() {
     let theirs = ExportTraceServiceRequest {
         resource_spans: group_spans_by_resource_and_scope(batch, &ResourceAttributesWithSchema::from(&resource)),
     };
-    assert_eq!(ExportTraceServiceRequest::decode(ours.as_slice()).unwrap(), theirs);
+    assert_same(&ours, &theirs);
 }
 
 #[test]
@@ -76,4 +84,19 @@ fn an_empty_batch_is_a_valid_request() {
     let decoded = ExportTraceServiceRequest::decode(ours.as_slice()).unwrap();
     assert_eq!(decoded.resource_spans.len(), 1);
     assert!(decoded.resource_spans[0].scope_spans.is_empty());
+}
+
+#[test]
+fn a_batch_over_16_kib_takes_a_three_byte_length() {
+    // The batch's messages then need three bytes for their lengths, the spans two.
+    let resource = Resource::builder().with_service_name("Order-service").build();
+    let scope = InstrumentationScope::builder("obsdemo").build();
+    let batch: Vec<SpanData> = (1..=64).map(|id| span(&scope, id, 1, Status::Unset)).collect();
+
+    let ours = encode::request(&EncodedResource::new(&resource), &batch);
+    assert!(ours.len() > 16_384, "{} bytes", ours.len());
+    let theirs = ExportTraceServiceRequest {
+        resource_spans: group_spans_by_resource_and_scope(batch, &ResourceAttributesWithSchema::from(&resource)),
+    };
+    assert_same(&ours, &theirs);
 }
