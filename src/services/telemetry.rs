@@ -48,7 +48,13 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
     // Retry an unreachable Collector for up to the export's 10 s deadline (not
     // opentelemetry-otlp's default of 3 retries, about 0.7 s), so a Collector restart
     // loses no spans; meanwhile new spans wait in the queue below.
-    let retry = Retry { max_retries: 30, initial_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+    // The jitter is opentelemetry-otlp's recommended 100 ms (0.33.1 `src/retry_policy.rs`).
+    let retry = Retry {
+        max_retries: 30,
+        initial_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        max_jitter: Duration::from_millis(100),
+    };
     let exporter = OtlpExporter::new(endpoint, EXPORT_TIMEOUT, retry).map_err(|e| failed(&e))?;
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
     // and queue 8192 spans: about 7 s of the Order-service's spans at 200 rps. The SDK

@@ -7,6 +7,7 @@
 //! purpose: it checks what a user's own service, built on an OpenTelemetry SDK, sends.
 
 mod encode;
+mod retry;
 
 use std::time::Duration;
 
@@ -15,27 +16,17 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
 
 use encode::EncodedResource;
+use retry::Backoff;
+pub use retry::Retry;
 
 /// The OTLP trace service's one method (opentelemetry-proto
 /// `opentelemetry/proto/collector/trace/v1/trace_service.proto`).
 const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-
-/// How a failed export is tried again: after `initial_delay`, doubling up to
-/// `max_delay`, at most `max_retries` times, and never past the export's deadline.
-#[derive(Clone, Copy, Debug)]
-pub struct Retry {
-    /// Tries after the first.
-    pub max_retries: u32,
-    /// The wait before the first retry.
-    pub initial_delay: Duration,
-    /// The longest wait between tries.
-    pub max_delay: Duration,
-}
 
 /// Sends batches of finished spans to an OTLP/gRPC endpoint.
 #[derive(Debug)]
@@ -73,8 +64,7 @@ impl SpanExporter for OtlpExporter {
         let body = Bytes::from(encode::request(&self.resource, &batch));
         drop(batch);
         let started = std::time::Instant::now();
-        let mut delay = self.retry.initial_delay;
-        let mut retries = 0;
+        let mut backoff = Backoff::new(self.retry);
         loop {
             match self.send(body.clone()).await {
                 Ok(answer) => {
@@ -87,20 +77,15 @@ impl SpanExporter for OtlpExporter {
                     }
                     return Ok(());
                 }
-                Err(status)
-                    if retryable(&status)
-                        && retries < self.retry.max_retries
-                        && started.elapsed() + delay < self.deadline =>
-                {
-                    retries += 1;
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(self.retry.max_delay);
-                }
-                Err(status) => {
-                    return Err(OTelSdkError::InternalFailure(format!(
-                        "exporting spans failed after {retries} retries: {status}"
-                    )));
-                }
+                Err(status) => match backoff.after(&status, self.deadline.saturating_sub(started.elapsed())) {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => {
+                        return Err(OTelSdkError::InternalFailure(format!(
+                            "exporting spans failed after {} retries: {status}",
+                            backoff.retries()
+                        )));
+                    }
+                },
             }
         }
     }
@@ -108,23 +93,6 @@ impl SpanExporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
         self.resource = EncodedResource::new(resource);
     }
-}
-
-/// Whether an export that failed with `status` may succeed if sent again: the codes
-/// the OTLP specification lists as retryable (open-telemetry/opentelemetry-proto
-/// `docs/specification.md`, "Failures"), and RESOURCE_EXHAUSTED, which the
-/// Collector's memory limiter answers while it sheds load.
-fn retryable(status: &Status) -> bool {
-    matches!(
-        status.code(),
-        Code::Cancelled
-            | Code::DeadlineExceeded
-            | Code::Aborted
-            | Code::OutOfRange
-            | Code::Unavailable
-            | Code::DataLoss
-            | Code::ResourceExhausted
-    )
 }
 
 /// The export's gRPC codec: sends a request already encoded, reads the answer.
