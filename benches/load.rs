@@ -225,10 +225,7 @@ fn cpu_seconds(pid: u32) -> f64 {
 /// The sum of the Collector's own metric `name` (all its series) in `stack`.
 fn collector_metric(stack: &TestStack, name: &str) -> f64 {
     let body = harness::get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8888))).unwrap_or_default();
-    body.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    obsdemo::health::span_counters::collector_counter(&body, name)
 }
 
 /// Waits until the Collector has handed Jaeger every span it took in, so that a run

@@ -24,15 +24,8 @@ impl SpanCounters {
     /// Collector has not created yet (no span so far) is zero.
     pub fn parse(text: &str) -> Option<Self> {
         let (mut counts, mut seen) = (Self::default(), false);
-        for line in text.lines().filter(|l| l.starts_with("otelcol_")) {
+        for (name, value) in collector_series(text) {
             seen = true;
-            let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-            let name = line[..name_end].trim_end_matches("_total");
-            // `name{labels} value [timestamp]`: the value follows the labels.
-            let after_labels = line.rfind('}').map_or(name_end, |i| i + 1);
-            let Some(value) = line[after_labels..].split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else {
-                continue;
-            };
             let counter = match name {
                 "otelcol_receiver_accepted_spans" => &mut counts.accepted,
                 "otelcol_receiver_refused_spans" => &mut counts.refused,
@@ -61,6 +54,24 @@ impl SpanCounters {
     }
 }
 
+/// Each series of the Collector's own metrics in its Prometheus text, as its name
+/// (without the `_total` some exporters add to counters) and value. A name is whole:
+/// `otelcol_receiver_accepted_spans` is not `otelcol_receiver_accepted_spans_created`.
+pub fn collector_series(text: &str) -> impl Iterator<Item = (&str, f64)> {
+    text.lines().filter(|l| l.starts_with("otelcol_")).filter_map(|line| {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        // `name{labels} value [timestamp]`: the value follows the labels.
+        let after_labels = line.rfind('}').map_or(name_end, |i| i + 1);
+        let value = line[after_labels..].split_whitespace().next()?.parse::<f64>().ok()?;
+        Some((line[..name_end].trim_end_matches("_total"), value))
+    })
+}
+
+/// The sum of every series of the Collector's counter `name` in its Prometheus text.
+pub fn collector_counter(text: &str, name: &str) -> f64 {
+    collector_series(text).filter(|(n, _)| *n == name).map(|(_, v)| v).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +94,7 @@ otelcol_receiver_accepted_spans_created{receiver="otlp"} 1.7e9
         assert_eq!(SpanCounters::parse("go_goroutines 12\n"), None, "not the Collector's metrics");
         let no_spans_yet = "otelcol_process_uptime_seconds_total{service_name=\"otelcol\"} 3.2\n";
         assert_eq!(SpanCounters::parse(no_spans_yet), Some(SpanCounters::default()));
+        assert_eq!(collector_counter(text, "otelcol_receiver_accepted_spans"), 1230.0, "not its _created series");
+        assert_eq!(collector_counter(text, "otelcol_processor_dropped_spans"), 0.0);
     }
 }
