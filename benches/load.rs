@@ -564,17 +564,37 @@ fn verdict_delay(obsdemo: &Path) {
         "## 7. Verifying 30,000 traces: the verdict's delay after the last request (fresh stack per run, median of \
          {RUNS})\n"
     );
-    println!("| Jaeger storage | load | verdict after (s) | runs (s) | complete | trace reads found / not found |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| Jaeger storage | load | verdict after (s) | runs (s) | complete | trace reads found / not found | Jaeger CPU \
+         during the load / after it (s) | the services' CPU during the load (s) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (storage, config) in [("Badger (default)", ""), ("memory", "[jaeger]\nstorage = \"memory\"\n")] {
-        for (rate, duration) in [("1000", "30s"), ("2000", "15s")] {
+        for (rate, seconds) in [(1000, 30), (2000, 15)] {
             let (mut delays, mut complete, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut jaeger_during, mut jaeger_after, mut services) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..RUNS {
                 harness::require(&["jaeger", "collector"]);
                 let stack = TestStack::with_config(config);
                 stack.up(&["--without", "prometheus"]);
-                let r =
-                    load(obsdemo, stack.dir(), &["--rps", rate, "--duration", duration, "--verify-timeout", "120s"]);
+                let (rate_arg, duration) = (rate.to_string(), format!("{seconds}s"));
+                let args = ["--rps", &rate_arg, "--duration", &duration, "--verify-timeout", "120s"];
+                // CPU at the start, at the last request (about), and at the verdict.
+                let start = cpu_snapshot(&stack).0;
+                let (r, at_last) = std::thread::scope(|s| {
+                    let run = s.spawn(|| load(obsdemo, stack.dir(), &args));
+                    std::thread::sleep(Duration::from_secs(seconds));
+                    let at_last = cpu_snapshot(&stack).0;
+                    (run.join().unwrap(), at_last)
+                });
+                let end = cpu_snapshot(&stack).0;
+                let used = |from: &[(String, f64)], to: &[(String, f64)], of: &dyn Fn(&str) -> bool| -> f64 {
+                    let before = |n: &str| from.iter().find(|(m, _)| m == n).map_or(0.0, |(_, t)| *t);
+                    to.iter().filter(|(n, _)| of(n)).map(|(n, t)| t - before(n)).sum()
+                };
+                jaeger_during.push(used(&start, &at_last, &|n| n == "jaeger"));
+                jaeger_after.push(used(&at_last, &end, &|n| n == "jaeger"));
+                services.push(used(&start, &at_last, &|n| n.ends_with("-service")));
                 let v = &r["verification"];
                 delays.push(v["waited_s"].as_f64().unwrap());
                 complete.push(format!("{}/{}", v["complete"], v["expected"]));
@@ -582,14 +602,21 @@ fn verdict_delay(obsdemo: &Path) {
             }
             let (found, missing): (Vec<f64>, Vec<f64>) = reads.into_iter().unzip();
             println!(
-                "| {storage} | {rate} rps x {duration} | **{:.1}** | {} | {} | {} / {} |",
+                "| {storage} | {rate} rps x {seconds} s | **{:.1}** | {} | {} | {} / {} | {} / {} | {} |",
                 median(delays.clone()),
                 fmt(&delays, 1),
                 complete.join(", "),
                 fmt(&found, 0),
-                fmt(&missing, 0)
+                fmt(&missing, 0),
+                fmt(&jaeger_during, 1),
+                fmt(&jaeger_after, 1),
+                fmt(&services, 1)
             );
         }
     }
-    println!("\n(goal: a verdict within 5 s of the last request for 30,000 traces)");
+    println!(
+        "\n(goal: a verdict within 5 s of the last request for 30,000 traces; the machine has {} core-seconds \
+         a second. The services' CPU for the same requests shows how fast the machine was in each run.)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
 }
