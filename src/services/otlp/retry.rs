@@ -14,14 +14,14 @@ use tonic_types::StatusExt as _;
 const MAX_THROTTLE: Duration = Duration::from_secs(30);
 
 /// How a failed export is tried again: after `initial_delay`, doubling up to
-/// `max_delay`, each wait plus up to `max_jitter`, at most `max_retries` times.
+/// `max_delay`, each wait plus up to `max_jitter` at random, at most `max_retries` times.
 #[derive(Clone, Copy, Debug)]
 pub struct Retry {
     /// Tries after the first.
     pub max_retries: u32,
     /// The wait before the first retry.
     pub initial_delay: Duration,
-    /// The longest wait between tries, unless the server asks for longer.
+    /// The longest wait between tries (before jitter), unless the server asks for longer.
     pub max_delay: Duration,
     /// Up to this much is added to each wait at random, so that services which
     /// lost the Collector at the same moment do not all come back at the same one.
@@ -63,8 +63,11 @@ impl Backoff {
             }
             self.delay = self.delay.max(asked);
         }
+        // The jitter goes on top of the capped wait: opentelemetry-otlp caps the sum, so
+        // once its waits reach the cap they have no jitter left, and every service
+        // that lost the Collector tries again at the same moments.
         let jitter = Duration::from_millis(fastrand::u64(0..=self.policy.max_jitter.as_millis() as u64));
-        let wait = (self.delay + jitter).min(self.cap);
+        let wait = self.delay.min(self.cap) + jitter;
         if wait >= remaining {
             return None;
         }
@@ -154,8 +157,15 @@ mod tests {
         let mut backoff = Backoff::new(POLICY);
         assert_eq!(backoff.after(&Status::unavailable("down"), Duration::from_millis(100)), None);
         assert_eq!(backoff.retries(), 0);
+    }
+
+    #[test]
+    fn jitter_goes_on_top_of_every_wait_the_capped_ones_included() {
         let jittery = Retry { max_jitter: Duration::from_millis(50), ..POLICY };
-        let wait = Backoff::new(jittery).after(&Status::unavailable("down"), PLENTY).unwrap();
-        assert!((100..=150).contains(&wait.as_millis()), "{wait:?}");
+        let mut backoff = Backoff::new(jittery);
+        let waits: Vec<u128> =
+            (0..4).map(|_| backoff.after(&Status::unavailable("down"), PLENTY).unwrap().as_millis()).collect();
+        assert!((100..=150).contains(&waits[0]), "{waits:?}");
+        assert!(waits[2..].iter().all(|w| (300..=350).contains(w)), "jitter on top of the cap: {waits:?}");
     }
 }
