@@ -565,13 +565,13 @@ fn verdict_delay(obsdemo: &Path) {
          {RUNS})\n"
     );
     println!(
-        "| Jaeger storage | load | verdict after (s) | runs (s) | complete | trace reads found / not found | Jaeger CPU \
-         during the load / after it (s) | the services' CPU during the load (s) |"
+        "| Jaeger storage | load | verdict after (s) | runs (s) | Jaeger had every span after (s) | complete | trace \
+         reads found / not found | Jaeger CPU during the load / after it (s) | the services' CPU during the load (s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (storage, config) in [("Badger (default)", ""), ("memory", "[jaeger]\nstorage = \"memory\"\n")] {
         for (rate, seconds) in [(1000, 30), (2000, 15)] {
-            let (mut delays, mut complete, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut delays, mut had_all, mut complete, mut reads) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let (mut jaeger_during, mut jaeger_after, mut services) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..RUNS {
                 harness::require(&["jaeger", "collector"]);
@@ -597,14 +597,16 @@ fn verdict_delay(obsdemo: &Path) {
                 services.push(used(&start, &at_last, &|n| n.ends_with("-service")));
                 let v = &r["verification"];
                 delays.push(v["waited_s"].as_f64().unwrap());
+                had_all.push(v["jaeger_had_all_s"].as_f64().unwrap_or(f64::NAN));
                 complete.push(format!("{}/{}", v["complete"], v["expected"]));
                 reads.push(harness::jaeger_trace_reads(&stack));
             }
             let (found, missing): (Vec<f64>, Vec<f64>) = reads.into_iter().unzip();
             println!(
-                "| {storage} | {rate} rps x {seconds} s | **{:.1}** | {} | {} | {} / {} | {} / {} | {} |",
+                "| {storage} | {rate} rps x {seconds} s | **{:.1}** | {} | {} | {} | {} / {} | {} / {} | {} |",
                 median(delays.clone()),
                 fmt(&delays, 1),
+                fmt(&had_all, 1),
                 complete.join(", "),
                 fmt(&found, 0),
                 fmt(&missing, 0),

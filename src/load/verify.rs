@@ -43,6 +43,10 @@ pub struct Verification {
     pub complete_ratio: f64,
     /// How long it waited for traces to arrive, in seconds.
     pub waited_s: f64,
+    /// How long after the last request Jaeger had every span of the run, in seconds,
+    /// when the Collector's counters say: of `waited_s`, the part spent waiting for
+    /// the services to export and for Jaeger to write, not for the check.
+    pub jaeger_had_all_s: Option<f64>,
     /// A few incomplete traces and why, to look at in Jaeger.
     pub incomplete_examples: Vec<String>,
 }
@@ -106,6 +110,7 @@ pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result
                 complete,
                 complete_ratio: ratio,
                 waited_s: started.elapsed().as_secs_f64(),
+                jaeger_had_all_s: None,
                 incomplete_examples,
             });
         }
@@ -153,6 +158,10 @@ pub async fn verify_ids(
     let mut found = std::collections::HashSet::new();
     let mut incomplete: HashMap<u128, String> = HashMap::new();
     let mut closed_at: Option<Instant> = None;
+    // The latest moment a trace is first due, and when the Collector's counters first
+    // said everything up to it had reached Jaeger.
+    let mut last_due: Option<Instant> = None;
+    let mut had_all_at: Option<Instant> = None;
     // When most of a round was not in Jaeger yet, Jaeger is behind: asking for more
     // now would only slow it down further, so the next round waits.
     let mut hold_until = Instant::now();
@@ -161,15 +170,19 @@ pub async fn verify_ids(
     // Takes in one answered request. Each trace is asked for once the moment it is
     // keyed by has been delivered (or, without the counters, has passed).
     let first_wait = if delivery.is_some() { EXPORTED } else { SETTLE };
-    let admit =
-        |due: &mut BinaryHeap<Reverse<(Instant, u128)>>, expected: &mut u64, (id, answered): (u128, Instant)| {
-            *expected += 1;
-            due.push(Reverse((answered + first_wait, id)));
-        };
+    let admit = |due: &mut BinaryHeap<Reverse<(Instant, u128)>>,
+                 expected: &mut u64,
+                 last_due: &mut Option<Instant>,
+                 (id, answered): (u128, Instant)| {
+        *expected += 1;
+        let at = answered + first_wait;
+        *last_due = Some(last_due.map_or(at, |last| last.max(at)));
+        due.push(Reverse((at, id)));
+    };
     loop {
         loop {
             match ids.try_recv() {
-                Ok(answered) => admit(&mut due, &mut expected, answered),
+                Ok(answered) => admit(&mut due, &mut expected, &mut last_due, answered),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     closed_at.get_or_insert_with(Instant::now);
@@ -181,10 +194,18 @@ pub async fn verify_ids(
             break;
         }
         let now = Instant::now();
-        let delivered = match delivery.as_mut() {
+        let counted = match delivery.as_mut() {
+            Some(d) => d.delivered_by().await,
+            None => None,
+        };
+        if closed_at.is_some() && had_all_at.is_none() && counted.zip(last_due).is_some_and(|(c, last)| c >= last) {
+            had_all_at = Some(now);
+        }
+        let delivered = match (&delivery, counted) {
+            (_, Some(counted)) => counted,
             // Counters unknown: by the clock, SETTLE after the answer.
-            Some(d) => d.delivered_by().await.unwrap_or_else(|| now.checked_sub(SETTLE - EXPORTED).unwrap_or(now)),
-            None => now,
+            (Some(_), None) => now.checked_sub(SETTLE - EXPORTED).unwrap_or(now),
+            (None, None) => now,
         };
         let behind = delivery.as_ref().map(|_| now.saturating_duration_since(delivered));
         progress.send_replace(CheckProgress { expected, complete, behind });
@@ -207,7 +228,7 @@ pub async fn verify_ids(
             match closed_at {
                 None => tokio::select! {
                     got = ids.recv() => match got {
-                        Some(answered) => admit(&mut due, &mut expected, answered),
+                        Some(answered) => admit(&mut due, &mut expected, &mut last_due, answered),
                         None => closed_at = Some(Instant::now()),
                     },
                     () = tokio::time::sleep_until(next) => {}
@@ -264,6 +285,9 @@ pub async fn verify_ids(
         complete,
         complete_ratio: if expected == 0 { 1.0 } else { (complete as f64 / expected as f64).min(1.0) },
         waited_s: closed_at.map_or(0.0, |c| c.elapsed().as_secs_f64()),
+        jaeger_had_all_s: closed_at
+            .zip(had_all_at)
+            .map(|(closed, had)| had.saturating_duration_since(closed).as_secs_f64()),
         incomplete_examples,
     })
 }
