@@ -325,7 +325,7 @@ fn print_report(r: &LoadReport) {
     }
     if let Some(v) = &r.verification {
         // Says how much of the wait was Jaeger's, so a slow verdict is not taken for the check's.
-        let had_all = v.jaeger_had_all_s.map_or(String::new(), |s| format!(" (Jaeger had every span after {s:.1}s)"));
+        let had_all = v.jaeger_had_all_s.map_or(String::new(), |s| format!(", which had every span after {s:.1}s"));
         println!(
             "traces     expected {}, found {}, complete {} ({:.2}%) after {:.1}s in Jaeger{had_all}",
             v.expected,
