@@ -59,11 +59,17 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
     // and queue 8192 spans: about 7 s of the Order-service's spans at 200 rps. The SDK
     // allocates the whole queue up front, so a larger one costs resident memory for
-    // nothing (65536 slots took a service from 12 MB to 33 MB).
+    // nothing (65536 slots took a service from 12 MB to 33 MB). Under load a batch is
+    // sent as soon as it is full, and each export has a cost of its own besides its
+    // spans': tracing added 4.5 µs per request with the SDK's 512, 3.25 with 2048 and
+    // 2.9 with 4096 (BENCHMARKS.md, "Cost of tracing"). 4096 of these spans (about 300
+    // bytes each, encoded) make a request under 1.5 MB, within the 4 MiB a Collector
+    // takes by default (gRPC's own limit: opentelemetry-collector
+    // `config/configgrpc/configgrpc.go` sets another only when configured).
     let batch = BatchConfigBuilder::default()
         .with_scheduled_delay(EXPORT_EVERY)
         .with_max_queue_size(8_192)
-        .with_max_export_batch_size(2_048)
+        .with_max_export_batch_size(4_096)
         .build();
     let processor = BatchSpanProcessor::builder(exporter).with_batch_config(batch).build();
     let provider = SdkTracerProvider::builder()
