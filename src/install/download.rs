@@ -135,7 +135,7 @@ impl Fetcher {
             if let Some(expected) = expected.filter(|e| *e != got) {
                 return Err(DownloadError::Truncated { url: url.to_owned(), got, expected });
             }
-            Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+            Ok(super::hex(&hasher.finalize()))
         })
         .await
     }
