@@ -565,8 +565,8 @@ fn verdict_delay(obsdemo: &Path) {
          {RUNS})\n"
     );
     println!(
-        "| Jaeger storage | load | verdict after (s) | runs (s) | Jaeger had every span after (s) | complete | trace \
-         reads found / not found | Jaeger CPU during the load / after it (s) | the services' CPU during the load (s) |"
+        "| Jaeger storage | load | verdict after (s) | runs (s) | Jaeger had every span after (s) | complete | Jaeger's \
+         searches / lookups by id that found the trace / found nothing | Jaeger CPU during the load / after it (s) | the services' CPU during the load (s) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (storage, config) in [("Badger (default)", ""), ("memory", "[jaeger]\nstorage = \"memory\"\n")] {
@@ -601,13 +601,16 @@ fn verdict_delay(obsdemo: &Path) {
                 complete.push(format!("{}/{}", v["complete"], v["expected"]));
                 reads.push(harness::jaeger_trace_reads(&stack));
             }
-            let (found, missing): (Vec<f64>, Vec<f64>) = reads.into_iter().unzip();
+            let searches: Vec<f64> = reads.iter().map(|r| r.searches).collect();
+            let found: Vec<f64> = reads.iter().map(|r| r.found).collect();
+            let missing: Vec<f64> = reads.iter().map(|r| r.missing).collect();
             println!(
-                "| {storage} | {rate} rps x {seconds} s | **{:.1}** | {} | {} | {} | {} / {} | {} / {} | {} |",
+                "| {storage} | {rate} rps x {seconds} s | **{:.1}** | {} | {} | {} | {} / {} / {} | {} / {} | {} |",
                 median(delays.clone()),
                 fmt(&delays, 1),
                 fmt(&had_all, 1),
                 complete.join(", "),
+                fmt(&searches, 0),
                 fmt(&found, 0),
                 fmt(&missing, 0),
                 fmt(&jaeger_during, 1),

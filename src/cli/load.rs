@@ -15,6 +15,7 @@ use crate::components::SERVICES_FILE;
 use crate::components::launch::OTLP_GRPC;
 use crate::error::Error;
 use crate::load::delivery::Delivery;
+use crate::load::jaeger_grpc::JaegerGrpc;
 use crate::load::report::{self, Gates, LoadReport};
 use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
@@ -25,8 +26,10 @@ use crate::services::config::ServicesFile;
 use crate::stack::{HumanDuration, StatePaths};
 use crate::supervisor::state::StackState;
 
-/// The recorded endpoint of Jaeger's HTTP query API.
+/// The recorded endpoints of Jaeger's HTTP and gRPC query APIs.
 const JAEGER_QUERY: &str = "jaeger.query";
+/// See [`JAEGER_QUERY`].
+const JAEGER_QUERY_GRPC: &str = "jaeger.query_grpc";
 /// The recorded endpoints of the Collector's OTLP intake and its own metrics.
 const COLLECTOR_OTLP: &str = "collector.otlp_grpc";
 /// See [`COLLECTOR_OTLP`].
@@ -118,6 +121,7 @@ impl FromStr for Percent {
 struct StackTargets {
     order_url: Option<(String, String)>,
     jaeger_url: Option<String>,
+    jaeger_grpc: Option<String>,
     /// The Collector's own metrics, when the services send their spans through it.
     collector_metrics: Option<String>,
 }
@@ -133,9 +137,10 @@ fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
         .and_then(|f| f.services.into_iter().find(|s| s.kind == "order"))
         .map(|s| (format!("http://{}", s.listen), s.name));
     let jaeger_url = state.endpoint(JAEGER_QUERY).map(str::to_owned);
+    let jaeger_grpc = state.endpoint(JAEGER_QUERY_GRPC).map(str::to_owned);
     let through_collector = state.endpoint(OTLP_GRPC).is_some_and(|url| Some(url) == state.endpoint(COLLECTOR_OTLP));
     let collector_metrics = state.endpoint(COLLECTOR_METRICS).filter(|_| through_collector).map(str::to_owned);
-    Ok(StackTargets { order_url, jaeger_url, collector_metrics })
+    Ok(StackTargets { order_url, jaeger_url, jaeger_grpc, collector_metrics })
 }
 
 /// Runs `load`.
@@ -143,7 +148,9 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     let mix: Mix = args.mix.parse().map_err(|e| anyhow::anyhow!("--mix: {e}"))?;
     anyhow::ensure!(args.rps > 0.0, "--rps must be above 0");
     let targets = match &args.url {
-        Some(_) if !args.verify => StackTargets { order_url: None, jaeger_url: None, collector_metrics: None },
+        Some(_) if !args.verify => {
+            StackTargets { order_url: None, jaeger_url: None, jaeger_grpc: None, collector_metrics: None }
+        }
         _ => stack_targets(&global.paths()?)?,
     };
     let (target, first_service) = match (&args.url, &targets.order_url) {
@@ -175,15 +182,23 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         (true, None, _) => anyhow::bail!("cannot verify traces: Jaeger is not running in this stack (use --no-verify)"),
         (true, _, None) => anyhow::bail!("cannot verify traces: no Order-service in this stack (use --no-verify)"),
     };
-    // Traces are checked by id while the load runs, as their requests are answered.
-    let started_at = std::time::SystemTime::now();
+    // Traces are checked while the load runs, as their requests are answered.
     let (progress_tx, mut progress) = tokio::sync::watch::channel(CheckProgress::default());
     let (sink, by_id) = match &jaeger {
-        Some((url, _)) => {
-            let (sink, ids) = tokio::sync::mpsc::unbounded_channel();
-            let (url, wait) = (url.clone(), args.verify_timeout.get());
+        Some((_, service)) => {
+            let grpc = targets.jaeger_grpc.as_deref().context(
+                "cannot verify traces: this stack recorded no gRPC query endpoint for Jaeger (it was started by \
+                 an older obsdemo); restart it with `obsdemo down` and `obsdemo up`, or use --no-verify",
+            )?;
+            let jaeger = JaegerGrpc::new(grpc, Duration::from_secs(60)).map_err(Error::from)?;
+            // Only the demo services tag their spans with the run id, so only their
+            // traces can be found by it.
+            let tagged =
+                args.url.is_none().then(|| verify::RunTag { service: service.clone(), run_id: options.run_id.clone() });
+            let (sink, answers) = tokio::sync::mpsc::unbounded_channel();
+            let wait = args.verify_timeout.get();
             let delivery = targets.collector_metrics.clone().map(Delivery::new);
-            let check = async move { verify::verify_ids(&url, started_at, ids, delivery, wait, progress_tx).await };
+            let check = verify::verify_ids(jaeger, tagged, answers, delivery, wait, progress_tx);
             (Some(sink), Some(tokio::spawn(check)))
         }
         None => (None, None),

@@ -98,6 +98,7 @@ impl Component for Jaeger {
         vec![
             Endpoint::new(id, "ui", "UI and query API", ui.clone()).shown(),
             Endpoint::new(id, "query", "HTTP query API", ui),
+            Endpoint::new(id, "query_grpc", "gRPC query API", plan.url(id, "query_grpc")),
             otlp(Endpoint::new(id, "otlp_grpc", "OTLP gRPC (send spans here)", plan.url(id, "otlp_grpc"))),
             otlp(Endpoint::new(id, "otlp_http", "OTLP HTTP", plan.url(id, "otlp_http"))),
         ]

@@ -6,7 +6,8 @@
 //! - [`http1`]: the HTTP/1.1 wire format the client writes and reads.
 //! - [`stats`]: HDR histogram and counts per worker, merged for the report.
 //! - [`report`]: the report and its pass/fail gates.
-//! - [`verify`]: finding the run's traces in Jaeger and checking each is complete.
+//! - [`verify`]: finding the run's traces in Jaeger and checking each is complete
+//!   ([`completeness`]), over Jaeger's gRPC query API ([`jaeger_grpc`]).
 //! - [`delivery`]: how far the Collector has delivered spans, so the check asks Jaeger
 //!   only for traces it has.
 //!
@@ -15,8 +16,10 @@
 //! grows while requests fall due with no connection free.
 
 pub mod client;
+pub mod completeness;
 pub mod delivery;
 pub mod http1;
+pub mod jaeger_grpc;
 pub mod report;
 pub mod scenario;
 pub mod schedule;
@@ -136,9 +139,20 @@ pub struct Progress {
     pub connections: usize,
 }
 
-/// Where the trace id of each answered request goes, with the moment it was answered
+/// Where each answered request's trace id goes, with when it was sent and answered
 /// (for [`verify::verify_ids`], which checks them while the load runs).
-pub type TraceSink = tokio::sync::mpsc::UnboundedSender<(u128, Instant)>;
+pub type TraceSink = tokio::sync::mpsc::UnboundedSender<Answered>;
+
+/// A request whose answer named its trace (`traceresponse`).
+#[derive(Clone, Copy, Debug)]
+pub struct Answered {
+    /// The trace id.
+    pub trace: u128,
+    /// When the request went out: its trace's first span starts after this.
+    pub sent: Instant,
+    /// When its answer came.
+    pub at: Instant,
+}
 
 /// What every worker shares.
 struct Shared {
@@ -308,7 +322,7 @@ async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
             Outcome::Answered(answer) => {
                 r.answered(answer.status, latency);
                 if let (Some(sink), Some(id)) = (&shared.traces, answer.trace_id) {
-                    let _ = sink.send((id, Instant::now()));
+                    let _ = sink.send(Answered { trace: id, sent, at: Instant::now() });
                 }
                 if req.operation == Operation::CreateOrder
                     && (200..300).contains(&answer.status)

@@ -1,19 +1,15 @@
-//! Proof that a run's traces arrived, and complete.
+//! Proof that a run's traces arrived, and complete ([`completeness`]).
 //!
 //! Against the demo services (and any server that answers with `traceresponse`) the
-//! client knows each request's trace id, so [`verify_ids`] checks traces by id while
-//! the load still runs: each once the Collector's counters say its spans reached
-//! Jaeger ([`Delivery`]), again only while it is missing or incomplete. The verdict
-//! comes as soon as Jaeger has written the run's last spans, however long the run.
-//! For other servers [`verify`] searches Jaeger for the run id's tag.
-//!
-//! Complete means: exactly one root; every span's parent is in the trace; and every
-//! client span calling a service (`peer.service`) has a server span of that service
-//! as its child. So a trace holds a span from every service the request passed
-//! through, however far it got (a declined payment never reaches Shipping).
+//! client knows each request's trace id, so [`verify_ids`] checks traces while the
+//! load still runs: each once the Collector's counters say its spans reached Jaeger
+//! ([`Delivery`]), again only while it is missing or incomplete; it reads them over
+//! Jaeger's gRPC query API ([`JaegerGrpc`]). The verdict comes as soon as Jaeger has
+//! written the run's last spans, however long the run. For other servers [`verify`]
+//! searches Jaeger's HTTP API for the run id's tag.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -25,8 +21,10 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::LoadError;
+use super::completeness::{self, Trace};
 use super::delivery::Delivery;
+use super::jaeger_grpc::JaegerGrpc;
+use super::{Answered, LoadError};
 use crate::services::telemetry::EXPORT_EVERY;
 use crate::services::tracing_http::RUN_ID_ATTRIBUTE;
 
@@ -127,31 +125,46 @@ const SETTLE: Duration = Duration::from_millis(1_000);
 const EXPORTED: Duration = EXPORT_EVERY.saturating_add(Duration::from_millis(250));
 /// How long a missing or incomplete trace waits before it is asked for again.
 const RECHECK: Duration = Duration::from_millis(500);
-/// Trace ids per Jaeger request (each becomes one `traceID=` parameter).
-const IDS_PER_REQUEST: usize = 100;
-/// Jaeger requests in flight at once.
-const PARALLEL_REQUESTS: usize = 4;
+/// The most traces asked for in one round.
+const PER_ROUND: usize = 1_600;
+/// Lookups by id in flight at once.
+const PARALLEL_LOOKUPS: usize = 8;
+/// Added to each end of a window of start times, for the clocks' rounding (Jaeger
+/// keeps microseconds).
+const MARGIN_US: u64 = 2_000;
 
-/// Verifies, by id, the traces whose ids arrive on `ids` (each with the moment its
-/// request was answered), while the load runs. Returns once the sender is gone and
-/// every trace is complete, or `wait` after the sender is gone.
+/// How the check finds traces by start time: the first service's spans carry the run
+/// id as the tag [`RUN_ID_ATTRIBUTE`] (the demo services do; other servers need not).
+#[derive(Clone, Debug)]
+pub struct RunTag {
+    /// The first service's `service.name`.
+    pub service: String,
+    /// The run id.
+    pub run_id: String,
+}
+
+/// Verifies the traces of the requests that arrive on `answers`, while the load runs.
+/// Returns once the sender is gone and every trace is complete, or `wait` after the
+/// sender is gone.
 ///
 /// With `delivery` (the Collector's counters, when the services send through it), a
-/// trace is first asked for once everything the Collector had accepted
-/// [`EXPORTED`] after its request was answered has reached Jaeger, so a Jaeger that
-/// is behind is never asked for what it has not written yet. Without, [`SETTLE`]
-/// after the answer.
+/// trace is first asked for once everything the Collector had accepted [`EXPORTED`]
+/// after its request was answered has reached Jaeger, so a Jaeger that is behind is
+/// never asked for what it has not written yet. Without, [`SETTLE`] after the answer.
+///
+/// With `tagged`, each round first searches the run's traces by start time, from the
+/// earliest request of the round to its latest answer ([`read`]): for Jaeger that is
+/// one index scan and one iterator for the whole round, where a lookup by id opens a
+/// transaction and an iterator for each trace.
 pub async fn verify_ids(
-    jaeger_url: &str,
-    from: SystemTime,
-    mut ids: UnboundedReceiver<(u128, Instant)>,
+    jaeger: JaegerGrpc,
+    tagged: Option<RunTag>,
+    mut answers: UnboundedReceiver<Answered>,
     mut delivery: Option<Delivery>,
     wait: Duration,
     progress: tokio::sync::watch::Sender<CheckProgress>,
 ) -> Result<Verification, LoadError> {
-    let client = crate::http::local_client(Duration::from_secs(60));
-    let url = format!("{}/api/traces", jaeger_url.trim_end_matches('/'));
-    let start = micros(from).saturating_sub(1_000_000);
+    let mut window = Window { tagged, clock: Clock::now(), searched_to: 0, unread: HashMap::new() };
     // Each trace id, by when it is next asked for.
     let mut due: BinaryHeap<Reverse<(Instant, u128)>> = BinaryHeap::new();
     let (mut expected, mut complete) = (0u64, 0u64);
@@ -171,18 +184,20 @@ pub async fn verify_ids(
     // keyed by has been delivered (or, without the counters, has passed).
     let first_wait = if delivery.is_some() { EXPORTED } else { SETTLE };
     let admit = |due: &mut BinaryHeap<Reverse<(Instant, u128)>>,
+                 window: &mut Window,
                  expected: &mut u64,
                  last_due: &mut Option<Instant>,
-                 (id, answered): (u128, Instant)| {
+                 answer: Answered| {
         *expected += 1;
-        let at = answered + first_wait;
+        let at = answer.at + first_wait;
         *last_due = Some(last_due.map_or(at, |last| last.max(at)));
-        due.push(Reverse((at, id)));
+        window.unread.insert(answer.trace, (answer.sent, answer.at));
+        due.push(Reverse((at, answer.trace)));
     };
     loop {
         loop {
-            match ids.try_recv() {
-                Ok(answered) => admit(&mut due, &mut expected, &mut last_due, answered),
+            match answers.try_recv() {
+                Ok(answer) => admit(&mut due, &mut window, &mut expected, &mut last_due, answer),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     closed_at.get_or_insert_with(Instant::now);
@@ -211,7 +226,7 @@ pub async fn verify_ids(
         progress.send_replace(CheckProgress { expected, complete, behind });
         let mut ready = Vec::new();
         while let Some(Reverse((at, id))) = due.peek().copied() {
-            if at > delivered || now < hold_until || ready.len() >= IDS_PER_REQUEST * PARALLEL_REQUESTS * 4 {
+            if at > delivered || now < hold_until || ready.len() >= PER_ROUND {
                 break;
             }
             due.pop();
@@ -227,8 +242,8 @@ pub async fn verify_ids(
             }
             match closed_at {
                 None => tokio::select! {
-                    got = ids.recv() => match got {
-                        Some(answered) => admit(&mut due, &mut expected, &mut last_due, answered),
+                    got = answers.recv() => match got {
+                        Some(answer) => admit(&mut due, &mut window, &mut expected, &mut last_due, answer),
                         None => closed_at = Some(Instant::now()),
                     },
                     () = tokio::time::sleep_until(next) => {}
@@ -237,8 +252,7 @@ pub async fn verify_ids(
             }
             continue;
         }
-        let end = micros(SystemTime::now()) + 60_000_000;
-        let mut traces = match fetch_by_ids(&client, &url, &ready, start, end).await {
+        let mut checked = match read(&jaeger, &mut window, &ready).await {
             Ok(traces) => traces,
             Err(e) => {
                 // Jaeger restarting (or briefly overloaded) is not a verdict: ask again.
@@ -249,15 +263,15 @@ pub async fn verify_ids(
             }
         };
         unreachable = None;
-        if traces.len() * 2 < ready.len() {
+        if checked.len() * 2 < ready.len() {
             hold_until = Instant::now() + RECHECK;
         }
         for id in ready {
-            let why = match traces.remove(&id) {
+            let why = match checked.remove(&id) {
                 None => "not in Jaeger".to_owned(),
-                Some(checked) => {
+                Some(result) => {
                     found.insert(id);
-                    match checked {
+                    match result {
                         Ok(()) => {
                             complete += 1;
                             incomplete.remove(&id);
@@ -292,48 +306,90 @@ pub async fn verify_ids(
     })
 }
 
-/// The traces among `ids` that Jaeger has, each checked, asked for in parallel batches.
-async fn fetch_by_ids(
-    client: &reqwest::Client,
-    url: &str,
-    ids: &[u128],
-    start: u64,
-    end: u64,
-) -> Result<HashMap<u128, Result<(), String>>, LoadError> {
-    let mut requests = tokio::task::JoinSet::new();
+/// What the search by start time has covered.
+struct Window {
+    /// Searched for when `Some`.
+    tagged: Option<RunTag>,
+    clock: Clock,
+    /// The end of the start times searched so far, in µs since the Unix epoch.
+    searched_to: u64,
+    /// The traces not asked for yet: when each request was sent, and answered.
+    unread: HashMap<u128, (Instant, Instant)>,
+}
+
+/// Reads the traces `ready` from Jaeger and checks each. Those never asked for are
+/// searched for by start time, in one window from the earliest request among them to
+/// the latest answer (never before the end of the last window, so no trace is read
+/// twice); the rest, and those the window missed (a request sent before the last
+/// window's end and answered after it), are looked up by id.
+async fn read(jaeger: &JaegerGrpc, window: &mut Window, ready: &[u128]) -> Result<HashMap<u128, Checked>, LoadError> {
     let mut traces = HashMap::new();
-    let mut chunks = ids.chunks(IDS_PER_REQUEST);
-    loop {
-        while requests.len() < PARALLEL_REQUESTS
-            && let Some(chunk) = chunks.next()
-        {
-            let mut query: Vec<(&str, String)> = chunk.iter().map(|id| ("traceID", format!("{id:032x}"))).collect();
-            // `raw` skips Jaeger's display adjustments (clock skew and the like), which a
-            // completeness check does not need: a third less work per trace.
-            query.extend([("start", start.to_string()), ("end", end.to_string()), ("raw", "true".to_owned())]);
-            let (client, url) = (client.clone(), url.to_owned());
-            requests.spawn(async move {
-                let failed = |why: String| LoadError::Jaeger { url: url.clone(), why };
-                let answer = client.get(&url).query(&query).send().await.map_err(|e| failed(e.to_string()))?;
-                let status = answer.status();
-                let body = answer.bytes().await.map_err(|e| failed(e.to_string()))?;
-                // A hundred traces take milliseconds to parse. On a runtime worker that
-                // held up the requests due meanwhile: at 1,000 rps, 1.8 to 7.4% of them
-                // left over 2 ms late, against 1.2 to 1.6% with the parse off it
-                // (measured with 2 ms, before `report::LATE` became 5 ms).
-                let checked = tokio::task::spawn_blocking(move || {
-                    let parsed: JaegerAnswer = serde_json::from_slice(&body)
-                        .map_err(|e| format!("it answered {status} with no trace list: {e}"))?;
-                    Ok::<_, String>(parsed.data.iter().filter_map(|t| Some((t.id()?, t.check()))).collect::<Vec<_>>())
-                });
-                checked.await.map_err(|e| failed(e.to_string()))?.map_err(failed)
-            });
+    let unread: Vec<(Instant, Instant)> = ready.iter().filter_map(|id| window.unread.get(id).copied()).collect();
+    let sent = unread.iter().map(|(sent, _)| *sent).min();
+    let answered = unread.iter().map(|(_, answered)| *answered).max();
+    if let (Some(tag), Some(sent), Some(answered)) = (&window.tagged, sent, answered) {
+        let from = window.clock.micros(sent).saturating_sub(MARGIN_US).max(window.searched_to);
+        let to = window.clock.micros(answered) + MARGIN_US;
+        if from < to {
+            traces = jaeger.find(&tag.service, (RUN_ID_ATTRIBUTE, &tag.run_id), (from, to), SEARCH_LIMIT).await?;
+            window.searched_to = to;
         }
-        let Some(joined) = requests.join_next().await else { break };
-        let batch = joined.map_err(|e| LoadError::Jaeger { url: url.to_owned(), why: e.to_string() })??;
-        traces.extend(batch);
+    }
+    let missed: Vec<u128> = ready.iter().copied().filter(|id| !traces.contains_key(id)).collect();
+    traces.extend(get_each(jaeger, &missed).await?);
+    for id in ready {
+        window.unread.remove(id);
+    }
+    // Checking a round's traces takes milliseconds; on a runtime worker that held up
+    // the requests due meanwhile (see `report::LATE`).
+    let ready: std::collections::HashSet<u128> = ready.iter().copied().collect();
+    let checked = tokio::task::spawn_blocking(move || {
+        traces.into_iter().filter(|(id, _)| ready.contains(id)).map(|(id, trace)| (id, trace.check())).collect()
+    });
+    checked.await.map_err(|e| LoadError::Jaeger { url: jaeger.url().to_owned(), why: e.to_string() })
+}
+
+/// A trace's check: complete, or why not.
+type Checked = Result<(), String>;
+
+/// Each of `ids` that Jaeger has, looked up by id, a few at a time.
+async fn get_each(jaeger: &JaegerGrpc, ids: &[u128]) -> Result<HashMap<u128, Trace>, LoadError> {
+    let mut lookups = tokio::task::JoinSet::new();
+    let mut traces = HashMap::new();
+    let mut ids = ids.iter().copied();
+    loop {
+        while lookups.len() < PARALLEL_LOOKUPS
+            && let Some(id) = ids.next()
+        {
+            let jaeger = jaeger.clone();
+            lookups.spawn(async move { jaeger.get(id).await.map(|trace| trace.map(|t| (id, t))) });
+        }
+        let Some(done) = lookups.join_next().await else { break };
+        let done = done.map_err(|e| LoadError::Jaeger { url: jaeger.url().to_owned(), why: e.to_string() })?;
+        traces.extend(done?);
     }
     Ok(traces)
+}
+
+/// Instants as wall-clock time, from one reading of both clocks.
+#[derive(Clone, Copy)]
+struct Clock {
+    instant: Instant,
+    micros: u64,
+}
+
+impl Clock {
+    fn now() -> Self {
+        Self { instant: Instant::now(), micros: micros(SystemTime::now()) }
+    }
+
+    /// `at` in µs since the Unix epoch.
+    fn micros(&self, at: Instant) -> u64 {
+        match at.checked_duration_since(self.instant) {
+            Some(after) => self.micros + after.as_micros() as u64,
+            None => self.micros.saturating_sub(self.instant.duration_since(at).as_micros() as u64),
+        }
+    }
 }
 
 /// Microseconds since the Unix epoch.
@@ -396,8 +452,6 @@ async fn search(client: &reqwest::Client, q: &TraceQuery, start: u64, end: u64) 
 /// in the (large) answer is skipped while parsing.
 #[derive(Debug, Deserialize)]
 pub struct JaegerTrace<'a> {
-    #[serde(rename = "traceID", borrow, default)]
-    trace_id: Cow<'a, str>,
     #[serde(borrow)]
     spans: Vec<JaegerSpan<'a>>,
     #[serde(borrow, default)]
@@ -440,57 +494,29 @@ struct JaegerProcess<'a> {
     service: Cow<'a, str>,
 }
 
-/// A Jaeger answer: `{"data": [trace, ...]}`.
-#[derive(Debug, Deserialize)]
-struct JaegerAnswer<'a> {
-    #[serde(borrow, default)]
-    data: Vec<JaegerTrace<'a>>,
-}
-
 impl JaegerTrace<'_> {
-    /// The trace id, as a number (Jaeger drops leading zeros).
-    fn id(&self) -> Option<u128> {
-        u128::from_str_radix(&self.trace_id, 16).ok()
-    }
-
     /// Whether the trace is complete; if not, why.
     pub fn check(&self) -> Result<(), String> {
-        let service_of =
-            |span: &JaegerSpan| self.processes.get(&span.process_id).map_or(String::new(), |p| p.service.to_string());
+        self.shape()?.check()
+    }
+
+    /// What the completeness check reads of it.
+    fn shape(&self) -> Result<Trace, String> {
+        let span_id = |hex: &str| u64::from_str_radix(hex, 16).map_err(|_| format!("span id {hex:?} is not hex"));
         let tag = |span: &JaegerSpan, key: &str| {
             span.tags.iter().find(|t| t.key == key).and_then(|t| t.value.as_str().map(str::to_owned))
         };
-        let parent = |span: &JaegerSpan| {
-            span.references.iter().find(|r| r.kind == "CHILD_OF").map(|r| r.span_id.as_ref().to_owned())
-        };
-        let ids: BTreeSet<&str> = self.spans.iter().map(|s| s.span_id.as_ref()).collect();
-        let roots = self.spans.iter().filter(|s| parent(s).is_none()).count();
-        if roots != 1 {
-            return Err(format!("{roots} root spans, expected 1"));
-        }
-        for span in &self.spans {
-            if let Some(p) = parent(span)
-                && !ids.contains(p.as_str())
-            {
-                return Err(format!("parent {p} of \"{}\" ({}) is missing", span.operation, service_of(span)));
-            }
-            if tag(span, "span.kind").as_deref() == Some("client")
-                && let Some(peer) = tag(span, "peer.service")
-            {
-                let answered = self
-                    .spans
-                    .iter()
-                    .any(|s| parent(s).as_deref() == Some(span.span_id.as_ref()) && service_of(s) == peer);
-                if !answered {
-                    return Err(format!(
-                        "no span of {peer} under the call \"{}\" from {}",
-                        span.operation,
-                        service_of(span)
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let spans = self.spans.iter().map(|span| {
+            let parent = span.references.iter().find(|r| r.kind == "CHILD_OF").map(|r| span_id(&r.span_id));
+            Ok(completeness::Span {
+                id: span_id(&span.span_id)?,
+                parent: parent.transpose()?,
+                operation: span.operation.to_string(),
+                service: self.processes.get(&span.process_id).map_or(String::new(), |p| p.service.to_string()),
+                calls: tag(span, "span.kind").filter(|k| k == "client").and_then(|_| tag(span, "peer.service")),
+            })
+        });
+        Ok(Trace { spans: spans.collect::<Result<_, String>>()? })
     }
 }
 
@@ -505,36 +531,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn span(id: &str, parent: Option<&str>, pid: &str, tags: &[(&str, &str)]) -> Value {
-        let refs: Vec<Value> = parent.iter().map(|p| json!({ "refType": "CHILD_OF", "spanID": p })).collect();
-        let tags: Vec<Value> = tags.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
-        json!({ "spanID": id, "operationName": format!("op-{id}"), "processID": pid, "references": refs, "tags": tags })
-    }
-
-    fn trace(spans: Vec<Value>) -> Value {
-        json!({ "spans": spans, "processes": { "p1": { "serviceName": "Order-service" }, "p2": { "serviceName": "Payment-service" } } })
-    }
-
     #[test]
-    fn complete_trace_passes() {
-        let t = trace(vec![
-            span("a", None, "p1", &[("span.kind", "server")]),
-            span("b", Some("a"), "p1", &[("span.kind", "client"), ("peer.service", "Payment-service")]),
-            span("c", Some("b"), "p2", &[("span.kind", "server")]),
-        ]);
-        assert_eq!(check_complete(&t), Ok(()));
-    }
-
-    #[test]
-    fn missing_callee_or_parent_is_incomplete() {
-        let no_callee = trace(vec![
-            span("a", None, "p1", &[("span.kind", "server")]),
-            span("b", Some("a"), "p1", &[("span.kind", "client"), ("peer.service", "Payment-service")]),
-        ]);
-        assert!(check_complete(&no_callee).unwrap_err().contains("no span of Payment-service"));
-        let orphan = trace(vec![span("a", None, "p1", &[]), span("c", Some("zz"), "p2", &[])]);
-        assert!(check_complete(&orphan).unwrap_err().contains("missing"));
-        let two_roots = trace(vec![span("a", None, "p1", &[]), span("b", None, "p2", &[])]);
-        assert!(check_complete(&two_roots).is_err());
+    fn jaegers_json_becomes_what_the_check_reads() {
+        let trace = json!({
+            "traceID": "af7651916cd43dd8448eb211c80319c",
+            "spans": [
+                { "spanID": "00000000000000a1", "operationName": "POST /orders", "processID": "p1", "references": [] },
+                { "spanID": "00000000000000b2", "operationName": "POST /charges", "processID": "p1",
+                  "references": [{ "refType": "CHILD_OF", "spanID": "00000000000000a1" }],
+                  "tags": [{ "key": "span.kind", "value": "client" }, { "key": "peer.service", "value": "Payment-service" }] },
+                { "spanID": "00000000000000c3", "operationName": "POST /charges", "processID": "p2",
+                  "references": [{ "refType": "CHILD_OF", "spanID": "00000000000000b2" }],
+                  "tags": [{ "key": "span.kind", "value": "server" }, { "key": "http.response.status_code", "value": 201 }] }
+            ],
+            "processes": { "p1": { "serviceName": "Order-service" }, "p2": { "serviceName": "Payment-service" } }
+        });
+        let parsed = JaegerTrace::deserialize(&trace).unwrap();
+        let shape = parsed.shape().unwrap();
+        assert_eq!(shape.spans[1].parent, Some(0xa1));
+        assert_eq!(shape.spans[1].calls.as_deref(), Some("Payment-service"));
+        assert_eq!(shape.spans[2].service, "Payment-service");
+        assert_eq!(shape.spans[2].calls, None);
+        assert_eq!(check_complete(&trace), Ok(()));
+        let mut orphan = trace.clone();
+        orphan["spans"].as_array_mut().unwrap().remove(1);
+        assert!(check_complete(&orphan).unwrap_err().contains("parent 00000000000000b2"));
     }
 }

@@ -383,15 +383,32 @@ pub fn jaeger_trace(ui_port: u16, trace_id: &str, span_name: &str) -> Value {
     })
 }
 
-/// Jaeger's count of trace reads by id so far: (found, not found).
-pub fn jaeger_trace_reads(stack: &TestStack) -> (f64, f64) {
+/// Jaeger's own count of the trace reads so far.
+#[derive(Debug)]
+pub struct TraceReads {
+    /// Searches (by service, tag and start time).
+    pub searches: f64,
+    /// Lookups by id that found the trace.
+    pub found: f64,
+    /// Lookups by id that found nothing.
+    pub missing: f64,
+}
+
+/// Jaeger's count of trace reads so far (`jaeger_storage_requests_total`).
+pub fn jaeger_trace_reads(stack: &TestStack) -> TraceReads {
     let text = get_text(&format!("http://127.0.0.1:{}/metrics", stack.port(8887))).unwrap_or_default();
-    let reads = |result: &str| -> f64 {
+    let count = |operation: &str, result: &str| -> f64 {
         text.lines()
-            .filter(|l| l.starts_with("jaeger_storage_requests_total{") && l.contains("operation=\"get_trace\""))
-            .filter(|l| l.contains(&format!("result=\"{result}\"")))
+            .filter(|l| l.starts_with("jaeger_storage_requests_total{"))
+            .filter(|l| {
+                l.contains(&format!("operation=\"{operation}\"")) && l.contains(&format!("result=\"{result}\""))
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .fold(0.0, |a, b| a + b)
     };
-    (reads("ok"), reads("err"))
+    TraceReads {
+        searches: count("find_traces", "ok"),
+        found: count("get_trace", "ok"),
+        missing: count("get_trace", "err"),
+    }
 }
