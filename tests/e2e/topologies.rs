@@ -38,6 +38,18 @@ fn jaeger_v1_with_the_original_flags_is_healthy_and_receives_spans() {
     jaeger_trace(stack.port(16686), &direct, "v1-direct-span");
     let via = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "v1-via-collector", "v1-via-span");
     jaeger_trace(stack.port(16686), &via, "v1-via-span");
+
+    // `load` finds and checks its traces over v1's gRPC query API as over v2's.
+    assert_load_verifies(&stack, 20);
+}
+
+/// `load` at 10 rps for 2 s passes, with `traces` complete traces.
+fn assert_load_verifies(stack: &TestStack, traces: u64) {
+    let out = stack.run(&["load", "--json", "--rps", "10", "--duration", "2s"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("load --json: {e}\n{}", describe(&out)));
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["verification"]["complete"], traces, "{report:#}");
 }
 
 #[test]
@@ -63,4 +75,7 @@ fn direct_topology_runs_jaeger_on_the_original_otlp_ports_without_a_collector() 
 
     let id = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "direct-service", "direct-span");
     jaeger_trace(stack.port(16686), &id, "direct-span");
+
+    // With no Collector's counters to follow, `load` asks for its traces by the clock.
+    assert_load_verifies(&stack, 20);
 }
