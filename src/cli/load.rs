@@ -176,21 +176,24 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         run_id: format!("run-{}", crate::stack::paths::random_token(10)),
     };
 
-    let jaeger = match (verify, &targets.jaeger_url, &first_service) {
-        (false, _, _) => None,
-        (true, Some(jaeger), Some(service)) => Some((jaeger.clone(), service.clone())),
-        (true, None, _) => anyhow::bail!("cannot verify traces: Jaeger is not running in this stack (use --no-verify)"),
-        (true, _, None) => anyhow::bail!("cannot verify traces: no Order-service in this stack (use --no-verify)"),
+    let jaeger = match (verify, &targets.jaeger_url, &targets.jaeger_grpc, &first_service) {
+        (false, ..) => None,
+        (true, _, Some(grpc), Some(service)) => {
+            Some((JaegerGrpc::new(grpc, Duration::from_secs(60)).map_err(Error::from)?, service.clone()))
+        }
+        (true, None, _, _) => {
+            anyhow::bail!("cannot verify traces: Jaeger is not running in this stack (use --no-verify)")
+        }
+        (true, _, _, None) => anyhow::bail!("cannot verify traces: no Order-service in this stack (use --no-verify)"),
+        (true, Some(_), None, _) => anyhow::bail!(
+            "cannot verify traces: this stack recorded no gRPC query endpoint for Jaeger (an older obsdemo started \
+             it); restart it with `obsdemo down` and `obsdemo up`, or use --no-verify"
+        ),
     };
     // Traces are checked while the load runs, as their requests are answered.
     let (progress_tx, mut progress) = tokio::sync::watch::channel(CheckProgress::default());
     let (sink, by_id) = match &jaeger {
-        Some((_, service)) => {
-            let grpc = targets.jaeger_grpc.as_deref().context(
-                "cannot verify traces: this stack recorded no gRPC query endpoint for Jaeger (it was started by \
-                 an older obsdemo); restart it with `obsdemo down` and `obsdemo up`, or use --no-verify",
-            )?;
-            let jaeger = JaegerGrpc::new(grpc, Duration::from_secs(60)).map_err(Error::from)?;
+        Some((jaeger, service)) => {
             // Only the demo services tag their spans with the run id, so only their
             // traces can be found by it.
             let tagged =
@@ -198,7 +201,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
             let (sink, answers) = tokio::sync::mpsc::unbounded_channel();
             let wait = args.verify_timeout.get();
             let delivery = targets.collector_metrics.clone().map(Delivery::new);
-            let check = verify::verify_ids(jaeger, tagged, answers, delivery, wait, progress_tx);
+            let check = verify::verify_ids(jaeger.clone(), tagged, answers, delivery, wait, progress_tx);
             (Some(sink), Some(tokio::spawn(check)))
         }
         None => (None, None),
@@ -221,7 +224,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     bar.finish_and_clear();
 
     let verification = match (jaeger, by_id) {
-        (Some((jaeger_url, service)), Some(by_id)) => {
+        (Some((jaeger, service)), Some(by_id)) => {
             let spinner = progress_bar(Duration::ZERO, args.json);
             spinner.set_message(format!("waiting for {} traces in Jaeger", recorder.answers()));
             let mut by_id = by_id;
@@ -238,7 +241,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
                 by_id
             } else {
                 let query = TraceQuery {
-                    jaeger_url,
+                    jaeger,
                     service,
                     run_id: summary.run_id.clone(),
                     from: summary.started_at,

@@ -1,4 +1,4 @@
-//! Proof that a run's traces arrived, and complete ([`completeness`]).
+//! Proof that a run's traces arrived, and complete ([`super::completeness`]).
 //!
 //! Against the demo services (and any server that answers with `traceresponse`) the
 //! client knows each request's trace id, so [`verify_ids`] checks traces while the
@@ -6,22 +6,19 @@
 //! ([`Delivery`]), again only while it is missing or incomplete; it reads them over
 //! Jaeger's gRPC query API ([`JaegerGrpc`]). The verdict comes as soon as Jaeger has
 //! written the run's last spans, however long the run. For other servers [`verify`]
-//! searches Jaeger's HTTP API for the run id's tag.
+//! searches Jaeger for the run id's tag.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::time::Instant;
 
-use std::borrow::Cow;
+use serde::Serialize;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::completeness::{self, Trace};
+use super::completeness::Trace;
 use super::delivery::Delivery;
 use super::jaeger_grpc::JaegerGrpc;
 use super::{Answered, LoadError};
@@ -63,8 +60,8 @@ pub struct CheckProgress {
 /// Where and what to look for.
 #[derive(Clone, Debug)]
 pub struct TraceQuery {
-    /// Jaeger's query API base URL (`http://127.0.0.1:16686`).
-    pub jaeger_url: String,
+    /// Jaeger's query API.
+    pub jaeger: JaegerGrpc,
     /// The first service's `service.name`.
     pub service: String,
     /// The run id its spans carry.
@@ -78,10 +75,9 @@ pub struct TraceQuery {
 /// Polls Jaeger until `expected` complete traces of the run are there, or `wait`
 /// passes; then reports what it found.
 pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result<Verification, LoadError> {
-    let client = crate::http::local_client(Duration::from_secs(60));
     let started = std::time::Instant::now();
     loop {
-        let traces = match fetch(&client, query).await {
+        let traces = match fetch(query).await {
             Ok(traces) => traces,
             // Jaeger restarting is not a verdict, until the wait is over.
             Err(e) if started.elapsed() >= wait => return Err(e),
@@ -93,9 +89,9 @@ pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result
         let mut complete = 0;
         let mut incomplete_examples = Vec::new();
         for (id, trace) in &traces {
-            match check_complete(trace) {
+            match trace.check() {
                 Ok(()) => complete += 1,
-                Err(why) if incomplete_examples.len() < 5 => incomplete_examples.push(format!("{id}: {why}")),
+                Err(why) if incomplete_examples.len() < 5 => incomplete_examples.push(format!("{id:032x}: {why}")),
                 Err(_) => {}
             }
         }
@@ -397,164 +393,36 @@ fn micros(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Traces one Jaeger search may return. Jaeger refuses a limit at or above its
-/// `max_traces`; a slice whose answer is full is split in two and asked again.
+/// Traces one Jaeger search may return. Jaeger's memory store refuses a limit at or
+/// above its `max_traces`; a slice whose answer is full is split in two and asked again.
 const SEARCH_LIMIT: usize = 5_000;
 
 /// Every trace of the run, by trace id. Asks in 10-second slices, halving any slice
 /// whose answer reaches the search limit, so no answer is huge and none is cut short.
-async fn fetch(client: &reqwest::Client, q: &TraceQuery) -> Result<BTreeMap<String, Value>, LoadError> {
+async fn fetch(q: &TraceQuery) -> Result<HashMap<u128, Trace>, LoadError> {
     let (from, to) = (micros(q.from).saturating_sub(1_000_000), micros(q.to) + 5_000_000);
     let mut slices: Vec<(u64, u64)> = (from..to).step_by(10_000_000).map(|s| (s, (s + 10_000_000).min(to))).collect();
-    let mut traces = BTreeMap::new();
+    let mut traces = HashMap::new();
     while let Some((start, end)) = slices.pop() {
-        let found = search(client, q, start, end).await?;
+        let found = q.jaeger.find(&q.service, (RUN_ID_ATTRIBUTE, &q.run_id), (start, end), SEARCH_LIMIT).await?;
         if found.len() >= SEARCH_LIMIT && end - start > 1_000 {
             let mid = start + (end - start) / 2;
             slices.extend([(start, mid), (mid, end)]);
             continue;
         }
-        for trace in found {
-            if let Some(id) = trace["traceID"].as_str() {
-                traces.insert(id.to_owned(), trace);
-            }
-        }
+        traces.extend(found);
     }
     Ok(traces)
-}
-
-/// One Jaeger search for the run's traces between `start` and `end` (µs).
-async fn search(client: &reqwest::Client, q: &TraceQuery, start: u64, end: u64) -> Result<Vec<Value>, LoadError> {
-    let url = format!("{}/api/traces", q.jaeger_url.trim_end_matches('/'));
-    let failed = |why: String| LoadError::Jaeger { url: url.clone(), why };
-    let tags = serde_json::json!({ RUN_ID_ATTRIBUTE: q.run_id }).to_string();
-    let answer = client
-        .get(&url)
-        .query(&[
-            ("service", q.service.as_str()),
-            ("tags", tags.as_str()),
-            ("start", &start.to_string()),
-            ("end", &end.to_string()),
-            ("limit", &SEARCH_LIMIT.to_string()),
-        ])
-        .send()
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let status = answer.status();
-    let body: Value = answer.json().await.map_err(|e| failed(format!("it answered {status} with no JSON: {e}")))?;
-    if let Some(message) = body["errors"].as_array().and_then(|e| e.first()).and_then(|e| e["msg"].as_str()) {
-        return Err(failed(format!("it refused the trace search: {message}")));
-    }
-    Ok(body["data"].as_array().cloned().unwrap_or_default())
-}
-
-/// The parts of a trace in Jaeger's JSON that completeness depends on; everything else
-/// in the (large) answer is skipped while parsing.
-#[derive(Debug, Deserialize)]
-pub struct JaegerTrace<'a> {
-    #[serde(borrow)]
-    spans: Vec<JaegerSpan<'a>>,
-    #[serde(borrow, default)]
-    processes: HashMap<Cow<'a, str>, JaegerProcess<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct JaegerSpan<'a> {
-    #[serde(rename = "spanID", borrow)]
-    span_id: Cow<'a, str>,
-    #[serde(rename = "operationName", borrow, default)]
-    operation: Cow<'a, str>,
-    #[serde(rename = "processID", borrow, default)]
-    process_id: Cow<'a, str>,
-    #[serde(borrow, default)]
-    references: Vec<JaegerReference<'a>>,
-    #[serde(borrow, default)]
-    tags: Vec<JaegerTag<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct JaegerReference<'a> {
-    #[serde(rename = "refType", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(rename = "spanID", borrow)]
-    span_id: Cow<'a, str>,
-}
-
-#[derive(Debug, Deserialize)]
-struct JaegerTag<'a> {
-    #[serde(borrow)]
-    key: Cow<'a, str>,
-    #[serde(default)]
-    value: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize)]
-struct JaegerProcess<'a> {
-    #[serde(rename = "serviceName", borrow)]
-    service: Cow<'a, str>,
-}
-
-impl JaegerTrace<'_> {
-    /// Whether the trace is complete; if not, why.
-    pub fn check(&self) -> Result<(), String> {
-        self.shape()?.check()
-    }
-
-    /// What the completeness check reads of it.
-    fn shape(&self) -> Result<Trace, String> {
-        let span_id = |hex: &str| u64::from_str_radix(hex, 16).map_err(|_| format!("span id {hex:?} is not hex"));
-        let tag = |span: &JaegerSpan, key: &str| {
-            span.tags.iter().find(|t| t.key == key).and_then(|t| t.value.as_str().map(str::to_owned))
-        };
-        let spans = self.spans.iter().map(|span| {
-            let parent = span.references.iter().find(|r| r.kind == "CHILD_OF").map(|r| span_id(&r.span_id));
-            Ok(completeness::Span {
-                id: span_id(&span.span_id)?,
-                parent: parent.transpose()?,
-                operation: span.operation.to_string(),
-                service: self.processes.get(&span.process_id).map_or(String::new(), |p| p.service.to_string()),
-                calls: tag(span, "span.kind").filter(|k| k == "client").and_then(|_| tag(span, "peer.service")),
-            })
-        });
-        Ok(Trace { spans: spans.collect::<Result<_, String>>()? })
-    }
-}
-
-/// Whether one trace (Jaeger's JSON) is complete; if not, why.
-pub fn check_complete(trace: &Value) -> Result<(), String> {
-    let trace: JaegerTrace = JaegerTrace::deserialize(trace).map_err(|e| format!("not a Jaeger trace: {e}"))?;
-    trace.check()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn jaegers_json_becomes_what_the_check_reads() {
-        let trace = json!({
-            "traceID": "af7651916cd43dd8448eb211c80319c",
-            "spans": [
-                { "spanID": "00000000000000a1", "operationName": "POST /orders", "processID": "p1", "references": [] },
-                { "spanID": "00000000000000b2", "operationName": "POST /charges", "processID": "p1",
-                  "references": [{ "refType": "CHILD_OF", "spanID": "00000000000000a1" }],
-                  "tags": [{ "key": "span.kind", "value": "client" }, { "key": "peer.service", "value": "Payment-service" }] },
-                { "spanID": "00000000000000c3", "operationName": "POST /charges", "processID": "p2",
-                  "references": [{ "refType": "CHILD_OF", "spanID": "00000000000000b2" }],
-                  "tags": [{ "key": "span.kind", "value": "server" }, { "key": "http.response.status_code", "value": 201 }] }
-            ],
-            "processes": { "p1": { "serviceName": "Order-service" }, "p2": { "serviceName": "Payment-service" } }
-        });
-        let parsed = JaegerTrace::deserialize(&trace).unwrap();
-        let shape = parsed.shape().unwrap();
-        assert_eq!(shape.spans[1].parent, Some(0xa1));
-        assert_eq!(shape.spans[1].calls.as_deref(), Some("Payment-service"));
-        assert_eq!(shape.spans[2].service, "Payment-service");
-        assert_eq!(shape.spans[2].calls, None);
-        assert_eq!(check_complete(&trace), Ok(()));
-        let mut orphan = trace.clone();
-        orphan["spans"].as_array_mut().unwrap().remove(1);
-        assert!(check_complete(&orphan).unwrap_err().contains("parent 00000000000000b2"));
+    fn instants_become_wall_clock_time_before_and_after_the_reading() {
+        let clock = Clock { instant: Instant::now(), micros: 1_764_000_000_000_000 };
+        assert_eq!(clock.micros(clock.instant + Duration::from_millis(1_500)), 1_764_000_001_500_000);
+        assert_eq!(clock.micros(clock.instant - Duration::from_micros(250)), 1_763_999_999_999_750);
     }
 }

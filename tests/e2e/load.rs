@@ -89,7 +89,6 @@ fn load_verifies_that_every_trace_spans_all_five_services() {
     for name in ["Order-service", "Payment-service", "Inventory-service", "Shipping-service", "Notification-service"] {
         assert!(services.contains(name), "{name} missing from {services:?}");
     }
-    assert_eq!(obsdemo::load::verify::check_complete(&trace), Ok(()));
     let ids: std::collections::BTreeSet<&str> = spans.iter().map(|s| s["spanID"].as_str().unwrap()).collect();
     for s in spans {
         for r in s["references"].as_array().unwrap() {
