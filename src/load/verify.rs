@@ -393,8 +393,8 @@ fn micros(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Traces one Jaeger search may return. Jaeger's memory store refuses a limit at or
-/// above its `max_traces`; a slice whose answer is full is split in two and asked again.
+/// Traces one Jaeger search may return, so no answer is huge; a slice whose answer is
+/// full may have been cut short, so it is split in two and asked again.
 const SEARCH_LIMIT: usize = 5_000;
 
 /// Every trace of the run, by trace id. Asks in 10-second slices, halving any slice
