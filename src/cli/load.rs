@@ -23,7 +23,7 @@ use crate::load::verify::{self, CheckProgress, TraceQuery};
 use crate::load::{self as generator, LoadOptions};
 use crate::runtime::CancellationToken;
 use crate::services::config::ServicesFile;
-use crate::stack::{HumanDuration, StatePaths};
+use crate::stack::{HumanDuration, JaegerStorage, StatePaths};
 use crate::supervisor::state::StackState;
 
 /// The recorded endpoints of Jaeger's HTTP and gRPC query APIs.
@@ -195,9 +195,14 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     let (sink, by_id) = match &jaeger {
         Some((jaeger, service)) => {
             // Only the demo services tag their spans with the run id, so only their
-            // traces can be found by it.
-            let tagged =
-                args.url.is_none().then(|| verify::RunTag { service: service.clone(), run_id: options.run_id.clone() });
+            // traces can be found by it. And only Badger finds them cheaply: Jaeger's
+            // memory store answers each search by scanning every trace it holds, so
+            // there a lookup by id costs it less (60,000 traces at 500 rps: 8.7 s of
+            // Jaeger's CPU by id against 19 s by search; BENCHMARKS.md). The stack
+            // file tells which store; if it cannot be read, the default, Badger.
+            let searchable = global.config().map_or(true, |(config, _)| config.jaeger.storage == JaegerStorage::Badger);
+            let tagged = (args.url.is_none() && searchable)
+                .then(|| verify::RunTag { service: service.clone(), run_id: options.run_id.clone() });
             let (sink, answers) = tokio::sync::mpsc::unbounded_channel();
             let wait = args.verify_timeout.get();
             let delivery = targets.collector_metrics.clone().map(Delivery::new);

@@ -154,6 +154,21 @@ fn a_jaeger_that_falls_behind_is_asked_only_for_traces_it_has_written() {
 }
 
 #[test]
+fn with_jaeger_in_memory_the_check_looks_each_trace_up_by_id_instead_of_searching() {
+    // The memory store answers a search by scanning every trace it holds, so there a
+    // lookup by id is the cheaper way to ask.
+    require(&["jaeger", "collector"]);
+    let stack = TestStack::with_config("[jaeger]\nstorage = \"memory\"\n");
+    stack.up(&["--without", "prometheus"]);
+    let (code, report) = load(&stack, &["--rps", "20", "--duration", "3s", "--mix", "create=1"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["verification"]["complete"], 60, "{report:#}");
+    let reads = jaeger_trace_reads(&stack);
+    assert_eq!(reads.searches, 0.0, "{reads:?}");
+    assert!((60.0..=70.0).contains(&reads.found) && reads.missing <= 5.0, "{reads:?}");
+}
+
+#[test]
 fn configured_error_rate_shows_as_error_spans_and_in_the_report() {
     require(&["jaeger", "collector"]);
     let stack = TestStack::new();
