@@ -29,9 +29,9 @@ pub struct JaegerGrpc {
 }
 
 impl JaegerGrpc {
-    /// Where it is.
-    pub fn url(&self) -> &str {
-        &self.url
+    /// The error of a call to it that failed for `why`.
+    pub fn failed(&self, why: impl ToString) -> LoadError {
+        LoadError::Jaeger { url: self.url.clone(), why: why.to_string() }
     }
 
     /// Jaeger's query API at `url` (`http://127.0.0.1:16685`); each call ends within
@@ -82,16 +82,15 @@ impl JaegerGrpc {
     where
         M: prost::Message + Send + Sync + 'static,
     {
-        let failed = |why: String| LoadError::Jaeger { url: self.url.clone(), why };
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-        grpc.ready().await.map_err(|e| Failed(failed(e.to_string())))?;
+        grpc.ready().await.map_err(|e| Failed(self.failed(e)))?;
         let path = axum::http::uri::PathAndQuery::from_static(method);
         let codec = ProstCodec::<M, SpansResponseChunk>::default();
         let answer = grpc.server_streaming(tonic::Request::new(request), path, codec).await;
         let mut stream = match answer {
             Ok(answer) => answer.into_inner(),
             Err(status) if status.code() == tonic::Code::NotFound => return Err(NotFound),
-            Err(status) => return Err(Failed(failed(status.to_string()))),
+            Err(status) => return Err(Failed(self.failed(status))),
         };
         let mut traces: HashMap<u128, Trace> = HashMap::new();
         for chunk in 1.. {
@@ -103,7 +102,7 @@ impl JaegerGrpc {
                 }
                 Ok(None) => break,
                 Err(status) if status.code() == tonic::Code::NotFound => return Err(NotFound),
-                Err(status) => return Err(Failed(failed(status.to_string()))),
+                Err(status) => return Err(Failed(self.failed(status))),
             }
             // A search answers with thousands of chunks (10 spans each), often ready at
             // once: decoding them without a pause would hold a runtime worker for

@@ -97,12 +97,11 @@ pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result
         }
         let done = complete >= expected || started.elapsed() >= wait;
         if done {
-            let ratio = if expected == 0 { 1.0 } else { (complete as f64 / expected as f64).min(1.0) };
             return Ok(Verification {
                 expected,
                 found: traces.len() as u64,
                 complete,
-                complete_ratio: ratio,
+                complete_ratio: complete_ratio(complete, expected),
                 waited_s: started.elapsed().as_secs_f64(),
                 jaeger_had_all_s: None,
                 incomplete_examples,
@@ -110,6 +109,11 @@ pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// `complete / expected`, capped at 1; 1 when nothing was expected.
+fn complete_ratio(complete: u64, expected: u64) -> f64 {
+    if expected == 0 { 1.0 } else { (complete as f64 / expected as f64).min(1.0) }
 }
 
 /// How old an answered request is before its trace is asked for, when the
@@ -293,7 +297,7 @@ pub async fn verify_ids(
         expected,
         found: found.len() as u64,
         complete,
-        complete_ratio: if expected == 0 { 1.0 } else { (complete as f64 / expected as f64).min(1.0) },
+        complete_ratio: complete_ratio(complete, expected),
         waited_s: closed_at.map_or(0.0, |c| c.elapsed().as_secs_f64()),
         jaeger_had_all_s: closed_at
             .zip(had_all_at)
@@ -342,7 +346,7 @@ async fn read(jaeger: &JaegerGrpc, window: &mut Window, ready: &[u128]) -> Resul
     let checked = tokio::task::spawn_blocking(move || {
         traces.into_iter().filter(|(id, _)| ready.contains(id)).map(|(id, trace)| (id, trace.check())).collect()
     });
-    checked.await.map_err(|e| LoadError::Jaeger { url: jaeger.url().to_owned(), why: e.to_string() })
+    checked.await.map_err(|e| jaeger.failed(e))
 }
 
 /// A trace's check: complete, or why not.
@@ -361,7 +365,7 @@ async fn get_each(jaeger: &JaegerGrpc, ids: &[u128]) -> Result<HashMap<u128, Tra
             lookups.spawn(async move { jaeger.get(id).await.map(|trace| trace.map(|t| (id, t))) });
         }
         let Some(done) = lookups.join_next().await else { break };
-        let done = done.map_err(|e| LoadError::Jaeger { url: jaeger.url().to_owned(), why: e.to_string() })?;
+        let done = done.map_err(|e| jaeger.failed(e))?;
         traces.extend(done?);
     }
     Ok(traces)

@@ -17,8 +17,9 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
+use tonic_prost::ProstDecoder;
 
 use encode::EncodedResource;
 use retry::Backoff;
@@ -95,7 +96,8 @@ impl SpanExporter for OtlpExporter {
     }
 }
 
-/// The export's gRPC codec: sends a request already encoded, reads the answer.
+/// The export's gRPC codec: sends a request already encoded, reads the answer as
+/// tonic-prost does.
 #[derive(Clone, Copy, Debug, Default)]
 struct Encoded;
 
@@ -103,14 +105,14 @@ impl Codec for Encoded {
     type Encode = Bytes;
     type Decode = ExportTraceServiceResponse;
     type Encoder = Encoded;
-    type Decoder = Encoded;
+    type Decoder = ProstDecoder<ExportTraceServiceResponse>;
 
     fn encoder(&mut self) -> Self::Encoder {
         Encoded
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        Encoded
+        ProstDecoder::default()
     }
 }
 
@@ -121,15 +123,6 @@ impl Encoder for Encoded {
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
         dst.put_slice(&item);
         Ok(())
-    }
-}
-
-impl Decoder for Encoded {
-    type Item = ExportTraceServiceResponse;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
-        prost::Message::decode(src).map(Some).map_err(|e| Status::internal(e.to_string()))
     }
 }
 
