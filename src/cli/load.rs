@@ -19,7 +19,7 @@ use crate::load::jaeger_grpc::JaegerGrpc;
 use crate::load::report::{self, Gates, LoadReport};
 use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
-use crate::load::verify::{self, CheckProgress, TraceQuery};
+use crate::load::verify::{self, CheckProgress, ExportDelay};
 use crate::load::{self as generator, LoadOptions};
 use crate::runtime::CancellationToken;
 use crate::services::config::ServicesFile;
@@ -42,6 +42,8 @@ const COLLECTOR_METRICS: &str = "collector.metrics";
   obsdemo load --rps 200 --duration 1m --max-p99 250ms --max-error-rate 1%
   obsdemo load --concurrency 32 --duration 10s   closed loop: as fast as 32 connections go
   obsdemo load --url http://127.0.0.1:9000/ --mix get=1 --rps 1000 --json
+  obsdemo load --url http://127.0.0.1:8101/orders --mix post=1 --verify
+                                                 your own traced service: every trace whole?
 
 Exit code 0 when every gate passes (--max-p99, --max-error-rate, and --min-complete
 when verifying), 1 otherwise.")]
@@ -70,7 +72,9 @@ pub struct LoadArgs {
     /// URL), post (POST a small JSON body to the URL).
     #[arg(long, default_value = "create=4,read=1", value_name = "MIX")]
     mix: String,
-    /// Load this URL instead of the running stack's Order-service (no trace check unless --verify).
+    /// Load this URL instead of the running stack's Order-service (no trace check unless
+    /// --verify; then each request starts its trace with a W3C `traceparent`, so that
+    /// any server traced with OpenTelemetry can be checked).
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Check in Jaeger that every request's trace arrived complete (default with the demo services).
@@ -161,6 +165,9 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         }
     };
     let verify = !args.no_verify && (args.url.is_none() || args.verify);
+    // The demo services name each request's trace in their answer; another server's
+    // trace is started by the request itself, so its id is known all the same.
+    let start_traces = verify && args.url.is_some();
     let (pacing, connections) = match args.concurrency {
         Some(c) => (Pacing::Closed, c.max(1)),
         None => (Pacing::Rate(args.rps), args.connections.max(1)),
@@ -174,26 +181,24 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         timeout: args.timeout.get(),
         mix,
         run_id: format!("run-{}", crate::stack::paths::random_token(10)),
+        start_traces,
     };
 
-    let jaeger = match (verify, &targets.jaeger_url, &targets.jaeger_grpc, &first_service) {
+    let jaeger = match (verify, &targets.jaeger_url, &targets.jaeger_grpc) {
         (false, ..) => None,
-        (true, _, Some(grpc), Some(service)) => {
-            Some((JaegerGrpc::new(grpc, Duration::from_secs(60)).map_err(Error::from)?, service.clone()))
-        }
-        (true, None, _, _) => {
+        (true, _, Some(grpc)) => Some(JaegerGrpc::new(grpc, Duration::from_secs(60)).map_err(Error::from)?),
+        (true, None, _) => {
             anyhow::bail!("cannot verify traces: Jaeger is not running in this stack (use --no-verify)")
         }
-        (true, _, _, None) => anyhow::bail!("cannot verify traces: no Order-service in this stack (use --no-verify)"),
-        (true, Some(_), None, _) => anyhow::bail!(
+        (true, Some(_), None) => anyhow::bail!(
             "cannot verify traces: this stack recorded no gRPC query endpoint for Jaeger (an older obsdemo started \
              it); restart it with `obsdemo down` and `obsdemo up`, or use --no-verify"
         ),
     };
     // Traces are checked while the load runs, as their requests are answered.
     let (progress_tx, mut progress) = tokio::sync::watch::channel(CheckProgress::default());
-    let (sink, by_id) = match &jaeger {
-        Some((jaeger, service)) => {
+    let (sink, check) = match &jaeger {
+        Some(jaeger) => {
             // Only the demo services tag their spans with the run id, so only their
             // traces can be found by it. And only Badger finds them cheaply: Jaeger's
             // memory store answers each search by scanning every trace it holds, so
@@ -201,12 +206,18 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
             // Jaeger's CPU by id against 19 s by search; BENCHMARKS.md). The stack
             // file tells which store; if it cannot be read, the default, Badger.
             let searchable = global.config().map_or(true, |(config, _)| config.jaeger.storage == JaegerStorage::Badger);
-            let tagged = (args.url.is_none() && searchable)
-                .then(|| verify::RunTag { service: service.clone(), run_id: options.run_id.clone() });
+            let tagged = first_service
+                .filter(|_| args.url.is_none() && searchable)
+                .map(|service| verify::RunTag { service, run_id: options.run_id.clone() });
+            // Another server's SDK may hold its spans for its batch delay before export.
+            let export_delay = match args.url {
+                None => ExportDelay::DEMO_SERVICES,
+                Some(_) => ExportDelay::sdk_default(std::env::var("OTEL_BSP_SCHEDULE_DELAY").ok().as_deref()),
+            };
             let (sink, answers) = tokio::sync::mpsc::unbounded_channel();
             let wait = args.verify_timeout.get();
             let delivery = targets.collector_metrics.clone().map(Delivery::new);
-            let check = verify::verify_ids(jaeger.clone(), tagged, answers, delivery, wait, progress_tx);
+            let check = verify::verify_ids(jaeger.clone(), tagged, answers, delivery, export_delay, wait, progress_tx);
             (Some(sink), Some(tokio::spawn(check)))
         }
         None => (None, None),
@@ -228,36 +239,20 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     .map_err(Error::from)?;
     bar.finish_and_clear();
 
-    let verification = match (jaeger, by_id) {
-        (Some((jaeger, service)), Some(by_id)) => {
+    let verification = match check {
+        Some(mut check) => {
             let spinner = progress_bar(Duration::ZERO, args.json);
             spinner.set_message(format!("waiting for {} traces in Jaeger", recorder.answers()));
-            let mut by_id = by_id;
             let finished = loop {
                 tokio::select! {
-                    finished = &mut by_id => break finished,
+                    finished = &mut check => break finished,
                     Ok(()) = progress.changed() => spinner.set_message(check_message(&progress.borrow())),
                 }
             };
-            let by_id = finished.map_err(|e| anyhow::anyhow!("the trace check stopped: {e}"))?.map_err(Error::from)?;
-            // A server that names no trace in its answers (not one of the demo
-            // services) leaves the ids unknown: search for the run's tag instead.
-            let v = if by_id.expected >= recorder.answers() {
-                by_id
-            } else {
-                let query = TraceQuery {
-                    jaeger,
-                    service,
-                    run_id: summary.run_id.clone(),
-                    from: summary.started_at,
-                    to: summary.finished_at,
-                };
-                verify::verify(&query, recorder.answers(), args.verify_timeout.get()).await.map_err(Error::from)?
-            };
             spinner.finish_and_clear();
-            Some(v)
+            Some(finished.map_err(|e| anyhow::anyhow!("the trace check stopped: {e}"))?.map_err(Error::from)?)
         }
-        _ => None,
+        None => None,
     };
     let gates = Gates {
         max_p99: args.max_p99.map(HumanDuration::get),
@@ -270,11 +265,25 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     } else {
         print_report(&report);
     }
+    if report.verification.as_ref().is_some_and(|v| v.found == 0 && v.expected > 0) {
+        eprintln!("{}", nothing_found_hint(start_traces));
+    }
     Ok(match (report.interrupted, report.passed) {
         (true, _) => Code::Interrupted,
         (false, true) => Code::Success,
         (false, false) => Code::Failure,
     })
+}
+
+/// What to look at when not one trace of the run reached Jaeger.
+fn nothing_found_hint(started_traces: bool) -> String {
+    let why = if started_traces {
+        "each request started its trace with a W3C `traceparent`: the server must continue it (OpenTelemetry's \
+         SDKs do by default) and export its spans to this stack (`obsdemo run` sets OTEL_EXPORTER_OTLP_ENDPOINT)"
+    } else {
+        "the demo services' spans did not arrive"
+    };
+    format!("{} no trace of the run reached Jaeger; {why}. `obsdemo doctor` checks each hop.", style::warn("hint:"))
 }
 
 /// The spinner's line while traces are checked.

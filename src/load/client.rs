@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 use super::http1::{self, Chunk, Framing};
 use super::scenario::PlannedRequest;
+use super::trace_context::Caller;
 
 /// What happened to one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,9 +80,10 @@ impl Connection {
         Self { addr, headers, stream: None, inbox: BytesMut::with_capacity(READ_SIZE), outbox: Vec::new() }
     }
 
-    /// Sends `req`, waiting at most `timeout` for the whole exchange.
-    pub async fn send(&mut self, req: &PlannedRequest, timeout: Duration) -> Outcome {
-        match tokio::time::timeout(timeout, self.exchange(req)).await {
+    /// Sends `req`, starting the trace `trace` when given, waiting at most `timeout`
+    /// for the whole exchange.
+    pub async fn send(&mut self, req: &PlannedRequest, trace: Option<Caller>, timeout: Duration) -> Outcome {
+        match tokio::time::timeout(timeout, self.exchange(req, trace)).await {
             Ok(Ok(answer)) => Outcome::Answered(answer),
             Ok(Err(kind)) => {
                 self.stream = None;
@@ -95,9 +97,9 @@ impl Connection {
         }
     }
 
-    async fn exchange(&mut self, req: &PlannedRequest) -> Result<Answer, Failure> {
+    async fn exchange(&mut self, req: &PlannedRequest, trace: Option<Caller>) -> Result<Answer, Failure> {
         let body = req.body.as_deref();
-        http1::encode_request(&mut self.outbox, req.method, &req.path, &self.headers, body).map_err(|_| "io")?;
+        http1::encode_request(&mut self.outbox, req.method, &req.path, &self.headers, trace, body).map_err(|_| "io")?;
         let reused = self.stream.as_ref().is_some_and(is_idle_and_open);
         if !reused {
             self.stream = None;

@@ -9,6 +9,7 @@
 
 use std::io::Write;
 
+use super::trace_context::Caller;
 use crate::services::tracing_http::TRACE_RESPONSE_HEADER;
 
 /// The answer is not HTTP/1.x as RFC 9112 allows it.
@@ -61,13 +62,15 @@ pub fn header_block<'a>(authority: &'a str, extra: impl IntoIterator<Item = (&'a
     block
 }
 
-/// Writes a request into `out` (cleared first): `headers` is a [`header_block`]; a
-/// body is sent as JSON. A path with spaces or control characters cannot be sent.
+/// Writes a request into `out` (cleared first): `headers` is a [`header_block`],
+/// followed by a `traceparent` when the request starts a trace; a body is sent as
+/// JSON. A path with spaces or control characters cannot be sent.
 pub fn encode_request(
     out: &mut Vec<u8>,
     method: &str,
     path: &str,
     headers: &[u8],
+    trace: Option<Caller>,
     body: Option<&[u8]>,
 ) -> Result<(), Malformed> {
     if path.is_empty() || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -79,6 +82,9 @@ pub fn encode_request(
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     out.extend_from_slice(headers);
+    if let Some(caller) = trace {
+        caller.write_header(out);
+    }
     if let Some(body) = body {
         write!(out, "content-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len()).expect("Vec grows");
         out.extend_from_slice(body);
@@ -232,13 +238,19 @@ mod tests {
         let headers = header_block("127.0.0.1:8001", [("x-run", "r1"), ("bad name", "x"), ("x-evil", "a\r\nb")]);
         assert_eq!(headers, b"host: 127.0.0.1:8001\r\nx-run: r1\r\n");
         let mut out = Vec::new();
-        encode_request(&mut out, "GET", "/orders/7", &headers, None).unwrap();
+        encode_request(&mut out, "GET", "/orders/7", &headers, None, None).unwrap();
         assert_eq!(out, b"GET /orders/7 HTTP/1.1\r\nhost: 127.0.0.1:8001\r\nx-run: r1\r\n\r\n");
-        encode_request(&mut out, "POST", "/orders", &headers, Some(b"{}")).unwrap();
+        encode_request(&mut out, "POST", "/orders", &headers, None, Some(b"{}")).unwrap();
         let expected = "POST /orders HTTP/1.1\r\nhost: 127.0.0.1:8001\r\nx-run: r1\r\n\
                         content-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
         assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
-        assert_eq!(encode_request(&mut out, "GET", "/a b", &headers, None), Err(Malformed));
+        assert_eq!(encode_request(&mut out, "GET", "/a b", &headers, None, None), Err(Malformed));
+        // A request that starts a trace carries it after the fixed headers.
+        let caller = Caller { trace: 0xab, span: 0xcd };
+        encode_request(&mut out, "GET", "/", &headers, Some(caller), None).unwrap();
+        let expected = "GET / HTTP/1.1\r\nhost: 127.0.0.1:8001\r\nx-run: r1\r\n\
+                        traceparent: 00-000000000000000000000000000000ab-00000000000000cd-01\r\n\r\n";
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
     }
 
     #[test]

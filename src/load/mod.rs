@@ -8,6 +8,8 @@
 //! - [`report`]: the report and its pass/fail gates.
 //! - [`verify`]: finding the run's traces in Jaeger and checking each is complete
 //!   ([`completeness`]), over Jaeger's gRPC query API ([`jaeger_grpc`]).
+//! - [`trace_context`]: the `traceparent` that starts each request's trace, for servers
+//!   that do not name their trace in the answer.
 //! - [`delivery`]: how far the Collector has delivered spans, so the check asks Jaeger
 //!   only for traces it has.
 //!
@@ -24,6 +26,7 @@ pub mod report;
 pub mod scenario;
 pub mod schedule;
 pub mod stats;
+pub mod trace_context;
 pub mod verify;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +41,7 @@ use client::{Connection, Outcome};
 use scenario::{CreatedOrders, Mix, Operation};
 use schedule::{Pacing, Schedule};
 use stats::Recorder;
+use trace_context::Caller;
 
 /// A load run or its verification that could not happen.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,9 @@ pub struct LoadOptions {
     pub mix: Mix,
     /// Sent as a header on every request, so the run's traces can be found.
     pub run_id: String,
+    /// Start each request's trace with a `traceparent` ([`trace_context`]), so that its
+    /// id is known even when the server does not name it in its answer.
+    pub start_traces: bool,
 }
 
 /// What the run was, for the report.
@@ -143,11 +150,15 @@ pub struct Progress {
 /// (for [`verify::verify_ids`], which checks them while the load runs).
 pub type TraceSink = tokio::sync::mpsc::UnboundedSender<Answered>;
 
-/// A request whose answer named its trace (`traceresponse`).
+/// An answered request whose trace is known: the answer named it (`traceresponse`),
+/// or the request started it ([`LoadOptions::start_traces`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Answered {
     /// The trace id.
     pub trace: u128,
+    /// When the request started the trace: the parent span id it sent, which the
+    /// trace's root span names and no span in the trace has.
+    pub caller: Option<u64>,
     /// When the request went out: its trace's first span starts after this.
     pub sent: Instant,
     /// When its answer came.
@@ -165,6 +176,7 @@ struct Shared {
     addr: std::net::SocketAddr,
     authority: String,
     headers: Vec<(String, String)>,
+    start_traces: bool,
     stop: CancellationToken,
     traces: Option<TraceSink>,
 }
@@ -215,6 +227,7 @@ pub async fn run(
         addr,
         authority: format!("{host}:{port}"),
         headers: vec![(RUN_ID_HEADER.to_owned(), options.run_id.clone())],
+        start_traces: options.start_traces,
         stop: stop.clone(),
         traces,
     });
@@ -311,8 +324,9 @@ async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
         }
         let op = shared.mix.pick();
         let req = scenario::request(op, &shared.created, &shared.base_path);
+        let caller = shared.start_traces.then(Caller::random);
         let sent = Instant::now();
-        let outcome = conn.send(&req, shared.timeout).await;
+        let outcome = conn.send(&req, caller, shared.timeout).await;
         let latency = sent.elapsed();
         let mut r = recorder.lock().expect("recorder lock is never poisoned");
         if let Pacing::Rate(_) = shared.schedule.pacing {
@@ -321,8 +335,11 @@ async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
         match outcome {
             Outcome::Answered(answer) => {
                 r.answered(answer.status, latency);
-                if let (Some(sink), Some(id)) = (&shared.traces, answer.trace_id) {
-                    let _ = sink.send(Answered { trace: id, sent, at: Instant::now() });
+                // The trace the answer names wins over the one the request started: a
+                // server that did not continue the trace made its own.
+                if let (Some(sink), Some(trace)) = (&shared.traces, answer.trace_id.or(caller.map(|c| c.trace))) {
+                    let caller = caller.filter(|c| c.trace == trace).map(|c| c.span);
+                    let _ = sink.send(Answered { trace, caller, sent, at: Instant::now() });
                 }
                 if req.operation == Operation::CreateOrder
                     && (200..300).contains(&answer.status)

@@ -1,12 +1,12 @@
 //! Proof that a run's traces arrived, and complete ([`super::completeness`]).
 //!
-//! Against the demo services (and any server that answers with `traceresponse`) the
-//! client knows each request's trace id, so [`verify_ids`] checks traces while the
-//! load still runs: each once the Collector's counters say its spans reached Jaeger
-//! ([`Delivery`]), again only while it is missing or incomplete; it reads them over
-//! Jaeger's gRPC query API ([`JaegerGrpc`]). The verdict comes as soon as Jaeger has
-//! written the run's last spans, however long the run. For other servers [`verify`]
-//! searches Jaeger for the run id's tag.
+//! The client knows each request's trace id: the demo services (and any server that
+//! answers with `traceresponse`) name it, and for other servers the request starts
+//! the trace itself ([`super::trace_context`]). So [`verify_ids`] checks traces while
+//! the load still runs: each once the Collector's counters say its spans reached
+//! Jaeger ([`Delivery`]), again only while it is missing or incomplete; it reads them
+//! over Jaeger's gRPC query API ([`JaegerGrpc`]). The verdict comes as soon as Jaeger
+//! has written the run's last spans, however long the run.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -57,72 +57,46 @@ pub struct CheckProgress {
     pub behind: Option<Duration>,
 }
 
-/// Where and what to look for.
-#[derive(Clone, Debug)]
-pub struct TraceQuery {
-    /// Jaeger's query API.
-    pub jaeger: JaegerGrpc,
-    /// The first service's `service.name`.
-    pub service: String,
-    /// The run id its spans carry.
-    pub run_id: String,
-    /// When the run started.
-    pub from: SystemTime,
-    /// When the last request finished.
-    pub to: SystemTime,
-}
-
-/// Polls Jaeger until `expected` complete traces of the run are there, or `wait`
-/// passes; then reports what it found.
-pub async fn verify(query: &TraceQuery, expected: u64, wait: Duration) -> Result<Verification, LoadError> {
-    let started = std::time::Instant::now();
-    loop {
-        let traces = match fetch(query).await {
-            Ok(traces) => traces,
-            // Jaeger restarting is not a verdict, until the wait is over.
-            Err(e) if started.elapsed() >= wait => return Err(e),
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-        };
-        let mut complete = 0;
-        let mut incomplete_examples = Vec::new();
-        for (id, trace) in &traces {
-            match trace.check() {
-                Ok(()) => complete += 1,
-                Err(why) if incomplete_examples.len() < 5 => incomplete_examples.push(format!("{id:032x}: {why}")),
-                Err(_) => {}
-            }
-        }
-        let done = complete >= expected || started.elapsed() >= wait;
-        if done {
-            return Ok(Verification {
-                expected,
-                found: traces.len() as u64,
-                complete,
-                complete_ratio: complete_ratio(complete, expected),
-                waited_s: started.elapsed().as_secs_f64(),
-                jaeger_had_all_s: None,
-                incomplete_examples,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 /// `complete / expected`, capped at 1; 1 when nothing was expected.
 fn complete_ratio(complete: u64, expected: u64) -> f64 {
     if expected == 0 { 1.0 } else { (complete as f64 / expected as f64).min(1.0) }
 }
 
-/// How old an answered request is before its trace is asked for, when the
-/// Collector's counters cannot say whether its spans reached Jaeger: the services
-/// export every 500 ms and the Collector flushes every 200 ms.
-const SETTLE: Duration = Duration::from_millis(1_000);
-/// How long after a request is answered its last spans reach the Collector: the
-/// services' export interval, and the export itself.
-const EXPORTED: Duration = EXPORT_EVERY.saturating_add(Duration::from_millis(250));
+/// How long the servers under load may hold a span before they export it: the demo
+/// services export every [`EXPORT_EVERY`]; other servers are given the OpenTelemetry
+/// SDKs' default batch delay ([`ExportDelay::sdk_default`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportDelay(pub Duration);
+
+impl ExportDelay {
+    /// The demo services' export interval.
+    pub const DEMO_SERVICES: Self = Self(EXPORT_EVERY);
+
+    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) when set, as the SDKs read it, else its
+    /// default, 5 s (open-telemetry/opentelemetry-specification
+    /// `specification/configuration/sdk-environment-variables.md`, Batch Span Processor).
+    pub fn sdk_default(env: Option<&str>) -> Self {
+        let ms = env.and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(5_000);
+        Self(Duration::from_millis(ms))
+    }
+
+    /// How long after a request is answered its last spans reach the Collector: the
+    /// delay, and the export itself.
+    fn exported(self) -> Duration {
+        self.0.saturating_add(Duration::from_millis(250))
+    }
+
+    /// How old an answered request is before its trace is asked for, when the
+    /// Collector's counters cannot say whether its spans reached Jaeger: the
+    /// Collector flushes its queue every 200 ms.
+    fn settle(self) -> Duration {
+        self.exported().saturating_add(COLLECTOR_FLUSH)
+    }
+}
+
+/// The Collector's batches wait at most this long (`flush_timeout` in
+/// `templates/otelcol.yaml.j2`), and a little more for the write.
+const COLLECTOR_FLUSH: Duration = Duration::from_millis(250);
 /// How long a missing or incomplete trace waits before it is asked for again.
 const RECHECK: Duration = Duration::from_millis(500);
 /// The most traces asked for in one round.
@@ -148,9 +122,10 @@ pub struct RunTag {
 /// sender is gone.
 ///
 /// With `delivery` (the Collector's counters, when the services send through it), a
-/// trace is first asked for once everything the Collector had accepted [`EXPORTED`]
-/// after its request was answered has reached Jaeger, so a Jaeger that is behind is
-/// never asked for what it has not written yet. Without, [`SETTLE`] after the answer.
+/// trace is first asked for once everything the Collector had accepted `export_delay`
+/// (and the export) after its request was answered has reached Jaeger, so a Jaeger
+/// that is behind is never asked for what it has not written yet. Without, a moment
+/// longer after the answer, by the clock.
 ///
 /// With `tagged`, each round first searches the run's traces by start time, from the
 /// earliest request of the round to its latest answer ([`read`]): for Jaeger that is
@@ -161,10 +136,13 @@ pub async fn verify_ids(
     tagged: Option<RunTag>,
     mut answers: UnboundedReceiver<Answered>,
     mut delivery: Option<Delivery>,
+    export_delay: ExportDelay,
     wait: Duration,
     progress: tokio::sync::watch::Sender<CheckProgress>,
 ) -> Result<Verification, LoadError> {
     let mut window = Window { tagged, clock: Clock::now(), searched_to: 0, unread: HashMap::new() };
+    // The traces the load started: the span id each one's root names as its parent.
+    let mut callers: HashMap<u128, u64> = HashMap::new();
     // Each trace id, by when it is next asked for.
     let mut due: BinaryHeap<Reverse<(Instant, u128)>> = BinaryHeap::new();
     let (mut expected, mut complete) = (0u64, 0u64);
@@ -182,13 +160,17 @@ pub async fn verify_ids(
     let mut unreachable: Option<LoadError> = None;
     // Takes in one answered request. Each trace is asked for once the moment it is
     // keyed by has been delivered (or, without the counters, has passed).
-    let first_wait = if delivery.is_some() { EXPORTED } else { SETTLE };
+    let first_wait = if delivery.is_some() { export_delay.exported() } else { export_delay.settle() };
     let admit = |due: &mut BinaryHeap<Reverse<(Instant, u128)>>,
                  window: &mut Window,
+                 callers: &mut HashMap<u128, u64>,
                  expected: &mut u64,
                  last_due: &mut Option<Instant>,
                  answer: Answered| {
         *expected += 1;
+        if let Some(caller) = answer.caller {
+            callers.insert(answer.trace, caller);
+        }
         let at = answer.at + first_wait;
         *last_due = Some(last_due.map_or(at, |last| last.max(at)));
         window.unread.insert(answer.trace, (answer.sent, answer.at));
@@ -197,7 +179,7 @@ pub async fn verify_ids(
     loop {
         loop {
             match answers.try_recv() {
-                Ok(answer) => admit(&mut due, &mut window, &mut expected, &mut last_due, answer),
+                Ok(answer) => admit(&mut due, &mut window, &mut callers, &mut expected, &mut last_due, answer),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     closed_at.get_or_insert_with(Instant::now);
@@ -218,8 +200,8 @@ pub async fn verify_ids(
         }
         let delivered = match (&delivery, counted) {
             (_, Some(counted)) => counted,
-            // Counters unknown: by the clock, SETTLE after the answer.
-            (Some(_), None) => now.checked_sub(SETTLE - EXPORTED).unwrap_or(now),
+            // Counters unknown: by the clock, as without them.
+            (Some(_), None) => now.checked_sub(COLLECTOR_FLUSH).unwrap_or(now),
             (None, None) => now,
         };
         let behind = delivery.as_ref().map(|_| now.saturating_duration_since(delivered));
@@ -243,7 +225,7 @@ pub async fn verify_ids(
             match closed_at {
                 None => tokio::select! {
                     got = answers.recv() => match got {
-                        Some(answer) => admit(&mut due, &mut window, &mut expected, &mut last_due, answer),
+                        Some(answer) => admit(&mut due, &mut window, &mut callers, &mut expected, &mut last_due, answer),
                         None => closed_at = Some(Instant::now()),
                     },
                     () = tokio::time::sleep_until(next) => {}
@@ -252,7 +234,7 @@ pub async fn verify_ids(
             }
             continue;
         }
-        let mut checked = match read(&jaeger, &mut window, &ready).await {
+        let mut checked = match read(&jaeger, &mut window, &callers, &ready).await {
             Ok(traces) => traces,
             Err(e) => {
                 // Jaeger restarting (or briefly overloaded) is not a verdict: ask again.
@@ -322,7 +304,12 @@ struct Window {
 /// the latest answer (never before the end of the last window, so no trace is read
 /// twice); the rest, and those the window missed (a request sent before the last
 /// window's end and answered after it), are looked up by id.
-async fn read(jaeger: &JaegerGrpc, window: &mut Window, ready: &[u128]) -> Result<HashMap<u128, Checked>, LoadError> {
+async fn read(
+    jaeger: &JaegerGrpc,
+    window: &mut Window,
+    callers: &HashMap<u128, u64>,
+    ready: &[u128],
+) -> Result<HashMap<u128, Checked>, LoadError> {
     let mut traces = HashMap::new();
     let unread: Vec<(Instant, Instant)> = ready.iter().filter_map(|id| window.unread.get(id).copied()).collect();
     let sent = unread.iter().map(|(sent, _)| *sent).min();
@@ -342,9 +329,9 @@ async fn read(jaeger: &JaegerGrpc, window: &mut Window, ready: &[u128]) -> Resul
     }
     // Checking a round's traces takes milliseconds; on a runtime worker that held up
     // the requests due meanwhile (see `report::LATE`).
-    let ready: std::collections::HashSet<u128> = ready.iter().copied().collect();
+    let ready: HashMap<u128, Option<u64>> = ready.iter().map(|id| (*id, callers.get(id).copied())).collect();
     let checked = tokio::task::spawn_blocking(move || {
-        traces.into_iter().filter(|(id, _)| ready.contains(id)).map(|(id, trace)| (id, trace.check())).collect()
+        traces.into_iter().filter_map(|(id, trace)| ready.get(&id).map(|caller| (id, trace.check(*caller)))).collect()
     });
     checked.await.map_err(|e| jaeger.failed(e))
 }
@@ -397,27 +384,9 @@ fn micros(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Traces one Jaeger search may return, so no answer is huge; a slice whose answer is
-/// full may have been cut short, so it is split in two and asked again.
+/// Traces one Jaeger search may return, so no answer is huge. A round asks for at most
+/// [`PER_ROUND`]; one its window's answer left out is looked up by id.
 const SEARCH_LIMIT: usize = 5_000;
-
-/// Every trace of the run, by trace id. Asks in 10-second slices, halving any slice
-/// whose answer reaches the search limit, so no answer is huge and none is cut short.
-async fn fetch(q: &TraceQuery) -> Result<HashMap<u128, Trace>, LoadError> {
-    let (from, to) = (micros(q.from).saturating_sub(1_000_000), micros(q.to) + 5_000_000);
-    let mut slices: Vec<(u64, u64)> = (from..to).step_by(10_000_000).map(|s| (s, (s + 10_000_000).min(to))).collect();
-    let mut traces = HashMap::new();
-    while let Some((start, end)) = slices.pop() {
-        let found = q.jaeger.find(&q.service, (RUN_ID_ATTRIBUTE, &q.run_id), (start, end), SEARCH_LIMIT).await?;
-        if found.len() >= SEARCH_LIMIT && end - start > 1_000 {
-            let mid = start + (end - start) / 2;
-            slices.extend([(start, mid), (mid, end)]);
-            continue;
-        }
-        traces.extend(found);
-    }
-    Ok(traces)
-}
 
 #[cfg(test)]
 mod tests {

@@ -87,12 +87,29 @@ fn django_services_of_the_original_plan_make_one_trace_per_request() {
     let logs = stack.run(&["logs", "Order-service", "-n", "200"]);
     assert!(String::from_utf8_lossy(&logs.stdout).contains("POST /orders"), "{}", describe(&logs));
 
-    // `obsdemo load` drives the user's own service, whatever its HTTP server frames.
+    // `obsdemo load` drives the user's own service, whatever its HTTP server frames, and
+    // proves its traces whole: Django names no trace in its answers, so each request
+    // starts one (`traceparent`), which Django's instrumentation continues.
     let url = format!("http://127.0.0.1:{}/orders", stack.port(8101));
-    let out = stack.run(&["load", "--json", "--url", &url, "--mix", "post=1", "--rps", "20", "--duration", "2s"]);
+    let args = ["load", "--json", "--url", &url, "--mix", "post=1", "--rps", "20", "--duration", "2s", "--verify"];
+    let out = stack.run(&args);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!((report["requests"].as_u64(), report["errors"].as_u64()), (Some(40), Some(0)), "{report:#}");
+    let v = &report["verification"];
+    assert_eq!((v["expected"].as_u64(), v["found"].as_u64(), v["complete"].as_u64()), (Some(40), Some(40), Some(40)));
+    // A server that continues no trace context gets a verdict that says so, not a pass.
+    let untraced = format!("http://127.0.0.1:{}/-/healthy", stack.port(9090));
+    let args = ["load", "--json", "--url", &untraced, "--mix", "get=1", "--rps", "20", "--duration", "1s"];
+    let out = stack.run(&[&args[..], &["--verify", "--verify-timeout", "3s"]].concat());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    assert_eq!(
+        (report["verification"]["expected"].as_u64(), report["verification"]["found"].as_u64()),
+        (Some(20), Some(0))
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no trace of the run reached Jaeger") && stderr.contains("traceparent"), "{stderr}");
 
     // The doctor finds every hop good once the apps have sent spans.
     let out = stack.run(&["doctor", "--json"]);
