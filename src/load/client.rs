@@ -149,6 +149,21 @@ impl Connection {
     }
 }
 
+/// Which of a name's addresses to load: the first that takes a connection, else the
+/// first. `localhost` is `::1` before `127.0.0.1` on Windows and macOS, and a server
+/// bound to `127.0.0.1` (as Django's `runserver 127.0.0.1:8000` is) refuses every
+/// connection to `::1`; a browser or curl tries the next address, and so does this.
+pub async fn reachable(addrs: &[SocketAddr], timeout: Duration) -> Option<SocketAddr> {
+    if addrs.len() > 1 {
+        for addr in addrs {
+            if let Ok(Ok(_)) = tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+                return Some(*addr);
+            }
+        }
+    }
+    addrs.first().copied()
+}
+
 /// Reads the body of an answer framed as `framing`, whose head is already taken.
 async fn body(framing: Framing, stream: &mut TcpStream, inbox: &mut BytesMut) -> Result<Bytes, Failure> {
     Ok(match framing {
@@ -202,4 +217,24 @@ async fn receive(stream: &mut TcpStream, inbox: &mut BytesMut) -> Result<(), Fai
 fn is_idle_and_open(stream: &TcpStream) -> bool {
     let mut probe = [0u8; 1];
     matches!(stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_address_that_takes_a_connection_is_loaded_not_the_first() {
+        // A server on IPv4 loopback only, and its name resolving to IPv6 loopback first.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let v4 = listener.local_addr().unwrap();
+        let v6: SocketAddr = format!("[::1]:{}", v4.port()).parse().unwrap();
+        let timeout = Duration::from_secs(2);
+        assert_eq!(reachable(&[v6, v4], timeout).await, Some(v4));
+        // None takes one: the first, whose failures the run reports.
+        drop(listener);
+        assert_eq!(reachable(&[v6, v4], timeout).await, Some(v6));
+        assert_eq!(reachable(&[v4], timeout).await, Some(v4));
+        assert_eq!(reachable(&[], timeout).await, None);
+    }
 }

@@ -210,11 +210,10 @@ pub async fn run(
     let host = url.host_str().ok_or_else(|| bad("the URL has no host".into()))?.to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
     let unresolved = |why: String| LoadError::Unresolved { host: host.clone(), why };
-    let addr = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| unresolved(e.to_string()))?
-        .next()
-        .ok_or_else(|| unresolved("it has no address".into()))?;
+    let addrs: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| unresolved(e.to_string()))?.collect();
+    let addr =
+        client::reachable(&addrs, options.timeout).await.ok_or_else(|| unresolved("it has no address".into()))?;
 
     let started_at = SystemTime::now();
     let shared = Arc::new(Shared {
