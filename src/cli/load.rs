@@ -42,8 +42,7 @@ const COLLECTOR_METRICS: &str = "collector.metrics";
   obsdemo load --rps 200 --duration 1m --max-p99 250ms --max-error-rate 1%
   obsdemo load --concurrency 32 --duration 10s   closed loop: as fast as 32 connections go
   obsdemo load --url http://127.0.0.1:9000/ --mix get=1 --rps 1000 --json
-  obsdemo load --url http://127.0.0.1:8101/orders --mix post=1 --verify
-                                                 your own traced service: every trace whole?
+  obsdemo load --url http://127.0.0.1:8101/orders --mix post=1 --verify   your own service, its traces checked
 
 Exit code 0 when every gate passes (--max-p99, --max-error-rate, and --min-complete
 when verifying), 1 otherwise.")]
