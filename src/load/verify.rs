@@ -393,6 +393,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn another_servers_export_delay_is_the_sdks_batch_delay() {
+        assert_eq!(ExportDelay::sdk_default(None), ExportDelay(Duration::from_secs(5)));
+        assert_eq!(ExportDelay::sdk_default(Some("1000")), ExportDelay(Duration::from_secs(1)));
+        // What the SDKs would not take either leaves the default.
+        assert_eq!(ExportDelay::sdk_default(Some("1s")), ExportDelay(Duration::from_secs(5)));
+        assert_eq!(ExportDelay::DEMO_SERVICES.settle(), Duration::from_millis(1_000));
+    }
+
+    #[test]
     fn instants_become_wall_clock_time_before_and_after_the_reading() {
         let clock = Clock { instant: Instant::now(), micros: 1_764_000_000_000_000 };
         assert_eq!(clock.micros(clock.instant + Duration::from_millis(1_500)), 1_764_000_001_500_000);
