@@ -72,8 +72,8 @@ pub struct LoadArgs {
     #[arg(long, default_value = "create=4,read=1", value_name = "MIX")]
     mix: String,
     /// Load this URL instead of the running stack's Order-service (no trace check unless
-    /// --verify; then each request starts its trace with a W3C `traceparent`, so that
-    /// any server traced with OpenTelemetry can be checked).
+    /// --verify; then each request starts its trace with a W3C `traceparent`, as the
+    /// service obsdemo-load, so that any server traced with OpenTelemetry can be checked).
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Check in Jaeger that every request's trace arrived complete (default with the demo services).
@@ -127,6 +127,8 @@ struct StackTargets {
     jaeger_grpc: Option<String>,
     /// The Collector's own metrics, when the services send their spans through it.
     collector_metrics: Option<String>,
+    /// Where the services send their spans (the Collector, or Jaeger when direct).
+    otlp: Option<String>,
 }
 
 fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
@@ -143,7 +145,8 @@ fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
     let jaeger_grpc = state.endpoint(JAEGER_QUERY_GRPC).map(str::to_owned);
     let through_collector = state.endpoint(OTLP_GRPC).is_some_and(|url| Some(url) == state.endpoint(COLLECTOR_OTLP));
     let collector_metrics = state.endpoint(COLLECTOR_METRICS).filter(|_| through_collector).map(str::to_owned);
-    Ok(StackTargets { order_url, jaeger_url, jaeger_grpc, collector_metrics })
+    let otlp = state.endpoint(OTLP_GRPC).map(str::to_owned);
+    Ok(StackTargets { order_url, jaeger_url, jaeger_grpc, collector_metrics, otlp })
 }
 
 /// Runs `load`.
@@ -152,7 +155,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     anyhow::ensure!(args.rps > 0.0, "--rps must be above 0");
     let targets = match &args.url {
         Some(_) if !args.verify => {
-            StackTargets { order_url: None, jaeger_url: None, jaeger_grpc: None, collector_metrics: None }
+            StackTargets { order_url: None, jaeger_url: None, jaeger_grpc: None, collector_metrics: None, otlp: None }
         }
         _ => stack_targets(&global.paths()?)?,
     };
@@ -165,8 +168,13 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     };
     let verify = !args.no_verify && (args.url.is_none() || args.verify);
     // The demo services name each request's trace in their answer; another server's
-    // trace is started by the request itself, so its id is known all the same.
-    let start_traces = verify && args.url.is_some();
+    // trace is started by the request itself, so its id is known all the same, and the
+    // load generator's span of it goes where the services send theirs.
+    let start_traces = match (verify && args.url.is_some(), &targets.otlp) {
+        (false, _) => None,
+        (true, Some(otlp)) => Some(otlp.clone()),
+        (true, None) => anyhow::bail!("cannot verify traces: this stack recorded no OTLP endpoint (use --no-verify)"),
+    };
     let (pacing, connections) = match args.concurrency {
         Some(c) => (Pacing::Closed, c.max(1)),
         None => (Pacing::Rate(args.rps), args.connections.max(1)),
@@ -180,7 +188,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
         timeout: args.timeout.get(),
         mix,
         run_id: format!("run-{}", crate::stack::paths::random_token(10)),
-        start_traces,
+        start_traces: start_traces.clone(),
     };
 
     let jaeger = match (verify, &targets.jaeger_url, &targets.jaeger_grpc) {
@@ -264,8 +272,8 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     } else {
         print_report(&report);
     }
-    if report.verification.as_ref().is_some_and(|v| v.found == 0 && v.expected > 0) {
-        eprintln!("{}", nothing_found_hint(start_traces));
+    if report.verification.as_ref().is_some_and(|v| v.complete == 0 && v.expected > 0) {
+        eprintln!("{}", nothing_complete_hint(start_traces.is_some()));
     }
     Ok(match (report.interrupted, report.passed) {
         (true, _) => Code::Interrupted,
@@ -274,15 +282,18 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
     })
 }
 
-/// What to look at when not one trace of the run reached Jaeger.
-fn nothing_found_hint(started_traces: bool) -> String {
+/// What to look at when not one trace of the run is complete.
+fn nothing_complete_hint(started_traces: bool) -> String {
     let why = if started_traces {
         "each request started its trace with a W3C `traceparent`: the server must continue it (OpenTelemetry's \
          SDKs do by default) and export its spans to this stack (`obsdemo run` sets OTEL_EXPORTER_OTLP_ENDPOINT)"
     } else {
         "the demo services' spans did not arrive"
     };
-    format!("{} no trace of the run reached Jaeger; {why}. `obsdemo doctor` checks each hop.", style::warn("hint:"))
+    format!(
+        "{} no trace of the run is complete in Jaeger; {why}. `obsdemo doctor` checks each hop.",
+        style::warn("hint:")
+    )
 }
 
 /// The spinner's line while traces are checked.

@@ -3,10 +3,13 @@
 //! service as its child. So a trace holds a span from every service the request passed
 //! through, however far it got (a declined payment never reaches Shipping).
 //!
-//! A trace the load generator started ([`super::trace_context`]) has a caller outside
-//! it: its root names the caller's span, which is not in the trace, as its parent.
+//! A trace the load generator started ([`super::trace_context`]) has its span as the
+//! root ([`super::client_spans`]), and is complete only with a span of another service
+//! under it: the server that continued the trace.
 
 use std::collections::HashSet;
+
+use super::client_spans::LOAD_SERVICE;
 
 /// A trace as the check sees it, whichever of Jaeger's APIs it came from.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,19 +35,24 @@ pub struct Span {
 }
 
 impl Trace {
-    /// Whether the trace is complete; if not, why. `caller` is the span id of the
-    /// caller that started the trace from outside it, when one did.
-    pub fn check(&self, caller: Option<u64>) -> Result<(), String> {
-        let is_root = |s: &&Span| s.parent.is_none() || s.parent == caller;
-        let roots = self.spans.iter().filter(is_root).count();
-        if roots != 1 {
-            return Err(format!("{roots} root spans, expected 1"));
+    /// Whether the trace is complete; if not, why.
+    pub fn check(&self) -> Result<(), String> {
+        let roots: Vec<&Span> = self.spans.iter().filter(|s| s.parent.is_none()).collect();
+        let [root] = roots[..] else {
+            return Err(format!("{} root spans, expected 1", roots.len()));
+        };
+        if root.service == LOAD_SERVICE
+            && !self.spans.iter().any(|s| s.parent == Some(root.id) && s.service != LOAD_SERVICE)
+        {
+            return Err(format!(
+                "no server span under the request \"{}\": the server continued no trace",
+                root.operation
+            ));
         }
         let ids: HashSet<u64> = self.spans.iter().map(|s| s.id).collect();
         for span in &self.spans {
             if let Some(parent) = span.parent
                 && !ids.contains(&parent)
-                && !is_root(&span)
             {
                 return Err(format!("parent {parent:016x} of \"{}\" ({}) is missing", span.operation, span.service));
             }
@@ -80,7 +88,7 @@ mod tests {
                 span(3, Some(2), "Payment-service", None),
             ],
         };
-        assert_eq!(trace.check(None), Ok(()));
+        assert_eq!(trace.check(), Ok(()));
     }
 
     #[test]
@@ -91,33 +99,25 @@ mod tests {
                 span(2, Some(1), "Order-service", Some("Payment-service")),
             ],
         };
-        assert!(no_callee.check(None).unwrap_err().contains("no span of Payment-service"));
+        assert!(no_callee.check().unwrap_err().contains("no span of Payment-service"));
         let orphan =
             Trace { spans: vec![span(1, None, "Order-service", None), span(3, Some(9), "Payment-service", None)] };
-        assert!(orphan.check(None).unwrap_err().contains("parent 0000000000000009"));
+        assert!(orphan.check().unwrap_err().contains("parent 0000000000000009"));
         let two_roots =
             Trace { spans: vec![span(1, None, "Order-service", None), span(2, None, "Payment-service", None)] };
-        assert!(two_roots.check(None).unwrap_err().contains("2 root spans"));
-        assert!(Trace::default().check(None).unwrap_err().contains("0 root spans"));
+        assert!(two_roots.check().unwrap_err().contains("2 root spans"));
+        assert!(Trace::default().check().unwrap_err().contains("0 root spans"));
     }
 
     #[test]
-    fn a_trace_started_by_a_caller_outside_it_has_the_callers_child_as_root() {
-        let started = |root_parent| Trace {
-            spans: vec![
-                span(1, root_parent, "Order-service", None),
-                span(2, Some(1), "Order-service", Some("Payment-service")),
-                span(3, Some(2), "Payment-service", None),
-            ],
-        };
-        assert_eq!(started(Some(77)).check(Some(77)), Ok(()));
-        assert!(started(Some(77)).check(None).unwrap_err().contains("0 root spans"));
-        assert!(started(Some(77)).check(Some(78)).unwrap_err().contains("0 root spans"));
-        // The server did not continue the caller's trace: its own root still counts.
-        assert_eq!(started(None).check(Some(77)), Ok(()));
-        // Two spans under the caller are two roots, as two spans without a parent are.
-        let mut twice = started(Some(77));
-        twice.spans.push(span(4, Some(77), "Order-service", None));
-        assert!(twice.check(Some(77)).unwrap_err().contains("2 root spans"));
+    fn a_trace_the_load_generator_started_needs_the_servers_span_under_its_own() {
+        let whole = Trace { spans: vec![span(1, None, LOAD_SERVICE, None), span(2, Some(1), "Order-service", None)] };
+        assert_eq!(whole.check(), Ok(()));
+        // The server made a trace of its own, or none: only the request's span is here.
+        let alone = Trace { spans: vec![span(1, None, LOAD_SERVICE, None)] };
+        assert!(alone.check().unwrap_err().contains("the server continued no trace"));
+        // The server's span arrived first: its parent is missing, for now.
+        let early = Trace { spans: vec![span(2, Some(1), "Order-service", None)] };
+        assert!(early.check().unwrap_err().contains("0 root spans"));
     }
 }

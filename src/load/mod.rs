@@ -9,7 +9,8 @@
 //! - [`verify`]: finding the run's traces in Jaeger and checking each is complete
 //!   ([`completeness`]), over Jaeger's gRPC query API ([`jaeger_grpc`]).
 //! - [`trace_context`]: the `traceparent` that starts each request's trace, for servers
-//!   that do not name their trace in the answer.
+//!   that do not name their trace in the answer, and [`client_spans`]: the load
+//!   generator's own span of it.
 //! - [`delivery`]: how far the Collector has delivered spans, so the check asks Jaeger
 //!   only for traces it has.
 //!
@@ -18,6 +19,7 @@
 //! grows while requests fall due with no connection free.
 
 pub mod client;
+pub mod client_spans;
 pub mod completeness;
 pub mod delivery;
 pub mod http1;
@@ -38,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::services::tracing_http::RUN_ID_HEADER;
 use client::{Connection, Outcome};
+use client_spans::{ClientSpans, Ended};
 use scenario::{CreatedOrders, Mix, Operation};
 use schedule::{Pacing, Schedule};
 use stats::Recorder;
@@ -62,6 +65,14 @@ pub enum LoadError {
         /// Why.
         why: String,
     },
+    /// The load generator's spans cannot be sent.
+    #[error("cannot send the load generator's spans to {endpoint}: {why}")]
+    Export {
+        /// The OTLP endpoint.
+        endpoint: String,
+        /// Why.
+        why: String,
+    },
     /// Jaeger could not be asked for the run's traces.
     #[error("cannot query Jaeger at {url}: {why}")]
     Jaeger {
@@ -76,7 +87,7 @@ impl crate::error::HasKind for LoadError {
     fn kind(&self) -> crate::error::ErrorKind {
         match self {
             Self::BadTarget { .. } => crate::error::ErrorKind::InvalidInput,
-            Self::Unresolved { .. } | Self::Jaeger { .. } => crate::error::ErrorKind::Failure,
+            Self::Unresolved { .. } | Self::Jaeger { .. } | Self::Export { .. } => crate::error::ErrorKind::Failure,
         }
     }
 }
@@ -102,8 +113,9 @@ pub struct LoadOptions {
     /// Sent as a header on every request, so the run's traces can be found.
     pub run_id: String,
     /// Start each request's trace with a `traceparent` ([`trace_context`]), so that its
-    /// id is known even when the server does not name it in its answer.
-    pub start_traces: bool,
+    /// id is known even when the server does not name it in its answer, and send the
+    /// load generator's span of it ([`client_spans`]) to this OTLP/gRPC endpoint.
+    pub start_traces: Option<String>,
 }
 
 /// What the run was, for the report.
@@ -156,9 +168,6 @@ pub type TraceSink = tokio::sync::mpsc::UnboundedSender<Answered>;
 pub struct Answered {
     /// The trace id.
     pub trace: u128,
-    /// When the request started the trace: the parent span id it sent, which the
-    /// trace's root span names and no span in the trace has.
-    pub caller: Option<u64>,
     /// When the request went out: its trace's first span starts after this.
     pub sent: Instant,
     /// When its answer came.
@@ -176,7 +185,8 @@ struct Shared {
     addr: std::net::SocketAddr,
     authority: String,
     headers: Vec<(String, String)>,
-    start_traces: bool,
+    /// Set when requests start their traces.
+    client_spans: Option<Arc<ClientSpans>>,
     stop: CancellationToken,
     traces: Option<TraceSink>,
 }
@@ -215,6 +225,13 @@ pub async fn run(
     let addr =
         client::reachable(&addrs, options.timeout).await.ok_or_else(|| unresolved("it has no address".into()))?;
 
+    let client_spans = match &options.start_traces {
+        Some(endpoint) => Some(Arc::new(
+            ClientSpans::new(endpoint, &host, port, &options.run_id)
+                .map_err(|e| LoadError::Export { endpoint: endpoint.clone(), why: e.to_string() })?,
+        )),
+        None => None,
+    };
     let started_at = SystemTime::now();
     let shared = Arc::new(Shared {
         schedule: Schedule { start: Instant::now(), duration: options.duration, pacing: options.pacing },
@@ -226,7 +243,7 @@ pub async fn run(
         addr,
         authority: format!("{host}:{port}"),
         headers: vec![(RUN_ID_HEADER.to_owned(), options.run_id.clone())],
-        start_traces: options.start_traces,
+        client_spans: client_spans.clone(),
         stop: stop.clone(),
         traces,
     });
@@ -285,6 +302,10 @@ pub async fn run(
             }
         }
     }
+    // Their last spans leave now, while the check waits for the servers' own.
+    if let Some(spans) = client_spans {
+        spans.shutdown().await;
+    }
     let summary = RunSummary {
         run_id: options.run_id.clone(),
         target: options.target.clone(),
@@ -323,10 +344,19 @@ async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
         }
         let op = shared.mix.pick();
         let req = scenario::request(op, &shared.created, &shared.base_path);
-        let caller = shared.start_traces.then(Caller::random);
+        let caller = shared.client_spans.as_ref().map(|_| Caller::random());
         let sent = Instant::now();
         let outcome = conn.send(&req, caller, shared.timeout).await;
         let latency = sent.elapsed();
+        if let (Some(spans), Some(caller)) = (&shared.client_spans, caller) {
+            let end = SystemTime::now();
+            let ended = match &outcome {
+                Outcome::Answered(answer) => Ended::Answered(answer.status),
+                Outcome::Failed(kind) => Ended::Failed(kind),
+            };
+            let url = format!("http://{}{}", shared.authority, req.path);
+            spans.record(caller, req.method, url, (end.checked_sub(latency).unwrap_or(end), end), ended);
+        }
         let mut r = recorder.lock().expect("recorder lock is never poisoned");
         if let Pacing::Rate(_) = shared.schedule.pacing {
             r.left(sent.saturating_duration_since(due));
@@ -337,8 +367,7 @@ async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
                 // The trace the answer names wins over the one the request started: a
                 // server that did not continue the trace made its own.
                 if let (Some(sink), Some(trace)) = (&shared.traces, answer.trace_id.or(caller.map(|c| c.trace))) {
-                    let caller = caller.filter(|c| c.trace == trace).map(|c| c.span);
-                    let _ = sink.send(Answered { trace, caller, sent, at: Instant::now() });
+                    let _ = sink.send(Answered { trace, sent, at: Instant::now() });
                 }
                 if req.operation == Operation::CreateOrder
                     && (200..300).contains(&answer.status)

@@ -141,8 +141,6 @@ pub async fn verify_ids(
     progress: tokio::sync::watch::Sender<CheckProgress>,
 ) -> Result<Verification, LoadError> {
     let mut window = Window { tagged, clock: Clock::now(), searched_to: 0, unread: HashMap::new() };
-    // The traces the load started: the span id each one's root names as its parent.
-    let mut callers: HashMap<u128, u64> = HashMap::new();
     // Each trace id, by when it is next asked for.
     let mut due: BinaryHeap<Reverse<(Instant, u128)>> = BinaryHeap::new();
     let (mut expected, mut complete) = (0u64, 0u64);
@@ -163,14 +161,10 @@ pub async fn verify_ids(
     let first_wait = if delivery.is_some() { export_delay.exported() } else { export_delay.settle() };
     let admit = |due: &mut BinaryHeap<Reverse<(Instant, u128)>>,
                  window: &mut Window,
-                 callers: &mut HashMap<u128, u64>,
                  expected: &mut u64,
                  last_due: &mut Option<Instant>,
                  answer: Answered| {
         *expected += 1;
-        if let Some(caller) = answer.caller {
-            callers.insert(answer.trace, caller);
-        }
         let at = answer.at + first_wait;
         *last_due = Some(last_due.map_or(at, |last| last.max(at)));
         window.unread.insert(answer.trace, (answer.sent, answer.at));
@@ -179,7 +173,7 @@ pub async fn verify_ids(
     loop {
         loop {
             match answers.try_recv() {
-                Ok(answer) => admit(&mut due, &mut window, &mut callers, &mut expected, &mut last_due, answer),
+                Ok(answer) => admit(&mut due, &mut window, &mut expected, &mut last_due, answer),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     closed_at.get_or_insert_with(Instant::now);
@@ -225,7 +219,7 @@ pub async fn verify_ids(
             match closed_at {
                 None => tokio::select! {
                     got = answers.recv() => match got {
-                        Some(answer) => admit(&mut due, &mut window, &mut callers, &mut expected, &mut last_due, answer),
+                        Some(answer) => admit(&mut due, &mut window, &mut expected, &mut last_due, answer),
                         None => closed_at = Some(Instant::now()),
                     },
                     () = tokio::time::sleep_until(next) => {}
@@ -234,7 +228,7 @@ pub async fn verify_ids(
             }
             continue;
         }
-        let mut checked = match read(&jaeger, &mut window, &callers, &ready).await {
+        let mut checked = match read(&jaeger, &mut window, &ready).await {
             Ok(traces) => traces,
             Err(e) => {
                 // Jaeger restarting (or briefly overloaded) is not a verdict: ask again.
@@ -272,6 +266,10 @@ pub async fn verify_ids(
     {
         return Err(e);
     }
+    // Those still waiting for their first read when the wait ended are not whole either.
+    for Reverse((_, id)) in due {
+        incomplete.entry(id).or_insert_with(|| "the wait ended before its spans were due in Jaeger".to_owned());
+    }
     let mut incomplete_examples: Vec<String> =
         incomplete.iter().take(5).map(|(id, why)| format!("{id:032x}: {why}")).collect();
     incomplete_examples.sort();
@@ -304,12 +302,7 @@ struct Window {
 /// the latest answer (never before the end of the last window, so no trace is read
 /// twice); the rest, and those the window missed (a request sent before the last
 /// window's end and answered after it), are looked up by id.
-async fn read(
-    jaeger: &JaegerGrpc,
-    window: &mut Window,
-    callers: &HashMap<u128, u64>,
-    ready: &[u128],
-) -> Result<HashMap<u128, Checked>, LoadError> {
+async fn read(jaeger: &JaegerGrpc, window: &mut Window, ready: &[u128]) -> Result<HashMap<u128, Checked>, LoadError> {
     let mut traces = HashMap::new();
     let unread: Vec<(Instant, Instant)> = ready.iter().filter_map(|id| window.unread.get(id).copied()).collect();
     let sent = unread.iter().map(|(sent, _)| *sent).min();
@@ -329,9 +322,9 @@ async fn read(
     }
     // Checking a round's traces takes milliseconds; on a runtime worker that held up
     // the requests due meanwhile (see `report::LATE`).
-    let ready: HashMap<u128, Option<u64>> = ready.iter().map(|id| (*id, callers.get(id).copied())).collect();
+    let ready: std::collections::HashSet<u128> = ready.iter().copied().collect();
     let checked = tokio::task::spawn_blocking(move || {
-        traces.into_iter().filter_map(|(id, trace)| ready.get(&id).map(|caller| (id, trace.check(*caller)))).collect()
+        traces.into_iter().filter(|(id, _)| ready.contains(id)).map(|(id, trace)| (id, trace.check())).collect()
     });
     checked.await.map_err(|e| jaeger.failed(e))
 }

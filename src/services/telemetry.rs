@@ -20,7 +20,7 @@ pub const EXPORT_EVERY: Duration = Duration::from_millis(500);
 /// The instrumentation scope of the services' spans: the code that makes them, as the
 /// OpenTelemetry API asks a tracer's name to be. A static name, so the copy of it each
 /// span carries costs no allocation (the service's name cost one per span).
-const SCOPE: &str = env!("CARGO_PKG_NAME");
+pub const SCOPE: &str = env!("CARGO_PKG_NAME");
 
 /// How long sending one batch may take, its retries included (opentelemetry-otlp's
 /// default, `OTEL_EXPORTER_OTLP_TIMEOUT`).
@@ -45,6 +45,22 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
         return Ok(Telemetry { provider: None });
     }
+    let processor = batch_processor(endpoint).map_err(|e| failed(&e))?;
+    let provider = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service_name.to_owned()).build())
+        .with_span_processor(processor)
+        .build();
+    // The one tracer every span comes from; no global provider, so there is one way.
+    super::spans::install(provider.tracer(SCOPE));
+    tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
+    Ok(Telemetry { provider: Some(provider) })
+}
+
+/// The batch processor finished spans go through on their way to `endpoint`
+/// (`http://127.0.0.1:4317`): the services' spans, and the load generator's own.
+///
+/// Must run inside a Tokio runtime: the gRPC exporter binds to it.
+pub fn batch_processor(endpoint: &str) -> Result<BatchSpanProcessor, tonic::transport::Error> {
     // Retry an unreachable Collector for up to the export's 10 s deadline (not
     // opentelemetry-otlp's default of 3 retries, about 0.7 s), so a Collector restart
     // loses no spans; meanwhile new spans wait in the queue below.
@@ -55,7 +71,7 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         max_delay: Duration::from_secs(1),
         max_jitter: Duration::from_millis(100),
     };
-    let exporter = OtlpExporter::new(endpoint, EXPORT_TIMEOUT, retry).map_err(|e| failed(&e))?;
+    let exporter = OtlpExporter::new(endpoint, EXPORT_TIMEOUT, retry)?;
     // Export often (not every 5 s) so a finished request is visible in Jaeger quickly,
     // and queue 8192 spans: about 7 s of the Order-service's spans at 200 rps. The SDK
     // allocates the whole queue up front, so a larger one costs resident memory for
@@ -71,15 +87,7 @@ pub fn init(service_name: &str, endpoint: &str, export: bool) -> Result<Telemetr
         .with_max_queue_size(8_192)
         .with_max_export_batch_size(4_096)
         .build();
-    let processor = BatchSpanProcessor::builder(exporter).with_batch_config(batch).build();
-    let provider = SdkTracerProvider::builder()
-        .with_resource(Resource::builder().with_service_name(service_name.to_owned()).build())
-        .with_span_processor(processor)
-        .build();
-    // The one tracer every span comes from; no global provider, so there is one way.
-    super::spans::install(provider.tracer(SCOPE));
-    tracing_subscriber::registry().with(fmt).try_init().map_err(|e| failed(&e))?;
-    Ok(Telemetry { provider: Some(provider) })
+    Ok(BatchSpanProcessor::builder(exporter).with_batch_config(batch).build())
 }
 
 impl Telemetry {
