@@ -8,21 +8,21 @@
 //! open-telemetry/opentelemetry-specification
 //! `specification/configuration/sdk-environment-variables.md`) makes its spans in that
 //! trace. So the check knows each trace id before the answer comes, as k6's tracing
-//! module does. The load generator exports no span of its own: the server's first span
-//! names a parent that is not in the trace, and the check takes that span as the root.
+//! module does. The span the `traceparent` names is the load generator's own, sent to
+//! the stack once the answer comes ([`super::client_spans`]): the trace's root.
 
 use std::io::Write;
 
 /// The header that carries a trace context (W3C Trace Context, section 3.2).
 pub const TRACEPARENT: &str = "traceparent";
 
-/// The caller's side of a trace the load generator starts: the trace, and the span id
-/// the server's first span names as its parent.
+/// The caller's side of a trace the load generator starts: the trace, and the load
+/// generator's span of the request, which the server's first span names as its parent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caller {
     /// The trace id.
     pub trace: u128,
-    /// The parent span id sent, which no span in Jaeger will have.
+    /// The load generator's span id, sent as the parent.
     pub span: u64,
 }
 
