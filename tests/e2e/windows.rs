@@ -213,6 +213,16 @@ fn the_windows_build_runs_the_stack_under_wine() {
     let load: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("load: {e}\n{}", describe(&out)));
     assert_eq!(out.status.code(), Some(0), "{load:#}");
     assert_eq!(load["verification"]["complete"], load["verification"]["expected"], "{load:#}");
+    // As a user's own service (`--url`): the Windows build starts each trace and sends
+    // its own span of each request, and every trace is whole under it.
+    let url = format!("http://127.0.0.1:{}", stack.port(8001));
+    let out = wine.run(stack.dir(), &["load", "--json", "--url", &url, "--rps", "10", "--duration", "2s", "--verify"]);
+    let load: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("load: {e}\n{}", describe(&out)));
+    assert_eq!(out.status.code(), Some(0), "{load:#}");
+    assert_eq!(
+        (load["verification"]["expected"].as_u64(), load["verification"]["complete"].as_u64()),
+        (Some(20), Some(20))
+    );
 
     // A component killed is restarted.
     let jaeger_pids = pids_with(&format!("jaeger.exe --config={needle}"));
