@@ -217,17 +217,19 @@ pub async fn run(
     if url.scheme() != "http" {
         return Err(bad(format!("only http:// targets are supported, not {}", url.scheme())));
     }
+    // An IPv6 address is bracketed in a URL and in `Host`, and bare everywhere else.
     let host = url.host_str().ok_or_else(|| bad("the URL has no host".into()))?.to_owned();
+    let address = host.trim_start_matches('[').trim_end_matches(']');
     let port = url.port_or_known_default().unwrap_or(80);
     let unresolved = |why: String| LoadError::Unresolved { host: host.clone(), why };
     let addrs: Vec<std::net::SocketAddr> =
-        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| unresolved(e.to_string()))?.collect();
+        tokio::net::lookup_host((address, port)).await.map_err(|e| unresolved(e.to_string()))?.collect();
     let addr =
         client::reachable(&addrs, options.timeout).await.ok_or_else(|| unresolved("it has no address".into()))?;
 
     let client_spans = match &options.start_traces {
         Some(endpoint) => Some(Arc::new(
-            ClientSpans::new(endpoint, &host, port, &options.run_id)
+            ClientSpans::new(endpoint, address, port, &options.run_id)
                 .map_err(|e| LoadError::Export { endpoint: endpoint.clone(), why: e.to_string() })?,
         )),
         None => None,
