@@ -304,10 +304,6 @@ pub async fn run(
             }
         }
     }
-    // Their last spans leave now, while the check waits for the servers' own.
-    if let Some(spans) = client_spans {
-        spans.shutdown().await;
-    }
     let summary = RunSummary {
         run_id: options.run_id.clone(),
         target: options.target.clone(),
@@ -322,6 +318,10 @@ pub async fn run(
         finished_at: SystemTime::now(),
         interrupted: stop.is_cancelled(),
     };
+    // Their last spans leave now, while the check waits for the servers' own.
+    if let Some(spans) = client_spans {
+        spans.shutdown().await;
+    }
     Ok((summary, merged(&recorders)))
 }
 
