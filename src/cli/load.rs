@@ -72,8 +72,9 @@ pub struct LoadArgs {
     #[arg(long, default_value = "create=4,read=1", value_name = "MIX")]
     mix: String,
     /// Load this URL instead of the running stack's Order-service (no trace check unless
-    /// --verify; then each request starts its trace with a W3C `traceparent`, as the
-    /// service obsdemo-load, so that any server traced with OpenTelemetry can be checked).
+    /// --verify; then each request starts its trace, with a W3C `traceparent` and a span
+    /// of its own as the service obsdemo-load, so any server traced with OpenTelemetry
+    /// can be checked).
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Check in Jaeger that every request's trace arrived complete (default with the demo services).
