@@ -203,6 +203,11 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
              it); restart it with `obsdemo down` and `obsdemo up`, or use --no-verify"
         ),
     };
+    // Another server's SDK may hold its spans for its batch delay before export.
+    let export_delay = match args.url {
+        None => ExportDelay::DEMO_SERVICES,
+        Some(_) => ExportDelay::sdk_default(std::env::var("OTEL_BSP_SCHEDULE_DELAY").ok().as_deref()),
+    };
     // Traces are checked while the load runs, as their requests are answered.
     let (progress_tx, mut progress) = tokio::sync::watch::channel(CheckProgress::default());
     let (sink, check) = match &jaeger {
@@ -217,11 +222,6 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
             let tagged = first_service
                 .filter(|_| args.url.is_none() && searchable)
                 .map(|service| verify::RunTag { service, run_id: options.run_id.clone() });
-            // Another server's SDK may hold its spans for its batch delay before export.
-            let export_delay = match args.url {
-                None => ExportDelay::DEMO_SERVICES,
-                Some(_) => ExportDelay::sdk_default(std::env::var("OTEL_BSP_SCHEDULE_DELAY").ok().as_deref()),
-            };
             let (sink, answers) = tokio::sync::mpsc::unbounded_channel();
             let wait = args.verify_timeout.get();
             let delivery = targets.collector_metrics.clone().map(Delivery::new);
@@ -254,7 +254,7 @@ pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -
             let finished = loop {
                 tokio::select! {
                     finished = &mut check => break finished,
-                    Ok(()) = progress.changed() => spinner.set_message(check_message(&progress.borrow())),
+                    Ok(()) = progress.changed() => spinner.set_message(check_message(&progress.borrow(), export_delay)),
                 }
             };
             spinner.finish_and_clear();
@@ -297,13 +297,20 @@ fn nothing_complete_hint(started_traces: bool) -> String {
     )
 }
 
-/// The spinner's line while traces are checked.
-fn check_message(p: &CheckProgress) -> String {
+/// The spinner's line while traces are checked. Before the first trace is whole, a
+/// long export delay is why, and says so.
+fn check_message(p: &CheckProgress, export_delay: ExportDelay) -> String {
     let behind = p
         .behind
         .filter(|b| b.as_secs_f64() >= 1.0)
         .map_or(String::new(), |b| format!(" · Jaeger is {:.0} s behind", b.as_secs_f64()));
-    format!("{} of {} traces complete in Jaeger{behind}", p.complete, p.expected)
+    let delay = export_delay.0.as_secs_f64();
+    let waiting = if p.complete == 0 && delay >= 2.0 {
+        format!(" · the servers' SDKs may hold spans {delay:.0} s before they export them")
+    } else {
+        String::new()
+    };
+    format!("{} of {} traces complete in Jaeger{behind}{waiting}", p.complete, p.expected)
 }
 
 fn progress_bar(duration: Duration, hidden: bool) -> ProgressBar {
