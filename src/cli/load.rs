@@ -144,9 +144,9 @@ fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
         .map(|s| (format!("http://{}", s.listen), s.name));
     let jaeger_url = state.endpoint(JAEGER_QUERY).map(str::to_owned);
     let jaeger_grpc = state.endpoint(JAEGER_QUERY_GRPC).map(str::to_owned);
-    let through_collector = state.endpoint(OTLP_GRPC).is_some_and(|url| Some(url) == state.endpoint(COLLECTOR_OTLP));
-    let collector_metrics = state.endpoint(COLLECTOR_METRICS).filter(|_| through_collector).map(str::to_owned);
     let otlp = state.endpoint(OTLP_GRPC).map(str::to_owned);
+    let through_collector = otlp.is_some() && otlp.as_deref() == state.endpoint(COLLECTOR_OTLP);
+    let collector_metrics = state.endpoint(COLLECTOR_METRICS).filter(|_| through_collector).map(str::to_owned);
     Ok(StackTargets { order_url, jaeger_url, jaeger_grpc, collector_metrics, otlp })
 }
 

@@ -8,6 +8,7 @@
 //! trace is told apart from one whose trace is whole.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
@@ -26,9 +27,10 @@ pub const LOAD_SERVICE: &str = "obsdemo-load";
 pub struct ClientSpans {
     processor: BatchSpanProcessor,
     scope: InstrumentationScope,
-    server_address: String,
+    // Shared, so each span's copy is a reference count, not an allocation.
+    server_address: Arc<str>,
     server_port: i64,
-    run_id: String,
+    run_id: Arc<str>,
 }
 
 /// How a request ended, for its span.
@@ -49,9 +51,9 @@ impl ClientSpans {
         Ok(Self {
             processor,
             scope: InstrumentationScope::builder(SCOPE).build(),
-            server_address: host.to_owned(),
+            server_address: host.into(),
             server_port: i64::from(port),
-            run_id: run_id.to_owned(),
+            run_id: run_id.into(),
         })
     }
 
@@ -115,7 +117,7 @@ impl ClientSpans {
     }
 
     /// Sends the spans still queued, and stops.
-    pub async fn shutdown(self: std::sync::Arc<Self>) {
+    pub async fn shutdown(self: Arc<Self>) {
         // shutdown() blocks until the export thread is done; the export itself needs
         // this runtime, so block elsewhere.
         let _ = tokio::task::spawn_blocking(move || self.processor.shutdown()).await;
