@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use crate::services::tracing_http::RUN_ID_HEADER;
 use client::{Connection, Outcome};
 use client_spans::{ClientSpans, Ended};
-use scenario::{CreatedOrders, Mix, Operation};
+use scenario::{CreatedOrders, Mix, Operation, TargetPath};
 use schedule::{Pacing, Schedule};
 use stats::Recorder;
 use trace_context::Caller;
@@ -181,7 +181,7 @@ struct Shared {
     created: CreatedOrders,
     mix: Mix,
     timeout: Duration,
-    base_path: String,
+    target_path: TargetPath,
     addr: std::net::SocketAddr,
     authority: String,
     headers: Vec<(String, String)>,
@@ -241,7 +241,7 @@ pub async fn run(
         created: CreatedOrders::default(),
         mix: options.mix.clone(),
         timeout: options.timeout,
-        base_path: url.path().trim_end_matches('/').to_owned(),
+        target_path: TargetPath::of(&url),
         addr,
         authority: format!("{host}:{port}"),
         headers: vec![(RUN_ID_HEADER.to_owned(), options.run_id.clone())],
@@ -345,7 +345,7 @@ async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
             }
         }
         let op = shared.mix.pick();
-        let req = scenario::request(op, &shared.created, &shared.base_path);
+        let req = scenario::request(op, &shared.created, &shared.target_path);
         let caller = shared.client_spans.as_ref().map(|_| Caller::random());
         let sent = Instant::now();
         let outcome = conn.send(&req, caller, shared.timeout).await;

@@ -111,30 +111,58 @@ pub struct PlannedRequest {
 const SKUS: [&str; 6] = ["book", "lamp", "kettle", "chair", "headphones", "plant"];
 const CUSTOMERS: [&str; 5] = ["ada", "grace", "linus", "margaret", "ken"];
 
-/// A plain `GET` of `path`.
-pub fn get(path: &str) -> PlannedRequest {
-    let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
-    PlannedRequest { operation: Operation::Get, method: "GET", path, body: None }
+/// Where requests go on the target server: its URL's path and query exactly as the
+/// user wrote them (percent-encoding included), so `--url 'http://h/dispatch?customer=1'`
+/// sends that very request line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetPath {
+    /// The URL's path, `/` at least.
+    path: String,
+    /// The URL's query without its `?`, if it has one.
+    query: Option<String>,
 }
 
-/// The request for `op` below `base` (the target URL's path); a read with no order
-/// created yet becomes a create.
-pub fn request(op: Operation, created: &CreatedOrders, base: &str) -> PlannedRequest {
+impl TargetPath {
+    /// The path and query of `url`; its fragment is never sent, as in a browser.
+    pub fn of(url: &reqwest::Url) -> Self {
+        Self { path: url.path().to_owned(), query: url.query().map(str::to_owned) }
+    }
+
+    /// The request target of a plain GET or POST: the URL's own path and query.
+    fn as_given(&self) -> String {
+        self.below("")
+    }
+
+    /// `suffix` under the URL's path (a demo API route such as `/orders`), with the
+    /// URL's query kept.
+    fn below(&self, suffix: &str) -> String {
+        let base = if suffix.is_empty() { self.path.as_str() } else { self.path.trim_end_matches('/') };
+        let path = if base.is_empty() && suffix.is_empty() { "/" } else { base };
+        match &self.query {
+            Some(query) => format!("{path}{suffix}?{query}"),
+            None => format!("{path}{suffix}"),
+        }
+    }
+}
+
+/// The request for `op` at `target`; a read with no order created yet becomes a
+/// create.
+pub fn request(op: Operation, created: &CreatedOrders, target: &TargetPath) -> PlannedRequest {
     // Only a read looks for an order: the list is shared by every worker.
     let existing = if op == Operation::ReadOrder { created.any() } else { None };
     match (op, existing) {
-        (Operation::Get, _) => get(base),
+        (Operation::Get, _) => PlannedRequest { operation: op, method: "GET", path: target.as_given(), body: None },
         (Operation::Post, _) => PlannedRequest {
             operation: op,
             method: "POST",
-            path: if base.is_empty() { "/".into() } else { base.to_owned() },
+            path: target.as_given(),
             body: Some(
                 serde_json::to_vec(&json!({ "order_id": fastrand::u32(..), "message": "obsdemo load" }))
                     .expect("serializes"),
             ),
         },
         (Operation::ReadOrder, Some(id)) => {
-            PlannedRequest { operation: op, method: "GET", path: format!("{base}/orders/{id}"), body: None }
+            PlannedRequest { operation: op, method: "GET", path: target.below(&format!("/orders/{id}")), body: None }
         }
         _ => {
             let items: Vec<_> = (0..fastrand::usize(1..4))
@@ -149,7 +177,7 @@ pub fn request(op: Operation, created: &CreatedOrders, base: &str) -> PlannedReq
             PlannedRequest {
                 operation: Operation::CreateOrder,
                 method: "POST",
-                path: format!("{base}/orders"),
+                path: target.below("/orders"),
                 body: Some(serde_json::to_vec(&body).expect("order serializes")),
             }
         }
@@ -170,19 +198,38 @@ mod tests {
         assert!("create".parse::<Mix>().is_err());
     }
 
+    fn target(url: &str) -> TargetPath {
+        TargetPath::of(&reqwest::Url::parse(url).unwrap())
+    }
+
     #[test]
     fn reads_need_an_existing_order() {
         let created = CreatedOrders::default();
-        assert_eq!(request(Operation::ReadOrder, &created, "").operation, Operation::CreateOrder);
+        let root = target("http://h:1");
+        assert_eq!(request(Operation::ReadOrder, &created, &root).operation, Operation::CreateOrder);
         created.add(42);
-        let r = request(Operation::ReadOrder, &created, "");
+        let r = request(Operation::ReadOrder, &created, &root);
         assert_eq!((r.method, r.path.as_str()), ("GET", "/orders/42"));
-        assert_eq!(request(Operation::Get, &created, "/hello").path, "/hello");
-        let post = request(Operation::Post, &created, "/notifications");
+        assert_eq!(request(Operation::Get, &created, &target("http://h/hello")).path, "/hello");
+        let post = request(Operation::Post, &created, &target("http://h/notifications"));
         assert_eq!((post.method, post.path.as_str()), ("POST", "/notifications"));
-        let c = request(Operation::CreateOrder, &created, "/api");
+        let c = request(Operation::CreateOrder, &created, &target("http://h/api/"));
         assert_eq!(c.path, "/api/orders");
         let body: serde_json::Value = serde_json::from_slice(&c.body.unwrap()).unwrap();
         assert!(body["items"].as_array().is_some_and(|i| !i.is_empty()));
+    }
+
+    #[test]
+    fn the_url_is_sent_as_given() {
+        let created = CreatedOrders::default();
+        let get = |url: &str| request(Operation::Get, &created, &target(url)).path;
+        assert_eq!(get("http://h:8080/dispatch?customer=123"), "/dispatch?customer=123");
+        assert_eq!(get("http://h/a%20b/c%2Fd?q=x%26y&r=%C3%A9#frag"), "/a%20b/c%2Fd?q=x%26y&r=%C3%A9");
+        // A trailing slash is part of the path (Django's APPEND_SLASH redirects without it).
+        assert_eq!(get("http://h/api/"), "/api/");
+        assert_eq!(get("http://h"), "/");
+        assert_eq!(get("http://h/?"), "/?");
+        assert_eq!(request(Operation::Post, &created, &target("http://h/p?x=1")).path, "/p?x=1");
+        assert_eq!(request(Operation::CreateOrder, &created, &target("http://h/api?k=v")).path, "/api/orders?k=v");
     }
 }

@@ -335,6 +335,48 @@ fn idle_closing_server() -> (TcpListener, u16) {
     http_server(|_| Reply { wait: Duration::ZERO, bytes: OK, close_after: Some(Duration::from_millis(5)) })
 }
 
+/// A keep-alive server that answers 200 only to the request targets `--url` was given
+/// in `the_url_is_sent_with_its_query_and_encoding`, and 400 to anything else, as a
+/// real app answers a request without its required query parameter.
+fn picky_server() -> (TcpListener, u16) {
+    server(|conn| {
+        use std::io::{BufRead, BufReader, Write};
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut writer = conn;
+        let (mut line, mut target_ok) = (String::new(), false);
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => {
+                    let answer: &[u8] =
+                        if target_ok { OK } else { b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n" };
+                    if writer.write_all(answer).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) if line.starts_with("GET ") => {
+                    let target = line.split(' ').nth(1).unwrap_or_default();
+                    target_ok = ["/dispatch?customer=123", "/caf%C3%A9/a%2Fb?q=x%26y&r=%20"].contains(&target);
+                }
+                Ok(_) => {}
+            }
+        }
+    })
+}
+
+#[test]
+fn the_url_is_sent_with_its_query_and_encoding() {
+    let (_server, port) = picky_server();
+    for path in ["/dispatch?customer=123", "/caf%C3%A9/a%2Fb?q=x%26y&r=%20"] {
+        let stack = TestStack::new();
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let (code, report) = load(&stack, &["--url", &url, "--mix", "get=1", "--rps", "50", "--duration", "1s"]);
+        assert_eq!(code, Some(0), "{path}: {report:#}");
+        assert_eq!((report["requests"].as_u64(), report["errors"].as_u64()), (Some(50), Some(0)), "{path}: {report:#}");
+    }
+}
+
 #[test]
 fn load_reads_answers_however_the_server_frames_them() {
     // Python's http.server speaks HTTP/1.0 and closes after every answer.
