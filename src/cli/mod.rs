@@ -30,12 +30,13 @@ const EXAMPLES: &str = "\
 Examples:
   obsdemo up                          start the whole stack, wait until healthy, print the URLs
   obsdemo up --without grafana        the same without Grafana
+  obsdemo up --without services       the stack alone, for your own apps (see `[[apps]]`)
   obsdemo load --rps 20 --duration 10s   traffic through the services, then verify every trace
   obsdemo status --json               machine-readable state and health of every component
   obsdemo logs jaeger -f              follow Jaeger's log
   obsdemo down                        stop everything; returns when every port is free
   obsdemo up --port-offset 1000 --state-dir /tmp/second   a second stack beside the first
-  obsdemo install --from-source jaeger collector          build the binaries with Go
+  obsdemo install --from-source jaeger collector prometheus   build the binaries with Go
   eval \"$(obsdemo env --name my-service)\"              point this shell's programs at the stack
   obsdemo run --name my-service -- python app.py         run one program with those settings
   obsdemo doctor                      find where telemetry stops
@@ -86,7 +87,7 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Write the rendered configs without starting anything.
     Render(render::RenderArgs),
-    /// Obtain the third-party binaries (build Jaeger and the Collector with Go).
+    /// Obtain the third-party binaries: official releases, else built with Go (Jaeger, the Collector, Prometheus).
     Install(install::InstallArgs),
     /// Write the stack for another engine: Kubernetes manifests.
     Export(export::ExportArgs),
@@ -115,7 +116,8 @@ enum Command {
 /// Flags that change the plan: shared by `up` and `render`.
 #[derive(Debug, Args, Clone)]
 struct PlanArgs {
-    /// Leave a component out (repeatable): jaeger, collector, prometheus, grafana.
+    /// Leave a component out (repeatable): jaeger, collector, prometheus, grafana,
+    /// `services` (every demo service), or one service or app by its name.
     #[arg(long, value_name = "COMPONENT")]
     without: Vec<String>,
     /// Add N to every port, so a second stack can run beside the first.

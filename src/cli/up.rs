@@ -25,7 +25,7 @@ use crate::up::install::Provided;
 /// Arguments of `up`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  obsdemo up\n  obsdemo up --install\n  obsdemo up --without grafana --timeout 2m\n  obsdemo up --port-offset 1000 --state-dir /tmp/second --json"
+    after_help = "Examples:\n  obsdemo up\n  obsdemo up --install\n  obsdemo up --without grafana --timeout 2m\n  obsdemo up --without services        the stack alone, for your own [[apps]]\n  obsdemo up --port-offset 1000 --state-dir /tmp/second --json"
 )]
 pub struct UpArgs {
     #[command(flatten)]
