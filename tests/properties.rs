@@ -126,6 +126,65 @@ fn values(files: &[(PathBuf, String)]) -> Vec<String> {
     out
 }
 
+/// A step into a TOML document: a table's key or an array's index.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The path of every leaf (a string, number, boolean or date) of the shipped
+/// `stack.toml`, so a property can reach each key a user may write.
+fn leaf_paths() -> &'static [Vec<Step>] {
+    static LEAVES: std::sync::LazyLock<Vec<Vec<Step>>> = std::sync::LazyLock::new(walk_leaves);
+    &LEAVES
+}
+
+fn walk_leaves() -> Vec<Vec<Step>> {
+    fn walk(v: &toml::Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+        match v {
+            toml::Value::Table(t) => t.iter().for_each(|(k, v)| {
+                at.push(Step::Key(k.clone()));
+                walk(v, at, out);
+                at.pop();
+            }),
+            toml::Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| {
+                at.push(Step::Index(i));
+                walk(v, at, out);
+                at.pop();
+            }),
+            _ => out.push(at.clone()),
+        }
+    }
+    let doc: toml::Value = toml::from_str(EMBEDDED_STACK_TOML).unwrap();
+    let mut out = Vec::new();
+    walk(&doc, &mut Vec::new(), &mut out);
+    out
+}
+
+/// `doc` with the leaf at `path` replaced by `value`.
+fn replaced(mut doc: toml::Value, path: &[Step], value: toml::Value) -> toml::Value {
+    let mut at = &mut doc;
+    for step in path {
+        at = match step {
+            Step::Key(k) => at.get_mut(k.as_str()).unwrap(),
+            Step::Index(i) => at.get_mut(*i).unwrap(),
+        };
+    }
+    *at = value;
+    doc
+}
+
+/// Any value a user could write where a leaf stands.
+fn any_leaf() -> impl Strategy<Value = toml::Value> {
+    prop_oneof![
+        3 => hostile().prop_map(toml::Value::String),
+        1 => any::<i64>().prop_map(toml::Value::Integer),
+        1 => any::<bool>().prop_map(toml::Value::Boolean),
+        1 => "[0-9]{1,3}(\\.[0-9]{1,3}){0,3}(-[a-z.]{0,4})?".prop_map(toml::Value::String),
+    ]
+}
+
 proptest! {
     #![proptest_config(cases())]
 
@@ -150,6 +209,39 @@ proptest! {
                     prop_assert!(line >= 1 && line <= text.lines().count() + 1 && column >= 1, "{message}");
                 }
             }
+        }
+    }
+
+    /// Any key of `stack.toml` (a version, a name, a port, a path) set to anything is
+    /// refused with the file, the key and its position, or it plans, renders, and
+    /// resolves every binary inside the managed dir: no value becomes a path outside
+    /// it, and nothing panics.
+    #[test]
+    fn any_key_set_to_anything_is_refused_where_written_or_plans_renders_and_resolves(
+        which in 0usize..leaf_paths().len(),
+        value in any_leaf(),
+    ) {
+        let path = &leaf_paths()[which];
+        let doc = replaced(toml::from_str(EMBEDDED_STACK_TOML).unwrap(), path, value);
+        let text = toml::to_string(&doc).unwrap();
+        let config = match obsdemo::stack::load::parse(&text, ConfigSource::File("stack.toml".into())) {
+            Ok(config) => config,
+            Err(e) => {
+                prop_assert!(e.to_string().starts_with("stack.toml:") && e.position.is_some(), "{e}");
+                prop_assert!(e.key.is_some() || e.message.contains("expected"), "{e}");
+                return Ok(());
+            }
+        };
+        let Some((plan, _)) = plan_and_render(config, "host") else { return Ok(()) };
+        let managed = obsdemo::install::managed_dir();
+        for id in plan.enabled() {
+            let kind = id.kind();
+            let Some(spec) = kind.binary(&plan.config) else { continue };
+            let dir = obsdemo::install::resolve::install_dir(&spec.component, &spec.version);
+            let component_dir = managed.join(&spec.component);
+            prop_assert_eq!(dir.parent(), Some(component_dir.as_path()), "{}", dir.display());
+            prop_assert_eq!(dir.file_name().and_then(|f| f.to_str()), Some(spec.version.as_str()));
+            let _ = obsdemo::install::resolve(&spec, kind.source_recipe(&plan.config).is_some());
         }
     }
 

@@ -20,11 +20,11 @@ use crate::up::install::{Provided, provide};
   obsdemo install                            official releases of every component for this OS
   obsdemo install prometheus grafana --force
   OBSDEMO_MIRROR=https://mirror.corp.example obsdemo install
-  obsdemo install --from-source jaeger collector
+  obsdemo install --from-source jaeger collector prometheus
   obsdemo install --list")]
 pub struct InstallArgs {
     /// Components to install (default: jaeger, collector, prometheus, grafana; with
-    /// --from-source: jaeger, collector).
+    /// --from-source: jaeger, collector, prometheus; Grafana has no source build).
     components: Vec<String>,
     /// Build with the Go toolchain instead of downloading (jaeger, collector, prometheus).
     #[arg(long)]
@@ -149,24 +149,26 @@ fn build_from_source(
     Ok(())
 }
 
+/// One row per component: the version the stack file names (which every command
+/// uses), the version obsdemo has release data for, what is installed at the stack
+/// file's version, and the binary `up` would run.
 fn list(config: &StackConfig) {
     let table = crate::install::releases::table();
     let rows: Vec<Vec<String>> = ComponentId::third_party()
         .iter()
-        .map(|id| {
+        .filter_map(|id| id.kind().binary(config).map(|spec| (id, spec)))
+        .map(|(id, spec)| {
             let pinned = table.get(id.name()).map_or("-".to_owned(), |r| r.version.clone());
-            let dir = crate::install::resolve::install_dir(id.name(), &pinned);
+            let dir = crate::install::resolve::install_dir(id.name(), &spec.version);
             let installed = Manifest::read(&dir).map_or_else(|| "no".to_owned(), |m| short_source(&m.source));
-            let found = id
-                .kind()
-                .binary(config)
-                .and_then(|spec| crate::install::resolve(&spec, false).ok())
-                .map_or_else(|| style::warn("not found"), |p| p.display().to_string());
-            vec![id.to_string(), pinned, installed, found]
+            let found = crate::install::resolve(&spec, false)
+                .map_or_else(|_| style::warn("not found"), |p| p.display().to_string());
+            vec![id.to_string(), spec.version.clone(), pinned, installed, found]
         })
         .collect();
-    print!("{}", style::table(&["COMPONENT", "PINNED", "INSTALLED", "UP USES"], &rows));
-    println!("\nmanaged dir: {}", crate::install::managed_dir().display());
+    print!("{}", style::table(&["COMPONENT", "VERSION", "RELEASE DATA FOR", "INSTALLED", "UP USES"], &rows));
+    println!("\nVERSION is the stack file's; a version without release data is built from source.");
+    println!("managed dir: {}", crate::install::managed_dir().display());
 }
 
 fn short_source(source: &str) -> String {

@@ -171,7 +171,7 @@ impl Component for Collector {
     }
 
     fn source_recipe(&self, config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {
-        let version = config.collector.version.clone();
+        let version = config.collector.version.to_string();
         let manifest = providers_version(&version).and_then(|providers_version| {
             render_one(
                 "otelcol-builder.yaml",

@@ -239,7 +239,7 @@ impl Component for Jaeger {
         // (CRATES.md; jaegertracing/jaeger `go.mod`).
         Some(Ok(SourceRecipe::GoCommands {
             module: MODULE.into(),
-            version: config.jaeger.version.clone(),
+            version: config.jaeger.version.to_string(),
             commands: vec![
                 ("cmd/jaeger".into(), "jaeger".into()),
                 ("cmd/all-in-one".into(), "jaeger-all-in-one".into()),

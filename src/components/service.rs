@@ -165,9 +165,13 @@ pub fn validate_names(c: &StackConfig) -> Result<(), String> {
     let names: Vec<&str> =
         c.services.iter().map(|s| s.name.as_str()).chain(c.apps.iter().map(|a| a.name.as_str())).collect();
     for (i, name) in names.iter().enumerate() {
-        let valid = !name.is_empty() && name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
+        // A name is a file name (its log) and a value in rendered configs: `.` and `..`
+        // would name a directory, a leading dot a hidden file.
+        let valid = !name.is_empty()
+            && !name.starts_with('.')
+            && name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
         if !valid {
-            return Err(format!("name `{name}` must be letters, digits, `-`, `_` or `.`"));
+            return Err(format!("name `{name}` must be letters, digits, `-`, `_` or `.`, and not start with `.`"));
         }
         if reserved.iter().any(|r| r == name) || *name == super::ALL_SERVICES || *name == "supervisor" {
             return Err(format!("name `{name}` is taken by obsdemo itself"));

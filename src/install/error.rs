@@ -26,6 +26,19 @@ pub enum InstallError {
     /// Nothing is published for this platform.
     #[error(transparent)]
     NotPublished(#[from] NotPublished),
+    /// The stack file names a version whose release files obsdemo does not know.
+    #[error(
+        "obsdemo has no release data for {component} {version} (it knows {component} {known}); \
+         `obsdemo install --from-source {component}` builds {version}, or set `[{component}] version = \"{known}\"`"
+    )]
+    UnknownRelease {
+        /// The component.
+        component: String,
+        /// The version asked for.
+        version: String,
+        /// The version the release table describes.
+        known: String,
+    },
     /// A download failed.
     #[error(transparent)]
     Download(#[from] DownloadError),
@@ -92,7 +105,7 @@ impl InstallError {
     /// failed verification, which must never be worked around.
     pub fn unavailable(&self) -> bool {
         match self {
-            Self::NotPublished(_) => true,
+            Self::NotPublished(_) | Self::UnknownRelease { .. } => true,
             Self::Download(d) => !matches!(d, DownloadError::Write { .. }),
             _ => false,
         }
@@ -102,7 +115,7 @@ impl InstallError {
 impl HasKind for InstallError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::NotPublished(_) | Self::NoGo { .. } => ErrorKind::Conflict,
+            Self::NotPublished(_) | Self::UnknownRelease { .. } | Self::NoGo { .. } => ErrorKind::Conflict,
             _ => ErrorKind::Failure,
         }
     }

@@ -55,8 +55,23 @@ pub enum Outcome {
     Installed(PathBuf),
 }
 
-/// Installs the official release of `component` into the managed dir.
-pub async fn install(component: &str, options: &InstallOptions, bars: &MultiProgress) -> Result<Outcome, InstallError> {
+/// Installs the official release of `component` at `version` (the stack file's) into
+/// the managed dir. A version the release table does not describe is
+/// [`InstallError::UnknownRelease`]: its archive names and checksums are not known, and
+/// installing the pinned one instead would be another version than the stack runs.
+pub async fn install(
+    component: &str,
+    version: &str,
+    options: &InstallOptions,
+    bars: &MultiProgress,
+) -> Result<Outcome, InstallError> {
+    if let Some(known) = releases::table().remove(component).map(|r| r.version).filter(|known| known != version) {
+        return Err(InstallError::UnknownRelease {
+            component: component.to_owned(),
+            version: version.to_owned(),
+            known,
+        });
+    }
     let platform = Platform::current().map_err(|why| releases::NotPublished {
         component: component.to_owned(),
         platform: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),

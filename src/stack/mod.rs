@@ -7,6 +7,7 @@ pub mod load;
 pub mod model;
 pub mod paths;
 pub mod process;
+pub mod version;
 
 pub use duration::HumanDuration;
 pub use load::{ConfigError, ConfigSource, load};
@@ -14,3 +15,4 @@ pub use model::{
     AppConfig, AppHealth, JaegerFlavour, JaegerStorage, RestartMode, ServiceConfig, ServiceKind, StackConfig, Topology,
 };
 pub use paths::StatePaths;
+pub use version::Version;

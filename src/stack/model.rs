@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::duration::HumanDuration;
+use super::version::Version;
 
 /// The whole stack: where it listens, where it keeps state, and each component.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,7 +99,7 @@ pub struct CollectorConfig {
     /// An explicit binary; when unset the managed dir and then `PATH` are searched.
     pub binary: Option<PathBuf>,
     /// The Collector release (`obsdemo install` builds or fetches it).
-    pub version: String,
+    pub version: Version,
     /// The Collector's listeners.
     pub ports: CollectorPorts,
     /// The hostmetrics receiver that feeds Prometheus.
@@ -110,7 +111,7 @@ impl Default for CollectorConfig {
         Self {
             enabled: true,
             binary: None,
-            version: "0.165.0".into(),
+            version: Version::new("0.165.0").expect("a release number"),
             ports: CollectorPorts::default(),
             hostmetrics: HostMetricsConfig::default(),
         }
@@ -200,7 +201,7 @@ pub struct JaegerConfig {
     /// An explicit binary; when unset the managed dir and then `PATH` are searched.
     pub binary: Option<PathBuf>,
     /// The Jaeger release; v2 2.13.0 and v1 1.76.0 come from the same source tree.
-    pub version: String,
+    pub version: Version,
     /// `v2` (default) or `v1`.
     pub flavour: JaegerFlavour,
     /// Where traces are kept: `badger` (default; on disk in the state dir, so they
@@ -220,7 +221,7 @@ impl Default for JaegerConfig {
         Self {
             enabled: true,
             binary: None,
-            version: "1.76.0".into(),
+            version: Version::new("1.76.0").expect("a release number"),
             flavour: JaegerFlavour::V2,
             storage: JaegerStorage::Badger,
             retention: None,
@@ -283,7 +284,7 @@ pub struct PrometheusConfig {
     /// An explicit binary; when unset the managed dir and then `PATH` are searched.
     pub binary: Option<PathBuf>,
     /// The Prometheus release `obsdemo install` fetches.
-    pub version: String,
+    pub version: Version,
     /// How often the Collector's exporter is scraped.
     pub scrape_interval: HumanDuration,
     /// How long samples are kept.
@@ -297,7 +298,7 @@ impl Default for PrometheusConfig {
         Self {
             enabled: true,
             binary: None,
-            version: "3.5.0".into(),
+            version: Version::new("3.5.0").expect("a release number"),
             scrape_interval: HumanDuration::from_secs(5),
             retention: HumanDuration::from_secs(24 * 3600),
             ports: PrometheusPorts::default(),
@@ -330,7 +331,7 @@ pub struct GrafanaConfig {
     /// Grafana's home (its `public/` and `conf/`); found next to the binary when unset.
     pub homepath: Option<PathBuf>,
     /// The Grafana OSS release `obsdemo install` fetches.
-    pub version: String,
+    pub version: Version,
     /// Let visitors in as viewers without logging in.
     pub anonymous: bool,
     /// Confirms `anonymous` with a bind off loopback: anyone on the network then sees
@@ -346,7 +347,7 @@ impl Default for GrafanaConfig {
             enabled: true,
             binary: None,
             homepath: None,
-            version: "12.2.1".into(),
+            version: Version::new("12.2.1").expect("a release number"),
             anonymous: false,
             anonymous_on_network: false,
             ports: GrafanaPorts::default(),

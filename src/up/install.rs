@@ -65,16 +65,16 @@ pub async fn provide(
     bars: &MultiProgress,
     step: &mut (dyn FnMut(&str) + Send),
 ) -> anyhow::Result<Provided> {
-    let official = match official::install(id.name(), options, bars).await {
+    let kind = id.kind();
+    let version = kind.binary(config).map(|spec| spec.version).unwrap_or_default();
+    let official = match official::install(id.name(), &version, options, bars).await {
         Ok(outcome) => return Ok(Provided::Official(outcome)),
         // A release that arrived but failed verification is an error, never a reason
         // to build something else instead.
         Err(e) if !e.unavailable() => return Err(crate::Error::from(e).into()),
         Err(e) => format!("{e:#}"),
     };
-    let kind = id.kind();
     let recipe = kind.source_recipe(config).transpose().map_err(crate::Error::from)?;
-    let version = kind.binary(config).map(|spec| spec.version).unwrap_or_default();
     let go = which::which("go").is_ok();
     match recipe {
         Some(recipe) if go => {

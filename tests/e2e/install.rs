@@ -386,3 +386,54 @@ fn a_release_that_cannot_be_had_is_built_from_source_saying_why() {
     assert!(stdout.contains("built prometheus from source"), "{}", describe(&out));
     assert!(stdout.contains("because the official release could not be had") && stdout.contains("404"), "{stdout}");
 }
+
+#[test]
+fn every_install_command_uses_the_stack_files_version() {
+    require(&["prometheus"]);
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    // The pinned release is installed; the stack file asks for another version.
+    let pinned = obsdemo::stack::StackConfig::default().prometheus.version.to_string();
+    link_installed(home.path(), "prometheus", &pinned);
+    std::fs::write(home.path().join("stack.toml"), "[prometheus]\nversion = \"3.4.0\"\n").unwrap();
+
+    let list = obsdemo(home.path(), &server, &["install", "--list"]);
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    let line = listed.lines().find(|l| l.starts_with("prometheus")).unwrap();
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&columns[1..4], ["3.4.0", pinned.as_str(), "no"], "{listed}");
+    assert!(!line.contains(&format!("prometheus/{pinned}")), "up would not run the pinned one: {listed}");
+
+    // Without Go it is refused, naming both versions; the pinned release is not fetched
+    // and nothing claims to be installed.
+    let out = obsdemo_command(home.path(), &server, &["install", "prometheus"])
+        .env("PATH", path_without_go())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("no release data for prometheus 3.4.0 (it knows prometheus {pinned})")),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("already installed"), "{}", describe(&out));
+    assert!(server.requests.lock().unwrap().is_empty(), "nothing was downloaded");
+
+    // With Go the version asked for is built from source (already built here), saying why.
+    link_installed(home.path(), "prometheus", "3.4.0");
+    let out = obsdemo(home.path(), &server, &["install", "prometheus"]);
+    assert_success(&out, "install prometheus 3.4.0");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("built prometheus from source") && stdout.contains("no release data"), "{stdout}");
+    assert!(stdout.contains("prometheus/3.4.0"), "{stdout}");
+
+    // A version that could leave the managed dir is refused where it is written.
+    std::fs::write(home.path().join("stack.toml"), "[prometheus]\nversion = \"3.5.0/../../../../tmp/evil\"\n").unwrap();
+    for args in [&["install", "prometheus"][..], &["install", "--list"], &["up", "--install"]] {
+        let out = obsdemo(home.path(), &server, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("stack.toml:2:11: key `prometheus.version`"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
