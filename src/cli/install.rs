@@ -2,8 +2,9 @@
 //! (downloaded and checksum-verified) or built from source with Go.
 
 use clap::Args;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::MultiProgress;
 
+use super::activity::Activity;
 use super::exit::Code;
 use super::{Global, style};
 use crate::components::ComponentId;
@@ -82,10 +83,9 @@ pub async fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
     let bars = MultiProgress::new();
     let mut code = Code::Success;
     for id in &components {
-        let spinner = bars.add(build_spinner());
-        spinner.set_prefix(id.to_string());
-        let provided = provide(&config, id, &options, &bars, &mut |step| spinner.set_message(step.to_owned())).await;
-        spinner.finish_and_clear();
+        let activity = Activity::start(&id.to_string());
+        let provided = provide(&config, id, &options, &bars, &mut |step| activity.stage(step)).await;
+        activity.finish(if provided.is_ok() { "done" } else { "failed" });
         let provided = provided?;
         if matches!(provided, Provided::LeftOut { .. }) {
             code = Code::Conflict;
@@ -93,14 +93,6 @@ pub async fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
         print_provided(id, &provided);
     }
     Ok(code)
-}
-
-/// A spinner for a step that may take minutes (a source build).
-pub fn build_spinner() -> ProgressBar {
-    let bar = ProgressBar::new_spinner()
-        .with_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}").expect("template is valid"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }
 
 /// Tells how `id`'s binary was provided, and why when it was not the official release.
@@ -135,11 +127,14 @@ fn build_from_source(
         anyhow::bail!("`{id}` cannot be built from source");
     };
     let recipe = recipe.map_err(Error::from)?;
-    let bar = build_spinner();
-    bar.set_prefix(format!("{id} {}", spec.version));
-    let mut step = |step: &str| bar.set_message(step.to_owned());
+    let activity = Activity::start(&format!("{id} {}", spec.version));
+    let mut step = |step: &str| activity.stage(step);
     let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, &mut step);
-    bar.finish_and_clear();
+    activity.finish(match &result {
+        Ok(Built::AlreadyInstalled(_)) => "already built",
+        Ok(Built::Installed(_)) => "built",
+        Err(_) => "failed",
+    });
     match result.map_err(Error::from)? {
         Built::AlreadyInstalled(dir) => {
             println!("{id} {} is already built in {} (--force rebuilds)", spec.version, dir.display())

@@ -1,6 +1,7 @@
 //! The command line: argument definitions, dispatch, and the one place where errors
 //! become messages and exit codes. Each subcommand lives in its own module.
 
+mod activity;
 mod doctor;
 mod down;
 mod env;

@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use super::activity::Activity;
 use super::exit::Code;
 use super::{Global, PlanArgs, install::print_provided, style};
 use crate::components::{ComponentId, StackPlan};
@@ -61,13 +62,13 @@ pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken)
         let options =
             InstallOptions { force: false, mirror: args.mirror.clone(), stall_timeout: Duration::from_secs(30) };
         let bars = indicatif::MultiProgress::new();
-        let spinner = bars.add(super::install::build_spinner());
+        let activity = Activity::start("installing what is missing");
         let provided = crate::up::install::provide_missing(&plan, &options, &bars, &mut |id, step| {
-            spinner.set_prefix(id.to_string());
-            spinner.set_message(step.to_owned());
+            activity.set_what(&id.to_string());
+            activity.stage(step);
         })
         .await;
-        spinner.finish_and_clear();
+        activity.finish(if provided.is_ok() { "done" } else { "failed" });
         for (id, provided) in provided? {
             if let Provided::LeftOut { why } = &provided {
                 args.plan.without.push(id.name().to_owned());

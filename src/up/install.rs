@@ -67,6 +67,7 @@ pub async fn provide(
 ) -> anyhow::Result<Provided> {
     let kind = id.kind();
     let version = kind.binary(config).map(|spec| spec.version).unwrap_or_default();
+    step("fetching the official release");
     let official = match official::install(id.name(), &version, options, bars).await {
         Ok(outcome) => return Ok(Provided::Official(outcome)),
         // A release that arrived but failed verification is an error, never a reason
