@@ -1,6 +1,9 @@
 //! The load generator behind `obsdemo load`.
 //!
 //! - [`schedule`]: when each request is due (open loop at a fixed rate, or closed loop).
+//! - [`pacer`]: waits that end when a request is due, not a timer tick later.
+//! - [`usage`]: the load generator's own CPU time and wait for a core, the evidence
+//!   for a "the client was the limit" verdict.
 //! - [`scenario`]: the weighted mix of API calls and their generated bodies.
 //! - [`client`]: one keep-alive connection per worker.
 //! - [`http1`]: the HTTP/1.1 wire format the client writes and reads.
@@ -24,11 +27,13 @@ pub mod completeness;
 pub mod delivery;
 pub mod http1;
 pub mod jaeger_grpc;
+pub mod pacer;
 pub mod report;
 pub mod scenario;
 pub mod schedule;
 pub mod stats;
 pub mod trace_context;
+pub mod usage;
 pub mod verify;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +50,7 @@ use scenario::{CreatedOrders, Mix, Operation, TargetPath};
 use schedule::{Pacing, Schedule};
 use stats::Recorder;
 use trace_context::Caller;
+use usage::ClientUsage;
 
 /// A load run or its verification that could not happen.
 #[derive(Debug, thiserror::Error)]
@@ -81,13 +87,18 @@ pub enum LoadError {
         /// Why.
         why: String,
     },
+    /// The load generator itself could not start.
+    #[error("the load generator could not start: {0}")]
+    Client(String),
 }
 
 impl crate::error::HasKind for LoadError {
     fn kind(&self) -> crate::error::ErrorKind {
         match self {
             Self::BadTarget { .. } => crate::error::ErrorKind::InvalidInput,
-            Self::Unresolved { .. } | Self::Jaeger { .. } | Self::Export { .. } => crate::error::ErrorKind::Failure,
+            Self::Unresolved { .. } | Self::Jaeger { .. } | Self::Export { .. } | Self::Client(_) => {
+                crate::error::ErrorKind::Failure
+            }
         }
     }
 }
@@ -139,6 +150,10 @@ pub struct RunSummary {
     pub finished_at: SystemTime,
     /// Stopped early (Ctrl-C): the report covers what was sent until then.
     pub interrupted: bool,
+    /// What the load generator itself used while it ran.
+    pub client_usage: ClientUsage,
+    /// The runtime threads the load generator ran on: the CPU it could use at most.
+    pub client_threads: usize,
 }
 
 /// A moment of a running load, for live progress.
@@ -189,6 +204,8 @@ struct Shared {
     client_spans: Option<Arc<ClientSpans>>,
     stop: CancellationToken,
     traces: Option<TraceSink>,
+    /// Wakes each worker when its request is due.
+    pacer: pacer::Pacer,
 }
 
 /// A request that is this late and still unclaimed means every connection is busy:
@@ -234,6 +251,8 @@ pub async fn run(
         )),
         None => None,
     };
+    let pacer = pacer::Pacer::start().map_err(|e| LoadError::Client(format!("cannot start the pacing thread: {e}")))?;
+    let usage_start = usage::Sample::now();
     let started_at = SystemTime::now();
     let shared = Arc::new(Shared {
         schedule: Schedule { start: Instant::now(), duration: options.duration, pacing: options.pacing },
@@ -248,6 +267,7 @@ pub async fn run(
         client_spans: client_spans.clone(),
         stop: stop.clone(),
         traces,
+        pacer,
     });
     let open_loop = matches!(options.pacing, Pacing::Rate(_));
     // The bound wins over the starting size; a closed loop never grows.
@@ -317,6 +337,8 @@ pub async fn run(
         started_at,
         finished_at: SystemTime::now(),
         interrupted: stop.is_cancelled(),
+        client_usage: usage::Sample::now().since(&usage_start),
+        client_threads: tokio::runtime::Handle::current().metrics().num_workers(),
     };
     // Their last spans leave now, while the check waits for the servers' own.
     if let Some(spans) = client_spans {
@@ -335,14 +357,9 @@ async fn worker(shared: Arc<Shared>, recorder: Arc<Mutex<Recorder>>) {
         if shared.stop.is_cancelled() {
             break;
         }
-        // Only wait for a request that is due later: tokio's timer rounds every
-        // deadline up to the next millisecond, so sleeping until "now" would hold each
-        // request back by up to 1 ms.
-        if due > Instant::now() {
-            tokio::select! {
-                () = tokio::time::sleep_until(due) => {}
-                () = shared.stop.cancelled() => break,
-            }
+        tokio::select! {
+            () = shared.pacer.until(due.into_std()) => {}
+            () = shared.stop.cancelled() => break,
         }
         let op = shared.mix.pick();
         let req = scenario::request(op, &shared.created, &shared.target_path);

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::usage::ClientUsage;
+
 use super::stats::Recorder;
 use super::verify::Verification;
 
@@ -105,8 +107,12 @@ pub struct LoadReport {
     pub latency_ms: Latency,
     /// Open loop: how late requests left, against their schedule.
     pub send_lag_ms: Option<SendLag>,
+    /// Open loop: the load generator's own CPU time and wait for a core.
+    pub client_usage: Option<ClientUsage>,
     /// Set when the client could not send on schedule (more than 1% of requests left
-    /// over 5 ms late): the rate asked was not the rate the server saw.
+    /// over 5 ms late) and the reason is measured (every connection busy, the load
+    /// generator's CPU spent, or its threads waiting for a core): the rate asked was
+    /// not the rate the server saw.
     pub client_limit: Option<ClientLimit>,
     /// Whether the run's traces arrived in Jaeger.
     pub verification: Option<Verification>,
@@ -192,28 +198,16 @@ pub fn build(
     });
     let late = if open_loop { recorder.late(LATE) } else { 0 };
     let late_share = if requests == 0 { 0.0 } else { late as f64 / requests as f64 };
-    let client_limit = (late_share > 0.01).then(|| {
-        let lag_p99 = ms(recorder.lag_at(0.99));
-        let why = if run.connections >= run.max_connections {
-            format!(
-                "all {} connections were busy, so requests waited for one (p99 {lag_p99} ms late); \
-                 raise --max-connections",
-                run.max_connections
-            )
-        } else {
-            format!(
-                "the load generator could not send on time (p99 {lag_p99} ms late) though connections were free: \
-                 the CPUs it shares with the stack were the limit"
-            )
-        };
-        ClientLimit { late_requests: late, late_share, why }
-    });
     // An interrupted run is measured over the time it ran, not the time asked.
     let ran_for = if run.interrupted {
         run.finished_at.duration_since(run.started_at).unwrap_or(run.duration)
     } else {
         run.duration
     };
+    let client_limit = (late_share > 0.01)
+        .then(|| client_limit_evidence(run, ran_for, ms(recorder.lag_at(0.99))))
+        .flatten()
+        .map(|why| ClientLimit { late_requests: late, late_share, why });
     LoadReport {
         run_id: run.run_id.clone(),
         target: run.target.clone(),
@@ -234,6 +228,7 @@ pub fn build(
         failures: recorder.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
         latency_ms: latency,
         send_lag_ms,
+        client_usage: open_loop.then_some(run.client_usage),
         client_limit,
         verification,
         gates: results,
@@ -242,6 +237,47 @@ pub fn build(
     }
 }
 
+/// Why the client held requests back, from what was measured; `None` when nothing
+/// measured explains it, since lateness alone may be the server accepting slowly or a
+/// timer's resolution, not the client.
+fn client_limit_evidence(run: &super::RunSummary, ran_for: Duration, lag_p99: f64) -> Option<String> {
+    if run.connections >= run.max_connections {
+        return Some(format!(
+            "all {} connections were busy, so requests waited for one (p99 {lag_p99} ms late); raise --max-connections",
+            run.max_connections
+        ));
+    }
+    let wall_ms = ran_for.as_secs_f64() * 1e3;
+    let threads = run.client_threads.max(1) as f64;
+    let usage = &run.client_usage;
+    let cpu_share = usage.cpu_ms / (wall_ms * threads);
+    if cpu_share >= CPU_BOUND {
+        return Some(format!(
+            "the load generator could not send on time (p99 {lag_p99} ms late): it used {:.0}% of the {} threads it \
+             runs on",
+            cpu_share * 100.0,
+            run.client_threads
+        ));
+    }
+    let waited = usage.waited_for_cpu_ms?;
+    (waited / wall_ms >= WAITED_FOR_CPU).then(|| {
+        format!(
+            "the load generator could not send on time (p99 {lag_p99} ms late): its threads waited {:.0} ms in all \
+             for a core, which the stack's processes were using",
+            waited
+        )
+    })
+}
+
+/// The load generator's CPU time, as a share of all its threads could use, from which
+/// it is its own limit.
+const CPU_BOUND: f64 = 0.9;
+
+/// Time the load generator's threads waited for a core, as a share of the run, from
+/// which the machine's other processes are its limit: 5% is 50 ms a second, dozens of
+/// scheduler slices.
+const WAITED_FOR_CPU: f64 = 0.05;
+
 #[cfg(test)]
 mod tests {
     use std::time::SystemTime;
@@ -249,9 +285,10 @@ mod tests {
     use super::*;
     use crate::load::RunSummary;
 
-    /// An open-loop run of 1,000 requests, each answered in 20 ms, of which `late`
-    /// left `lag` after they were due and the rest 1 ms after.
-    fn open_loop_run(late: u64, lag: Duration, pool_full: bool) -> LoadReport {
+    /// An open-loop run of 1,000 requests over one second, each answered in 20 ms, of
+    /// which `late` left `lag` after they were due and the rest 1 ms after, with what
+    /// the load generator used.
+    fn open_loop_run(late: u64, lag: Duration, pool_full: bool, usage: ClientUsage) -> LoadReport {
         let mut recorder = Recorder::default();
         for i in 0..1_000 {
             recorder.answered(200, Duration::from_millis(20));
@@ -267,25 +304,39 @@ mod tests {
             started_at: SystemTime::now(),
             finished_at: SystemTime::now(),
             interrupted: false,
+            client_usage: usage,
+            client_threads: 2,
         };
         build(&run, &recorder, None, &Gates::default())
     }
 
+    /// A load generator with CPU to spare that never waited for a core.
+    const IDLE: ClientUsage = ClientUsage { cpu_ms: 150.0, waited_for_cpu_ms: Some(2.0) };
+
     #[test]
     fn a_timer_tick_and_a_scheduler_slice_late_is_not_the_client_limit() {
         // What a busy machine gives every run: well past 1% of requests, under 5 ms.
-        let report = open_loop_run(300, Duration::from_micros(4_500), false);
+        let report = open_loop_run(300, Duration::from_micros(4_500), false, IDLE);
         assert!(report.client_limit.is_none(), "{:?}", report.client_limit);
     }
 
     #[test]
-    fn requests_held_back_are_the_clients_limit_with_the_reason() {
-        let busy = open_loop_run(20, Duration::from_millis(12), false).client_limit.expect("2% over 5 ms late");
-        assert_eq!(busy.late_requests, 20);
-        assert!(busy.why.contains("the CPUs it shares with the stack"), "{}", busy.why);
-        let pool = open_loop_run(500, Duration::from_millis(40), true).client_limit.expect("half late");
+    fn lateness_is_the_clients_limit_only_with_evidence() {
+        // Late, with every connection busy: the pool.
+        let pool = open_loop_run(500, Duration::from_millis(40), true, IDLE).client_limit.expect("half late");
         assert!(pool.why.contains("all 64 connections were busy"), "{}", pool.why);
-        // Below 1% late is noise too.
-        assert!(open_loop_run(5, Duration::from_millis(40), false).client_limit.is_none());
+        // Late, with CPU to spare and no wait for a core: not the client's doing.
+        assert!(open_loop_run(66, Duration::from_millis(12), false, IDLE).client_limit.is_none());
+        // Late, and its threads waited 80 ms of the second for a core.
+        let waited = ClientUsage { cpu_ms: 400.0, waited_for_cpu_ms: Some(80.0) };
+        let busy = open_loop_run(20, Duration::from_millis(12), false, waited).client_limit.expect("evidence");
+        assert_eq!(busy.late_requests, 20);
+        assert!(busy.why.contains("waited 80 ms in all for a core"), "{}", busy.why);
+        // Late, and it spent all the CPU of its two threads.
+        let spent = ClientUsage { cpu_ms: 1_900.0, waited_for_cpu_ms: None };
+        let cpu = open_loop_run(20, Duration::from_millis(12), false, spent).client_limit.expect("evidence");
+        assert!(cpu.why.contains("it used 95% of the 2 threads"), "{}", cpu.why);
+        // Below 1% late is noise, whatever was measured.
+        assert!(open_loop_run(5, Duration::from_millis(40), false, waited).client_limit.is_none());
     }
 }
