@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use super::Global;
 use super::exit::Code;
 use crate::error::Error;
+use crate::stack::OtlpProtocol;
 
 /// Arguments of `env`.
 #[derive(Debug, Args)]
@@ -14,6 +15,7 @@ use crate::error::Error;
   obsdemo env --format fish --name my-service | source
   obsdemo env --format powershell --name my-service | Invoke-Expression
   obsdemo env --format dotenv > .env
+  obsdemo env --protocol http --name my-service       an SDK that speaks OTLP over HTTP
   obsdemo env --format json")]
 pub struct EnvArgs {
     /// The syntax to print.
@@ -22,6 +24,14 @@ pub struct EnvArgs {
     /// Also set OTEL_SERVICE_NAME to this.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// The OTLP transport the program's SDK speaks: grpc (port 4317) or http (4318).
+    #[arg(long, value_name = "grpc|http", default_value = "grpc", value_parser = parse_protocol)]
+    protocol: OtlpProtocol,
+}
+
+/// `grpc` or `http` (or an SDK's own `http/protobuf`), for `--protocol`.
+pub fn parse_protocol(text: &str) -> Result<OtlpProtocol, String> {
+    OtlpProtocol::from_sdk_setting(text).ok_or_else(|| format!("`{text}` is not an OTLP transport: use grpc or http"))
 }
 
 /// How the variables are written.
@@ -71,7 +81,8 @@ impl Format {
 /// Runs `env`.
 pub async fn run(args: EnvArgs, global: &Global) -> anyhow::Result<Code> {
     let paths = global.paths()?;
-    let vars = crate::up::env::running_stack_env(&paths, args.name.as_deref()).await.map_err(Error::from)?;
+    let vars =
+        crate::up::env::running_stack_env(&paths, args.name.as_deref(), args.protocol).await.map_err(Error::from)?;
     print!("{}", args.format.write(&vars));
     Ok(Code::Success)
 }

@@ -10,7 +10,7 @@ use crate::health::Probe;
 use crate::install::BinarySpec;
 use crate::render::{RenderError, Renderer, Site};
 use crate::stack::process::Restart;
-use crate::stack::{AppConfig, StackConfig, StatePaths};
+use crate::stack::{AppConfig, OtlpProtocol, StackConfig, StatePaths};
 
 /// The user's own processes.
 pub struct App;
@@ -26,19 +26,30 @@ impl App {
     }
 
     /// Its command line, program first, and environment, as it runs at `site`: the
-    /// standard OpenTelemetry variables pointing at the span intake, its own `env`
-    /// (which wins), and `PORT`.
+    /// standard OpenTelemetry variables pointing at the intake its SDK speaks, its own
+    /// `env` (which wins), and `PORT`.
     fn command_at(plan: &StackPlan, app: &AppConfig, site: Site) -> (Vec<String>, Vec<(String, String)>) {
         let id = ComponentId::App(app.name.clone());
         let expand = |text: &str| expand(text, plan, app, site);
-        let intake = plan.otlp_target().map(|target| deploy::peer_url(plan, site, &target, "otlp_grpc"));
+        let protocol = app.protocol();
+        let intake = plan.otlp_target().map(|target| deploy::peer_url(plan, site, &target, protocol.port_name()));
         let mut env: Vec<(String, String)> = match intake {
-            Some(url) => otel_env(&url, Some(&app.name)),
+            Some(url) => otel_env(&url, protocol, Some(&app.name)),
             None => Vec::new(),
         };
-        // The app's own settings win, the standard variables included.
+        // The app's own settings win, the standard variables included; its resource
+        // attributes keep the one that tells its spans apart whatever it names itself.
         env.retain(|(k, _)| !app.env.contains_key(k));
-        env.extend(app.env.iter().map(|(k, v)| (k.clone(), expand(v))));
+        env.extend(app.env.iter().map(|(k, v)| {
+            let v = expand(v);
+            match k.as_str() {
+                RESOURCE_ATTRIBUTES if !v.contains(&format!("{APP_ATTRIBUTE}=")) => {
+                    let joined = if v.trim().is_empty() { String::new() } else { format!("{v},") };
+                    (k.clone(), format!("{joined}{APP_ATTRIBUTE}={}", app.name))
+                }
+                _ => (k.clone(), v),
+            }
+        }));
         // The convention many frameworks read; its first port.
         if let Some(port) = app.ports.keys().next().and_then(|name| plan.try_port(&id, name)) {
             env.push(("PORT".into(), port.to_string()));
@@ -47,19 +58,31 @@ impl App {
     }
 }
 
+/// The variable holding a process's resource attributes.
+const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+/// The resource attribute obsdemo gives an app's processes (`obsdemo.app=NAME`), so
+/// its spans are known as its own whatever `service.name` it sets itself.
+pub const APP_ATTRIBUTE: &str = "obsdemo.app";
+
 /// The standard OpenTelemetry SDK variables that point a process at a stack whose
-/// OTLP/gRPC intake is `otlp_grpc` (`http://127.0.0.1:4317`), for `service`.
+/// intake for `protocol` is `intake` (`http://127.0.0.1:4317` for gRPC,
+/// `http://127.0.0.1:4318` for HTTP), as `service` of the app of that name.
 ///
 /// Traces only: the stack's Collector takes host metrics from its own receiver, so
 /// an SDK's metrics and logs exporters would only log refused exports.
-pub fn otel_env(otlp_grpc: &str, service: Option<&str>) -> Vec<(String, String)> {
+pub fn otel_env(intake: &str, protocol: OtlpProtocol, service: Option<&str>) -> Vec<(String, String)> {
+    let mut attributes = "deployment.environment.name=obsdemo".to_owned();
+    if let Some(name) = service {
+        attributes.push_str(&format!(",{APP_ATTRIBUTE}={name}"));
+    }
     let mut env = vec![
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_grpc.to_owned()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", intake.to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.sdk_setting().to_owned()),
         ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
         ("OTEL_METRICS_EXPORTER", "none".to_owned()),
         ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=obsdemo".to_owned()),
+        (RESOURCE_ATTRIBUTES, attributes),
     ];
     if let Some(name) = service {
         env.insert(0, ("OTEL_SERVICE_NAME", name.to_owned()));
@@ -188,6 +211,12 @@ fn expand(text: &str, plan: &StackPlan, app: &AppConfig, site: Site) -> String {
         Site::Cluster => std::net::Ipv4Addr::UNSPECIFIED.to_string(),
     };
     out = out.replace("{host}", &host);
+    if let Some(target) = plan.otlp_target() {
+        for protocol in [OtlpProtocol::Grpc, OtlpProtocol::Http] {
+            let url = deploy::peer_url(plan, site, &target, protocol.port_name());
+            out = out.replace(&format!("{{{}}}", protocol.endpoint_name()), &url);
+        }
+    }
     let own = ComponentId::App(app.name.clone());
     for name in app.ports.keys() {
         out = out.replace(&format!("{{port.{name}}}"), &plan.try_port(&own, name).unwrap_or_default().to_string());
@@ -243,13 +272,15 @@ pub fn validate(c: &StackConfig) -> Result<(), String> {
         for text in app.command.iter().chain(app.env.values()) {
             for p in placeholders(text) {
                 let own = p.strip_prefix("port.").is_some_and(|n| app.ports.contains_key(n));
+                let intake = [OtlpProtocol::Grpc, OtlpProtocol::Http].iter().any(|o| o.endpoint_name() == p);
                 let other = p
                     .strip_prefix("app.")
                     .and_then(|rest| rest.rsplit_once(".port."))
                     .is_some_and(|(a, n)| c.apps.iter().any(|o| o.name == a && o.ports.contains_key(n)));
-                if !(p == "host" || own || other) {
+                if !(p == "host" || own || other || intake) {
                     return bad(format!(
-                        "`{{{p}}}` is not a placeholder obsdemo knows: use {{host}}, {{port.NAME}} or {{app.OTHER.port.NAME}}"
+                        "`{{{p}}}` is not a placeholder obsdemo knows: use {{host}}, {{port.NAME}}, \
+                         {{app.OTHER.port.NAME}}, {{otlp.grpc}} or {{otlp.http}}"
                     ));
                 }
             }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::{ComponentId, KINDS, StackPlan};
 use crate::render::{RenderError, RenderedFile, Renderer, host_name};
-use crate::stack::StatePaths;
 use crate::stack::process::{Launch, ProcessSpec};
+use crate::stack::{OtlpProtocol, StatePaths};
 
 /// Renders every config file of the enabled components of `plan`.
 pub fn render(plan: &StackPlan, paths: &StatePaths) -> Result<Vec<RenderedFile>, RenderError> {
@@ -90,16 +90,17 @@ pub fn launch(plan: &StackPlan, paths: &StatePaths, binaries: &BTreeMap<Componen
 
 /// Where processes send spans (`otlp.grpc`, `otlp.http`): the Collector, or Jaeger
 /// without one. Recorded beside the components' own endpoints for `obsdemo env`.
-pub const OTLP_GRPC: &str = "otlp.grpc";
+pub const OTLP_GRPC: &str = OtlpProtocol::Grpc.endpoint_name();
 /// See [`OTLP_GRPC`].
-pub const OTLP_HTTP: &str = "otlp.http";
+pub const OTLP_HTTP: &str = OtlpProtocol::Http.endpoint_name();
 
 /// The plan's endpoints as `name -> URL`, as `state.json` records them.
 pub fn endpoints_by_name(plan: &StackPlan) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = plan.endpoints().into_iter().map(|e| (e.name, e.url)).collect();
     if let Some(target) = plan.otlp_target() {
-        out.insert(OTLP_GRPC.into(), plan.url(&target, "otlp_grpc"));
-        out.insert(OTLP_HTTP.into(), plan.url(&target, "otlp_http"));
+        for protocol in [OtlpProtocol::Grpc, OtlpProtocol::Http] {
+            out.insert(protocol.endpoint_name().into(), plan.url(&target, protocol.port_name()));
+        }
     }
     out
 }

@@ -166,3 +166,60 @@ fn the_cluster_runs_the_configs_up_renders_with_only_addresses_changed() {
     }
     assert_eq!(cluster.len(), local.len() + 1, "one file more: the Collector's config is two");
 }
+
+/// The environment the launch file gives the app `name` of the stack in `toml`, with
+/// `offset` on every port.
+fn app_env(toml: &str, offset: u16, name: &str) -> BTreeMap<String, String> {
+    let config = crate::stack::load::parse(toml, crate::stack::ConfigSource::Embedded).unwrap();
+    let overrides = Overrides { port_offset: offset, ..Default::default() };
+    let plan = StackPlan::new(config, &overrides, Path::new("/work")).unwrap();
+    let specs = launch::process_specs(&plan, &paths(), &binaries(&plan));
+    specs.into_iter().find(|s| s.name == name).unwrap().env.into_iter().collect()
+}
+
+#[test]
+fn an_app_is_pointed_at_the_intake_its_sdk_speaks() {
+    let app = |extra: &str| format!("[[apps]]\nname = \"shop\"\ncommand = [\"shop\"]\n{extra}\n");
+    // By default gRPC, as every earlier obsdemo did.
+    let env = app_env(&app(""), 0, "shop");
+    assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://127.0.0.1:4317");
+    assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "grpc");
+    assert_eq!(env["OTEL_RESOURCE_ATTRIBUTES"], "deployment.environment.name=obsdemo,obsdemo.app=shop");
+    // `otlp = "http"`, shifted with the ports.
+    let env = app_env(&app("otlp = \"http\""), 1000, "shop");
+    assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://127.0.0.1:5318");
+    assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/protobuf");
+    // What the app's own env declares, when `otlp` is unset.
+    let env = app_env(&app("env = { OTEL_EXPORTER_OTLP_PROTOCOL = \"http/json\" }"), 0, "shop");
+    assert_eq!(
+        (env["OTEL_EXPORTER_OTLP_ENDPOINT"].as_str(), env["OTEL_EXPORTER_OTLP_PROTOCOL"].as_str()),
+        ("http://127.0.0.1:4318", "http/json")
+    );
+    // The intake placeholders, in env and command, shifted by the offset.
+    let toml = "[[apps]]\nname = \"shop\"\ncommand = [\"shop\", \"--otlp={otlp.grpc}\"]\n\
+                env = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = \"{otlp.http}/v1/traces\" }\n";
+    let env = app_env(toml, 7, "shop");
+    assert_eq!(env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], "http://127.0.0.1:4325/v1/traces");
+    // Its own resource attributes keep the one that names the app.
+    let env = app_env(&app("env = { OTEL_RESOURCE_ATTRIBUTES = \"team=web\" }"), 0, "shop");
+    assert_eq!(env["OTEL_RESOURCE_ATTRIBUTES"], "team=web,obsdemo.app=shop");
+    let env = app_env(&app("env = { OTEL_RESOURCE_ATTRIBUTES = \"obsdemo.app=mine\" }"), 0, "shop");
+    assert_eq!(env["OTEL_RESOURCE_ATTRIBUTES"], "obsdemo.app=mine");
+}
+
+#[test]
+fn an_apps_command_takes_the_intake_placeholders_and_refuses_unknown_ones() {
+    let config = |arg: &str| {
+        crate::stack::load::parse(
+            &format!("[[apps]]\nname = \"shop\"\ncommand = [\"shop\", \"{arg}\"]\n"),
+            crate::stack::ConfigSource::Embedded,
+        )
+        .unwrap()
+    };
+    let plan = plan(config("--to={otlp.http}"));
+    let specs = launch::process_specs(&plan, &paths(), &binaries(&plan));
+    let shop = specs.iter().find(|s| s.name == "shop").unwrap();
+    assert_eq!(shop.args, ["--to=http://127.0.0.1:4318"]);
+    let refused = StackPlan::new(config("{otlp.zipkin}"), &Overrides::default(), Path::new("/w")).unwrap_err();
+    assert!(refused.to_string().contains("{otlp.grpc} or {otlp.http}"), "{refused}");
+}

@@ -12,7 +12,8 @@ pub mod version;
 pub use duration::HumanDuration;
 pub use load::{ConfigError, ConfigSource, load};
 pub use model::{
-    AppConfig, AppHealth, JaegerFlavour, JaegerStorage, RestartMode, ServiceConfig, ServiceKind, StackConfig, Topology,
+    AppConfig, AppHealth, JaegerFlavour, JaegerStorage, OtlpProtocol, RestartMode, ServiceConfig, ServiceKind,
+    StackConfig, Topology,
 };
 pub use paths::StatePaths;
 pub use version::Version;

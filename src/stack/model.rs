@@ -480,6 +480,70 @@ pub struct AppConfig {
     /// without one stays out of the exported manifests.
     #[serde(default)]
     pub image: Option<String>,
+    /// The OTLP transport its SDK speaks, so obsdemo points it at the matching intake:
+    /// `grpc` or `http`. When unset: what its `env` says in
+    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`, else gRPC.
+    #[serde(default)]
+    pub otlp: Option<OtlpProtocol>,
+}
+
+impl AppConfig {
+    /// The transport obsdemo points this app's SDK at.
+    pub fn protocol(&self) -> OtlpProtocol {
+        let declared = || {
+            ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]
+                .iter()
+                .find_map(|key| OtlpProtocol::from_sdk_setting(self.env.get(*key)?))
+        };
+        self.otlp.or_else(declared).unwrap_or(OtlpProtocol::Grpc)
+    }
+}
+
+/// The two transports of OTLP, each with its own intake port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC (port 4317 by default).
+    Grpc,
+    /// OTLP over HTTP, protobuf-encoded (port 4318 by default).
+    Http,
+}
+
+impl OtlpProtocol {
+    /// Reads an SDK's `OTEL_EXPORTER_OTLP_PROTOCOL` value (`grpc`, `http/protobuf`,
+    /// `http/json`; opentelemetry-specification `protocol/exporter.md`).
+    pub fn from_sdk_setting(value: &str) -> Option<Self> {
+        match value.trim() {
+            "grpc" => Some(Self::Grpc),
+            v if v.starts_with("http") => Some(Self::Http),
+            _ => None,
+        }
+    }
+
+    /// The value of `OTEL_EXPORTER_OTLP_PROTOCOL` that selects it.
+    pub fn sdk_setting(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::Http => "http/protobuf",
+        }
+    }
+
+    /// The intake's name among the running stack's endpoints, and the placeholder
+    /// (`{otlp.grpc}`, `{otlp.http}`) an app's `env` and `command` may use for it.
+    pub const fn endpoint_name(self) -> &'static str {
+        match self {
+            Self::Grpc => "otlp.grpc",
+            Self::Http => "otlp.http",
+        }
+    }
+
+    /// The intake's listener name, as components name their ports.
+    pub fn port_name(self) -> &'static str {
+        match self {
+            Self::Grpc => "otlp_grpc",
+            Self::Http => "otlp_http",
+        }
+    }
 }
 
 fn default_max_restarts() -> u32 {

@@ -1,10 +1,9 @@
 //! The OpenTelemetry settings of a running stack, for `obsdemo env` and `obsdemo run`:
 //! the recorded span intake of `state.json`, never a guess from `stack.toml`.
 
-use crate::components::launch::OTLP_GRPC;
 use crate::components::otel_env;
 use crate::error::{ErrorKind, HasKind};
-use crate::stack::StatePaths;
+use crate::stack::{OtlpProtocol, StatePaths};
 use crate::supervisor::control;
 use crate::supervisor::state::StackState;
 
@@ -22,9 +21,13 @@ impl HasKind for NotRunning {
     }
 }
 
-/// The standard `OTEL_*` variables pointing a process named `service` at the stack
-/// running in `paths`.
-pub async fn running_stack_env(paths: &StatePaths, service: Option<&str>) -> Result<Vec<(String, String)>, NotRunning> {
+/// The standard `OTEL_*` variables pointing a process named `service`, whose SDK
+/// speaks `protocol`, at the stack running in `paths`.
+pub async fn running_stack_env(
+    paths: &StatePaths,
+    service: Option<&str>,
+    protocol: OtlpProtocol,
+) -> Result<Vec<(String, String)>, NotRunning> {
     let not_running = || NotRunning { dir: paths.root.display().to_string() };
     let state = match control::status(&paths.socket()).await {
         Some(state) => state,
@@ -35,6 +38,6 @@ pub async fn running_stack_env(paths: &StatePaths, service: Option<&str>) -> Res
             .filter(|s| s.supervisor.is_alive())
             .ok_or_else(not_running)?,
     };
-    let intake = state.endpoint(OTLP_GRPC).ok_or_else(not_running)?;
-    Ok(otel_env(intake, service))
+    let intake = state.endpoint(protocol.endpoint_name()).ok_or_else(not_running)?;
+    Ok(otel_env(intake, protocol, service))
 }
