@@ -16,15 +16,16 @@ fi
 echo "==> building Jaeger, the Collector and Prometheus from source (cached after the first time)"
 "$OBSDEMO" install --from-source jaeger collector prometheus
 
-# The Django example's virtualenv, for the tests that run the original plan's services:
-# remade only when examples/django/requirements.txt changes.
+# The Django example's virtualenv, for the tests that run the original plan's services
+# and the stand-in for a third-party app (tests/apps): remade only when either
+# requirements file changes.
 export OBSDEMO_DJANGO_VENV="${OBSDEMO_DJANGO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/obsdemo/django-venv}"
-requirements=examples/django/requirements.txt
-want=$(sha256sum "$requirements" | cut -d' ' -f1)
+requirements=(examples/django/requirements.txt tests/apps/requirements.txt)
+want=$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$OBSDEMO_DJANGO_VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "==> making the Django example's virtualenv (PyPI: $(grep -c '==' "$requirements") pinned packages)"
+  echo "==> making the Python virtualenv of the example and the test apps (PyPI: $(cat "${requirements[@]}" | grep -c '==') pinned packages)"
   rm -rf "$OBSDEMO_DJANGO_VENV"
   python3 -m venv "$OBSDEMO_DJANGO_VENV"
-  "$OBSDEMO_DJANGO_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  "$OBSDEMO_DJANGO_VENV/bin/pip" install --quiet --disable-pip-version-check -r "${requirements[0]}" -r "${requirements[1]}"
   echo "$want" > "$OBSDEMO_DJANGO_VENV/.requirements.sha256"
 fi

@@ -33,7 +33,7 @@ use crate::render::{RenderError, Renderer};
 use crate::stack::process::Restart;
 use crate::stack::{StackConfig, StatePaths};
 
-pub use app::otel_env;
+pub use app::{APP_ATTRIBUTE, otel_env};
 pub use plan::{ALL_SERVICES, Endpoint, Listener, Overrides, PlanError, StackPlan, all};
 pub use service::SERVICES_FILE;
 

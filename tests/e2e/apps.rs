@@ -265,3 +265,85 @@ env = { OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:1" }"#,
     assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(v["first_broken"], "collector accepts a span over OTLP/gRPC", "{v:#}");
 }
+
+/// An `[[apps]]` entry running the tests' stand-in for a third-party app
+/// (`tests/apps/otlp_app.py`) with `args`, on port `port`, and `extra` lines.
+fn test_app(name: &str, port: u16, args: &str, extra: &str) -> String {
+    let script = checkout().join("tests/apps/otlp_app.py");
+    format!(
+        "[[apps]]\nname = \"{name}\"\ncommand = [\"python\", {script:?}, \"--port\", \"{{port.http}}\", {args}]\n\
+         ports = {{ http = {port} }}\nhealth = {{ tcp = \"http\" }}\n{extra}\n"
+    )
+}
+
+/// The hop of app `name` in a doctor's JSON.
+fn app_hop<'a>(doctor: &'a Value, name: &str) -> &'a Value {
+    let hops = doctor["hops"].as_array().unwrap();
+    hops.iter().find(|h| h["name"] == format!("{name} sends spans")).unwrap_or_else(|| panic!("{doctor:#}"))
+}
+
+#[test]
+fn doctor_is_right_about_an_app_either_way() {
+    require(&["jaeger", "collector", "prometheus"]);
+    // Each exports every 500 ms, so the doctor's wait for a probe's spans is short.
+    let fast = "env = { OTEL_BSP_SCHEDULE_DELAY = \"500\" }";
+    let toml = [
+        "services = []".to_owned(),
+        // Set up right: OTLP/HTTP to the HTTP intake obsdemo gives it.
+        test_app("http-right", 8111, "\"--exporter\", \"http\"", &format!("otlp = \"http\"\n{fast}")),
+        // A traces-specific endpoint, written with the placeholder, wins over obsdemo's.
+        test_app(
+            "traces-endpoint",
+            8112,
+            "\"--exporter\", \"http\"",
+            "env = { OTEL_BSP_SCHEDULE_DELAY = \"500\", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = \"{otlp.http}/v1/traces\", \
+             OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = \"http/protobuf\" }",
+        ),
+        // Names its services itself, none of them its app name.
+        test_app("own-names", 8113, "\"--exporter\", \"grpc\", \"--services\", \"checkout,billing\"", fast),
+        // Hard-wired OTLP/HTTP, ignoring OTEL_EXPORTER_OTLP_PROTOCOL: posts to the gRPC intake.
+        test_app("http-at-grpc", 8114, "\"--exporter\", \"http\"", fast),
+        // No SDK at all.
+        test_app("no-sdk", 8115, "\"--exporter\", \"none\"", fast),
+        // Hard-wired gRPC, given the HTTP intake.
+        test_app("grpc-at-http", 8116, "\"--exporter\", \"grpc\"", &format!("otlp = \"http\"\n{fast}")),
+    ]
+    .join("\n");
+    let mut stack = TestStack::with_config(&toml);
+    stack.path_prefix = Some(django_venv_bin());
+    let doctor = |stack: &TestStack| {
+        let out = stack.run(&["doctor", "--json"]);
+        let doctor: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+        (out.status.code(), doctor)
+    };
+
+    // The apps set up right pass, and the doctor passes the stack.
+    stack.up(&["--without", "http-at-grpc", "--without", "no-sdk", "--without", "grpc-at-http"]);
+    let (code, report) = doctor(&stack);
+    assert_eq!(code, Some(0), "{report:#}");
+    for name in ["http-right", "traces-endpoint", "own-names"] {
+        assert_eq!(app_hop(&report, name)["verdict"], "ok", "{name}: {report:#}");
+    }
+    let own = app_hop(&report, "own-names")["detail"].as_str().unwrap();
+    assert!(own.contains("billing, checkout") && own.contains("obsdemo.app=own-names"), "{own}");
+    stack.down();
+
+    // The three that send nothing fail it, each with its reason and fix.
+    stack.up(&[]);
+    let (code, report) = doctor(&stack);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(report["first_broken"], "http-at-grpc sends spans", "{report:#}");
+    let wrong = app_hop(&report, "http-at-grpc");
+    assert_eq!(wrong["verdict"], "broken", "{report:#}");
+    assert!(wrong["detail"].as_str().unwrap().contains("speaks OTLP/HTTP to the OTLP/gRPC intake"), "{wrong:#}");
+    assert!(wrong["fix"].as_str().unwrap().contains("otlp = \"http\""), "{wrong:#}");
+    let grpc = app_hop(&report, "grpc-at-http");
+    assert!(grpc["detail"].as_str().unwrap().contains("speaks OTLP/gRPC to the OTLP/HTTP intake"), "{grpc:#}");
+    assert!(grpc["fix"].as_str().unwrap().contains("otlp = \"grpc\""), "{grpc:#}");
+    let none = app_hop(&report, "no-sdk");
+    assert_eq!(none["verdict"], "broken", "{report:#}");
+    assert!(none["detail"].as_str().unwrap().contains("no span of that request reached Jaeger"), "{none:#}");
+    for name in ["http-right", "traces-endpoint", "own-names"] {
+        assert_eq!(app_hop(&report, name)["verdict"], "ok", "{name}: {report:#}");
+    }
+}

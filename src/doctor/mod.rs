@@ -4,7 +4,10 @@
 //! Prometheus's targets and samples, Grafana's API, and each of the user's apps.
 //!
 //! It reads only what the running stack recorded (`state.json`, the launch file), so
-//! it checks the stack that runs, whatever `stack.toml` says now.
+//! it checks the stack that runs, whatever `stack.toml` says now. Each of the user's
+//! apps is checked by [`app`].
+
+mod app;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -126,16 +129,7 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
         hops.push(grafana_hop(&client, &grafana, paths).await);
     }
     if let Some(launch) = &launch {
-        let intake = endpoint(OTLP_GRPC).unwrap_or_default();
-        let jaeger = endpoint(endpoint::JAEGER_QUERY);
-        for spec in &launch.specs {
-            let env = |key: &str| spec.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-            // The processes obsdemo pointed at the stack under a service name: the apps.
-            let Some(service) = env("OTEL_SERVICE_NAME") else { continue };
-            let component = status.components.iter().find(|c| c.name == spec.name);
-            let sends_to = env("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_default();
-            hops.push(app_hop(&client, &service, component, &sends_to, &intake, jaeger.as_deref()).await);
-        }
+        hops.extend(app_hops(&client, paths, launch, &status, &endpoint).await);
     }
     let first_broken = hops.iter().find(|h| h.verdict == Verdict::Broken).map(|h| h.name.clone());
     Some(Diagnosis { hops, first_broken })
@@ -399,57 +393,37 @@ async fn grafana_hop(client: &reqwest::Client, grafana: &str, paths: &StatePaths
     ok(name, format!("datasource healthy, {dashboards} dashboard(s)"))
 }
 
-/// One of the user's apps: running, healthy, sending to the stack, and seen in Jaeger.
-async fn app_hop(
+/// Every app of the launch file, checked at once (each may wait for its SDK's batch
+/// delay), in the launch file's order.
+async fn app_hops(
     client: &reqwest::Client,
-    service: &str,
-    component: Option<&crate::supervisor::report::ComponentStatus>,
-    sends_to: &str,
-    intake: &str,
-    jaeger: Option<&str>,
-) -> Hop {
-    let name = format!("{service} sends spans");
-    match component {
-        Some(c) if c.state == ComponentState::Running && c.healthy => {}
-        Some(c) => {
-            let detail =
-                format!("it is {:?}{}", c.state, if c.healthy { "" } else { " and not healthy" }).to_lowercase();
-            return broken(&name, detail, &format!("`obsdemo logs {} -n 50`", c.name));
-        }
-        None => return broken(&name, "it is not part of the running stack".into(), "`obsdemo status`"),
+    paths: &StatePaths,
+    launch: &Launch,
+    status: &StatusReport,
+    endpoint: &impl Fn(&str) -> Option<String>,
+) -> Vec<Hop> {
+    let intakes =
+        app::Intakes { grpc: endpoint(OTLP_GRPC).unwrap_or_default(), http: endpoint(OTLP_HTTP).unwrap_or_default() };
+    let jaeger = endpoint(endpoint::JAEGER_QUERY);
+    let collector_log = status.components.iter().any(|c| c.name == "collector").then(|| paths.log("collector"));
+    let mut checks = tokio::task::JoinSet::new();
+    // The processes obsdemo pointed at the stack as an app (`OTEL_SERVICE_NAME` set).
+    let apps = launch.specs.iter().filter(|s| s.env.iter().any(|(k, _)| k == "OTEL_SERVICE_NAME"));
+    for (i, spec) in apps.enumerate() {
+        let app = app::App {
+            name: spec.name.clone(),
+            env: spec.env.iter().cloned().collect(),
+            url: spec.url.clone(),
+            log: paths.log(&spec.name),
+        };
+        let component = status.components.iter().find(|c| c.name == spec.name).cloned();
+        let (client, intakes, jaeger, collector_log) =
+            (client.clone(), intakes.clone(), jaeger.clone(), collector_log.clone());
+        checks.spawn(async move {
+            (i, app::hop(&client, &app, component.as_ref(), &intakes, jaeger.as_deref(), collector_log).await)
+        });
     }
-    // The likely causes, in order: wrong endpoint or protocol, no SDK, no traffic yet.
-    if sends_to.trim_end_matches('/') != intake.trim_end_matches('/') {
-        return broken(
-            &name,
-            format!("its OTEL_EXPORTER_OTLP_ENDPOINT is {sends_to}, but the stack receives at {intake}"),
-            "remove OTEL_EXPORTER_OTLP_ENDPOINT from its `env` in stack.toml (obsdemo sets the right one), or fix the port",
-        );
-    }
-    let Some(jaeger) = jaeger else {
-        return Hop { name, verdict: Verdict::Unknown, detail: "no Jaeger to ask".into(), fix: None };
-    };
-    let url = format!("{}/api/traces?service={service}&lookback=1h&limit=1", jaeger.trim_end_matches('/'));
-    let found = match client.get(&url).send().await {
-        Ok(r) => {
-            r.json::<Value>().await.ok().and_then(|b| b["data"].as_array().map(|d| !d.is_empty())).unwrap_or(false)
-        }
-        Err(_) => false,
-    };
-    if found {
-        ok(&name, format!("spans of {service} are in Jaeger; it sends to {intake}"))
-    } else {
-        Hop {
-            name,
-            verdict: Verdict::Unknown,
-            detail: format!(
-                "it is up and set to send to {intake}, but Jaeger has no span of {service} from the last hour"
-            ),
-            fix: Some(
-                "send it a request; if spans still do not come: its code may ignore OTEL_EXPORTER_OTLP_ENDPOINT or \
-                 use another protocol (the intake is OTLP over gRPC), or no OpenTelemetry SDK is set up in it"
-                    .into(),
-            ),
-        }
-    }
+    let mut hops: Vec<(usize, Hop)> = checks.join_all().await;
+    hops.sort_by_key(|(i, _)| *i);
+    hops.into_iter().map(|(_, hop)| hop).collect()
 }
