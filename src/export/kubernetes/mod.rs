@@ -312,6 +312,33 @@ mod tests {
     }
 
     #[test]
+    fn an_app_that_speaks_otlp_over_http_is_given_the_gateways_http_intake() {
+        let apps = toml::from_str::<StackConfig>(
+            r#"
+            [[apps]]
+            name = "dispatch"
+            image = "registry.example.com/dispatch:1"
+            command = ["dispatch", "--otlp={otlp.grpc}"]
+            otlp = "http"
+            "#,
+        )
+        .expect("apps parse")
+        .apps;
+        let config = StackConfig { apps, ..StackConfig::default() };
+        let (plan, _) = deploy::cluster_plan(config, &Overrides::default()).expect("plan");
+        let export = export(&plan, &Options::default(), &BTreeMap::new()).expect("export");
+        let app = export.objects().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "dispatch").unwrap();
+        let container = &app["spec"]["template"]["spec"]["containers"][0];
+        let env = |name: &str| {
+            let vars = container["env"].as_array().unwrap();
+            vars.iter().find(|e| e["name"] == name).map(|e| e["value"].as_str().unwrap().to_owned()).unwrap()
+        };
+        assert_eq!(env("OTEL_EXPORTER_OTLP_ENDPOINT"), "http://collector-gateway:4318");
+        assert_eq!(env("OTEL_EXPORTER_OTLP_PROTOCOL"), "http/protobuf");
+        assert_eq!(container["command"][1], "--otlp=http://collector-gateway:4317");
+    }
+
+    #[test]
     fn the_shipped_stack_exports_as_the_golden_manifests() {
         let (export, options) = sample();
         for m in &export.manifests {
