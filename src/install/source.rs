@@ -41,7 +41,7 @@ pub enum SourceRecipe {
 impl SourceRecipe {
     /// Recorded in the install's manifest; a build is reused only when it is the same,
     /// so editing the Collector's component list rebuilds it even at the same version.
-    fn source(&self) -> String {
+    pub fn source(&self) -> String {
         match self {
             Self::GoCommands { module, version, .. } => format!("source: {module}@v{version}"),
             Self::CollectorBuilder { version, manifest } => format!(
