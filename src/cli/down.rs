@@ -7,7 +7,9 @@ use clap::Args;
 
 use super::exit::Code;
 use super::{Global, style};
+use crate::error::{Error, Interrupted};
 use crate::platform;
+use crate::runtime::CancellationToken;
 use crate::supervisor::stop;
 
 /// Arguments of `down`.
@@ -22,10 +24,17 @@ pub struct DownArgs {
     json: bool,
 }
 
-/// Runs `down`.
-pub async fn run(args: DownArgs, global: &Global) -> anyhow::Result<Code> {
+/// Runs `down`. Ctrl-C while it waits kills what is left at once, then exits 130:
+/// an interrupted `down` still leaves nothing running.
+pub async fn run(args: DownArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let paths = global.paths()?;
-    let report = stop::down(&paths, Duration::from_secs(args.grace)).await?;
+    let report = tokio::select! {
+        report = stop::down(&paths, Duration::from_secs(args.grace)) => report?,
+        () = shutdown.cancelled() => {
+            stop::kill_now(&paths).await?;
+            return Err(Error::from(Interrupted).into());
+        }
+    };
     if args.json {
         let out = serde_json::json!({
             "state_dir": paths.root,

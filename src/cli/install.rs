@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::install::manifest::Manifest;
 use crate::install::official::{InstallOptions, Outcome};
 use crate::install::source::{self, Built, GoTarget};
+use crate::runtime::CancellationToken;
 use crate::stack::{HumanDuration, StackConfig};
 use crate::up::install::{Provided, provide};
 
@@ -48,8 +49,8 @@ pub struct InstallArgs {
     list: bool,
 }
 
-/// Runs `install`.
-pub async fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
+/// Runs `install`; Ctrl-C (`shutdown`) ends a download or a Go build, leaving nothing.
+pub async fn run(args: InstallArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let (config, _) = global.config()?;
     if args.list {
         list(&config);
@@ -75,7 +76,12 @@ pub async fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
     };
     if args.from_source {
         for id in &components {
-            build_from_source(&config, id, args.target.as_ref(), args.force)?;
+            // A build runs for minutes in Go processes: off the runtime's threads.
+            let (config, id, target, shutdown) = (config.clone(), id.clone(), args.target.clone(), shutdown.clone());
+            tokio::task::spawn_blocking(move || {
+                build_from_source(&config, &id, target.as_ref(), args.force, &shutdown)
+            })
+            .await??;
         }
         return Ok(Code::Success);
     }
@@ -84,7 +90,7 @@ pub async fn run(args: InstallArgs, global: &Global) -> anyhow::Result<Code> {
     let mut code = Code::Success;
     for id in &components {
         let activity = Activity::start(&id.to_string());
-        let provided = provide(&config, id, &options, &bars, &mut |step| activity.stage(step)).await;
+        let provided = provide(&config, id, &options, &bars, &shutdown, &mut |step| activity.stage(step)).await;
         activity.finish(if provided.is_ok() { "done" } else { "failed" });
         let provided = provided?;
         if matches!(provided, Provided::LeftOut { .. }) {
@@ -121,6 +127,7 @@ fn build_from_source(
     id: &ComponentId,
     platform: Option<&GoTarget>,
     force: bool,
+    cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let kind = id.kind();
     let (Some(spec), Some(recipe)) = (kind.binary(config), kind.source_recipe(config)) else {
@@ -129,7 +136,7 @@ fn build_from_source(
     let recipe = recipe.map_err(Error::from)?;
     let activity = Activity::start(&format!("{id} {}", spec.version));
     let mut step = |step: &str| activity.stage(step);
-    let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, &mut step);
+    let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, cancel, &mut step);
     activity.finish(match &result {
         Ok(Built::AlreadyInstalled(_)) => "already built",
         Ok(Built::Installed(_)) => "built",

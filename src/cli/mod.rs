@@ -153,6 +153,18 @@ impl Global {
     }
 }
 
+/// `command`, or the interruption when `shutdown` comes first (the command is
+/// dropped where it waits: it holds nothing that outlives it).
+async fn until_interrupted(
+    command: impl std::future::Future<Output = anyhow::Result<Code>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Code> {
+    tokio::select! {
+        code = command => code,
+        () = shutdown.cancelled() => Err(Error::from(crate::error::Interrupted).into()),
+    }
+}
+
 /// Parses the command line, runs it, reports any error, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -191,16 +203,18 @@ pub fn main() -> ExitCode {
 async fn dispatch(command: Command, global: Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let global = &global;
     match command {
+        // These hear Ctrl-C themselves: each has work to finish or undo first.
         Command::Up(args) => up::run(args, global, shutdown).await,
-        Command::Status(args) => status::run(args, global).await,
         Command::Load(args) => load::run(args, global, shutdown).await,
         Command::Logs(args) => logs::run(args, global, shutdown).await,
-        Command::Down(args) => down::run(args, global).await,
-        Command::Render(args) => render::run(args, global),
-        Command::Env(args) => env::run(args, global).await,
         Command::Run(args) => run::run(args, global, shutdown).await,
-        Command::Doctor(args) => doctor::run(args, global).await,
-        Command::Install(args) => install::run(args, global).await,
+        Command::Install(args) => install::run(args, global, shutdown).await,
+        Command::Down(args) => down::run(args, global, shutdown).await,
+        // These only read or probe: on Ctrl-C they stop where they are.
+        Command::Status(args) => until_interrupted(status::run(args, global), &shutdown).await,
+        Command::Doctor(args) => until_interrupted(doctor::run(args, global), &shutdown).await,
+        Command::Env(args) => until_interrupted(env::run(args, global), &shutdown).await,
+        Command::Render(args) => render::run(args, global),
         Command::Export(args) => export::run(args, global),
         Command::Completions { .. } | Command::Supervise | Command::Service { .. } => {
             unreachable!("handled before the runtime starts")

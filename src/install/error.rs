@@ -88,6 +88,13 @@ pub enum InstallError {
         /// The log's last lines.
         tail: String,
     },
+    /// The user stopped a source build; its Go processes were ended and its partial
+    /// output removed.
+    #[error("the build of {component} was interrupted; nothing of it was installed")]
+    Interrupted {
+        /// The component.
+        component: String,
+    },
     /// A Collector Builder manifest that cannot be used.
     #[error("the Collector Builder manifest: {0}")]
     BuilderManifest(String),
@@ -116,6 +123,7 @@ impl HasKind for InstallError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::NotPublished(_) | Self::UnknownRelease { .. } | Self::NoGo { .. } => ErrorKind::Conflict,
+            Self::Interrupted { .. } => ErrorKind::Interrupted,
             _ => ErrorKind::Failure,
         }
     }

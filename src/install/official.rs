@@ -94,17 +94,21 @@ pub async fn install_artifacts(
     if !options.force && Manifest::read(&target).is_some() {
         return Ok(Outcome::AlreadyInstalled(target));
     }
-    let staging = staging_dir(&target)?;
-    let installed = async {
-        let manifest = fetch_into(&staging, component, version, artifacts, options, bars).await?;
-        let _ = std::fs::remove_dir_all(staging.join(".downloads"));
-        manifest.install_into(&staging, &target)
+    let staging = Staging(staging_dir(&target)?);
+    let manifest = fetch_into(&staging.0, component, version, artifacts, options, bars).await?;
+    let _ = std::fs::remove_dir_all(staging.0.join(".downloads"));
+    manifest.install_into(&staging.0, &target).map(|()| Outcome::Installed(target))
+}
+
+/// A staging directory, removed when dropped: after a failure, and when the install is
+/// dropped half-way (Ctrl-C). After a successful install it has been moved into place,
+/// and there is nothing left to remove.
+struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    .await;
-    if installed.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    installed.map(|()| Outcome::Installed(target))
 }
 
 /// Downloads, verifies and unpacks every artifact into `staging`.

@@ -10,6 +10,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use tokio_util::sync::CancellationToken;
+
 use super::InstallError;
 use super::manifest::{Manifest, staging_dir};
 use super::resolve::{exe, install_dir, obsdemo_home};
@@ -96,9 +98,10 @@ pub fn build(
     version: &str,
     recipe: &SourceRecipe,
     force: bool,
+    cancel: &CancellationToken,
     step: &mut dyn FnMut(&str),
 ) -> Result<Built, InstallError> {
-    build_for(component, version, recipe, None, force, step)
+    build_for(component, version, recipe, None, force, cancel, step)
 }
 
 /// [`build`], for `platform` when it is not this machine's.
@@ -108,6 +111,7 @@ pub fn build_for(
     recipe: &SourceRecipe,
     platform: Option<&GoTarget>,
     force: bool,
+    cancel: &CancellationToken,
     step: &mut dyn FnMut(&str),
 ) -> Result<Built, InstallError> {
     let target = install_dir(component, version);
@@ -122,7 +126,14 @@ pub fn build_for(
     let work = build_dir(component, version);
     std::fs::create_dir_all(&work).map_err(InstallError::io("create", &work))?;
     let log_path = work.with_file_name(format!("{component}-{version}.log"));
-    let go_run = GoRun { go, work: work.clone(), log: log_path.clone(), platform: platform.cloned() };
+    let go_run = GoRun {
+        go,
+        work: work.clone(),
+        log: log_path.clone(),
+        platform: platform.cloned(),
+        cancel: cancel.clone(),
+        component: component.to_owned(),
+    };
     let staging = staging_dir(&target)?;
     let built = match recipe {
         SourceRecipe::GoCommands { module, version, commands, replaces } => {
@@ -150,6 +161,10 @@ struct GoRun {
     log: PathBuf,
     /// The platform the final `go build` is for, when not this one.
     platform: Option<GoTarget>,
+    /// Cancelled on Ctrl-C: the running Go command is ended with its children.
+    cancel: CancellationToken,
+    /// What is built, for the interruption's message.
+    component: String,
 }
 
 impl GoRun {
@@ -181,15 +196,22 @@ impl GoRun {
         let open_log = || File::options().create(true).append(true).open(&self.log);
         let log = open_log().map_err(InstallError::io("open", &self.log))?;
         let log_too = log.try_clone().map_err(InstallError::io("open", &self.log))?;
-        let status = Command::new(program)
-            .args(args)
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(log_too)
-            .stderr(log)
-            .status()
-            .map_err(InstallError::io("run", program))?;
+        let mut command = Command::new(program);
+        command.args(args).envs(env.iter().copied()).current_dir(dir).stdin(Stdio::null()).stdout(log_too).stderr(log);
+        // Its own group, so an interruption ends the compilers it started too.
+        crate::platform::own_group(&mut command);
+        let mut child = command.spawn().map_err(InstallError::io("run", program))?;
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(InstallError::io("wait for", program))? {
+                break status;
+            }
+            if self.cancel.is_cancelled() {
+                crate::platform::kill_group(child.id());
+                let _ = child.wait();
+                return Err(InstallError::Interrupted { component: self.component.clone() });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
         if !status.success() {
             return Err(InstallError::Go {
                 command: format!("{} {}", program.display(), args.join(" ")),

@@ -34,6 +34,13 @@ pub fn own_group_dies_with_parent(cmd: &mut tokio::process::Command) {
     }
 }
 
+/// Makes a helper `cmd` (a Go build) lead its own process group, so
+/// [`kill_group`] ends it with every process it forked.
+pub fn own_group(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+}
+
 /// Nothing to do on Unix: the process group and parent-death signal are set at spawn.
 pub fn adopt(_child: &tokio::process::Child) {}
 

@@ -11,6 +11,8 @@ const UNSUPPORTED: &str = "process supervision is not implemented on this OS yet
 pub fn own_group_dies_with_parent(_cmd: &mut tokio::process::Command) {}
 /// Unsupported here.
 pub fn adopt(_child: &tokio::process::Child) {}
+/// Unsupported here.
+pub fn own_group(_cmd: &mut std::process::Command) {}
 /// Resolves on Ctrl-C.
 pub async fn shutdown_requested() {
     let _ = tokio::signal::ctrl_c().await;

@@ -59,6 +59,13 @@ pub fn own_group_dies_with_parent(cmd: &mut tokio::process::Command) {
     cmd.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
 }
 
+/// Makes a helper `cmd` (a Go build) a process tree of its own, which [`kill_group`]
+/// ends whole (`taskkill /T`).
+pub fn own_group(cmd: &mut std::process::Command) {
+    use std::os::windows::process::CommandExt;
+    cmd.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+}
+
 /// Puts a just-spawned child into the supervisor's kill-on-close job.
 pub fn adopt(child: &tokio::process::Child) {
     if let (Some(job), Some(handle)) = (job(), child.raw_handle()) {

@@ -30,15 +30,35 @@ pub async fn down(paths: &StatePaths, grace: Duration) -> std::io::Result<DownRe
         let _ = control::request(&paths.socket(), Request::Stop, grace * 3 + Duration::from_secs(30)).await;
         report.via_supervisor = true;
     }
+    stop_recorded(paths, &mut report, grace, Duration::from_secs(5)).await?;
+    Ok(report)
+}
+
+/// Kills every process of the stack in `paths` at once, without asking anything to
+/// stop: what a second Ctrl-C (or one during `down`) wants. Returns within about a
+/// second once the ports are free.
+pub async fn kill_now(paths: &StatePaths) -> std::io::Result<DownReport> {
+    let mut report = DownReport::default();
+    stop_recorded(paths, &mut report, Duration::ZERO, Duration::ZERO).await?;
+    Ok(report)
+}
+
+/// Stops what `state.json` records, the supervisor first (asked, then after
+/// `supervisor_grace` killed), then every process group whose pid still belongs to
+/// the same process (same start time), each given `grace`; waits for the ports.
+async fn stop_recorded(
+    paths: &StatePaths,
+    report: &mut DownReport,
+    grace: Duration,
+    supervisor_grace: Duration,
+) -> std::io::Result<()> {
     let Some(mut state) = StackState::read(&paths.state_json())? else {
-        return Ok(report);
+        return Ok(());
     };
-    // The supervisor is gone or hung: stop it, then every process group it recorded
-    // whose pid still belongs to the same process (same start time).
     if state.supervisor.is_alive() {
         report.was_running = true;
         platform::terminate(state.supervisor.pid);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let deadline = tokio::time::Instant::now() + supervisor_grace;
         while state.supervisor.is_alive() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -61,5 +81,5 @@ pub async fn down(paths: &StatePaths, grace: Duration) -> std::io::Result<DownRe
     report.busy_ports = wait_ports_free(bind, &state.ports(), Duration::from_secs(15)).await;
     state.write(&paths.state_json())?;
     let _ = std::fs::remove_file(paths.socket());
-    Ok(report)
+    Ok(())
 }

@@ -11,6 +11,7 @@ use crate::components::{ComponentId, StackPlan};
 use crate::error::{ErrorKind, HasKind};
 use crate::install::official::{self, InstallOptions, Outcome};
 use crate::install::source::{self, Built};
+use crate::runtime::CancellationToken;
 use crate::stack::StackConfig;
 
 /// How a component's binary was provided.
@@ -63,12 +64,18 @@ pub async fn provide(
     id: &ComponentId,
     options: &InstallOptions,
     bars: &MultiProgress,
+    cancel: &CancellationToken,
     step: &mut (dyn FnMut(&str) + Send),
 ) -> anyhow::Result<Provided> {
     let kind = id.kind();
     let version = kind.binary(config).map(|spec| spec.version).unwrap_or_default();
     step("fetching the official release");
-    let official = match official::install(id.name(), &version, options, bars).await {
+    let official = tokio::select! {
+        installed = official::install(id.name(), &version, options, bars) => installed,
+        // The download's staging dir is removed as the install is dropped.
+        () = cancel.cancelled() => return Err(crate::Error::from(crate::error::Interrupted).into()),
+    };
+    let official = match official {
         Ok(outcome) => return Ok(Provided::Official(outcome)),
         // A release that arrived but failed verification is an error, never a reason
         // to build something else instead.
@@ -79,7 +86,7 @@ pub async fn provide(
     let go = which::which("go").is_ok();
     match recipe {
         Some(recipe) if go => {
-            let built = tokio::task::block_in_place(|| source::build(id.name(), &version, &recipe, false, step))
+            let built = tokio::task::block_in_place(|| source::build(id.name(), &version, &recipe, false, cancel, step))
                 .map_err(crate::Error::from)
                 .with_context(|| {
                     format!("the official release of {id} could not be had ({official}), so it was built from source, which failed")
@@ -116,12 +123,13 @@ pub async fn provide_missing(
     plan: &StackPlan,
     options: &InstallOptions,
     bars: &MultiProgress,
+    cancel: &CancellationToken,
     step: &mut (dyn FnMut(&ComponentId, &str) + Send),
 ) -> anyhow::Result<Vec<(ComponentId, Provided)>> {
     let mut done = Vec::new();
     for id in super::missing(plan) {
         if id.kind().binary(&plan.config).is_some() {
-            let provided = provide(&plan.config, &id, options, bars, &mut |s: &str| step(&id, s)).await?;
+            let provided = provide(&plan.config, &id, options, bars, cancel, &mut |s: &str| step(&id, s)).await?;
             done.push((id, provided));
         }
     }

@@ -458,3 +458,26 @@ fn every_install_command_uses_the_stack_files_version() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn ctrl_c_during_a_download_ends_it_at_once_and_leaves_no_partial_install() {
+    let server = ReleaseServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let artifact = publish(&server, "prometheus", "never arrives", None);
+    server.serve(&artifact.url, Route::Stall);
+    let mut install = obsdemo_command(home.path(), &server, &["install", "prometheus", "--timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the download under way", Duration::from_secs(10), || {
+        (server.requested(&artifact.url) > 0).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(install.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = install.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(signalled.elapsed() < Duration::from_secs(1), "took {:?}", signalled.elapsed());
+    assert_nothing_installed(home.path(), "prometheus");
+}

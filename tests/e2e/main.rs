@@ -5,6 +5,7 @@
 mod apps;
 mod harness;
 mod install;
+mod interrupt;
 mod kubernetes;
 mod lifecycle;
 mod load;
