@@ -14,6 +14,8 @@
 //! - [`supervisor`]: the detached process that owns every component: spawning,
 //!   process groups, readiness gating, restarts, `state.json`, the control socket,
 //!   and `down`. It runs processes by name and knows no kind of component.
+//! - [`status`]: the status of a running stack (state, probes, usage), for `status`
+//!   and `doctor`.
 //! - [`doctor`]: walks the path telemetry takes through a running stack.
 //! - [`export`]: the same stack as another engine's manifests (Kubernetes).
 //! - [`load`]: the load generator and trace verification.
@@ -46,6 +48,7 @@ pub mod render;
 pub mod runtime;
 pub mod services;
 pub mod stack;
+pub mod status;
 pub mod supervisor;
 pub mod up;
 

@@ -13,6 +13,7 @@ use super::exit::Code;
 use super::{Global, style};
 use crate::components::SERVICES_FILE;
 use crate::components::launch::OTLP_GRPC;
+use crate::components::{collector, jaeger};
 use crate::error::Error;
 use crate::load::delivery::Delivery;
 use crate::load::jaeger_grpc::JaegerGrpc;
@@ -25,15 +26,6 @@ use crate::runtime::CancellationToken;
 use crate::services::config::ServicesFile;
 use crate::stack::{HumanDuration, JaegerStorage, StatePaths};
 use crate::supervisor::state::StackState;
-
-/// The recorded endpoints of Jaeger's HTTP and gRPC query APIs.
-const JAEGER_QUERY: &str = "jaeger.query";
-/// See [`JAEGER_QUERY`].
-const JAEGER_QUERY_GRPC: &str = "jaeger.query_grpc";
-/// The recorded endpoints of the Collector's OTLP intake and its own metrics.
-const COLLECTOR_OTLP: &str = "collector.otlp_grpc";
-/// See [`COLLECTOR_OTLP`].
-const COLLECTOR_METRICS: &str = "collector.metrics";
 
 /// Arguments of `load`.
 #[derive(Debug, Args)]
@@ -142,11 +134,11 @@ fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
         .and_then(|bytes| serde_json::from_slice::<ServicesFile>(&bytes).ok())
         .and_then(|f| f.services.into_iter().find(|s| s.kind == "order"))
         .map(|s| (format!("http://{}", s.listen), s.name));
-    let jaeger_url = state.endpoint(JAEGER_QUERY).map(str::to_owned);
-    let jaeger_grpc = state.endpoint(JAEGER_QUERY_GRPC).map(str::to_owned);
+    let jaeger_url = state.endpoint(&jaeger::QUERY.name()).map(str::to_owned);
+    let jaeger_grpc = state.endpoint(&jaeger::QUERY_GRPC.name()).map(str::to_owned);
     let otlp = state.endpoint(OTLP_GRPC).map(str::to_owned);
-    let through_collector = otlp.is_some() && otlp.as_deref() == state.endpoint(COLLECTOR_OTLP);
-    let collector_metrics = state.endpoint(COLLECTOR_METRICS).filter(|_| through_collector).map(str::to_owned);
+    let through_collector = otlp.is_some() && otlp.as_deref() == state.endpoint(&collector::OTLP_GRPC.name());
+    let collector_metrics = state.endpoint(&collector::METRICS.name()).filter(|_| through_collector).map(str::to_owned);
     Ok(StackTargets { order_url, jaeger_url, jaeger_grpc, collector_metrics, otlp })
 }
 

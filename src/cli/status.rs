@@ -8,7 +8,7 @@ use clap::Args;
 use super::exit::Code;
 use super::{Global, style};
 use crate::stack::HumanDuration;
-use crate::supervisor::report::{self, StatusReport};
+use crate::status::StatusReport;
 use crate::supervisor::state::ComponentState;
 
 /// Arguments of `status`.
@@ -33,7 +33,7 @@ pub async fn run(args: StatusArgs, global: &Global) -> anyhow::Result<Code> {
     let paths = global.paths()?;
     let deadline = Instant::now() + args.timeout.get();
     let report = loop {
-        let report = report::collect(&paths).await?;
+        let report = crate::status::collect(&paths).await?;
         let healthy = report.as_ref().is_some_and(StatusReport::all_healthy);
         if !args.wait || healthy || Instant::now() >= deadline {
             break report;

@@ -6,7 +6,7 @@ use std::path::Path;
 use minijinja::{context, value::Serde};
 
 use super::deploy::{self, Placement, Resources, Volume, Workload};
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, named};
+use super::{CommandLine, Component, ComponentId, Endpoint, EndpointKey, StackPlan, named};
 use crate::health::Probe;
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer, Site, render_one};
@@ -24,6 +24,11 @@ const HOST_ROOT: &str = "/hostfs";
 
 /// The OpenTelemetry Collector.
 pub struct Collector;
+
+/// Its OTLP/gRPC intake.
+pub const OTLP_GRPC: EndpointKey = EndpointKey::new("collector", "otlp_grpc");
+/// Its own metrics (Prometheus format), where its span counters are read.
+pub const METRICS: EndpointKey = EndpointKey::new("collector", "metrics");
 
 impl Component for Collector {
     fn instances(&self, _config: &StackConfig) -> Vec<ComponentId> {
@@ -51,7 +56,7 @@ impl Component for Collector {
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
         vec![
-            Endpoint::new(id, "otlp_grpc", "OTLP gRPC (send spans here)", plan.url(id, "otlp_grpc")).shown(),
+            Endpoint::new(id, OTLP_GRPC.key(), "OTLP gRPC (send spans here)", plan.url(id, "otlp_grpc")).shown(),
             Endpoint::new(id, "otlp_http", "OTLP HTTP", plan.url(id, "otlp_http")).shown(),
             Endpoint::new(
                 id,
@@ -60,7 +65,12 @@ impl Component for Collector {
                 format!("{}/metrics", plan.url(id, "prometheus_exporter")),
             )
             .shown(),
-            Endpoint::new(id, "metrics", "the Collector's own metrics", format!("{}/metrics", plan.url(id, "metrics"))),
+            Endpoint::new(
+                id,
+                METRICS.key(),
+                "the Collector's own metrics",
+                format!("{}/metrics", plan.url(id, "metrics")),
+            ),
             Endpoint::new(id, "health", "health check", plan.url(id, "health")),
         ]
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use minijinja::{context, value::Serde};
 
 use super::deploy::{self, Env, Resources, Volume, Workload};
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, named};
+use super::{CommandLine, Component, ComponentId, Endpoint, EndpointKey, StackPlan, named};
 use crate::health::Probe;
 use crate::install::BinarySpec;
 use crate::render::{DASHBOARDS, RenderError, Renderer};
@@ -19,6 +19,9 @@ pub const JAEGER_DATASOURCE_UID: &str = "obsdemo-jaeger";
 
 /// Grafana.
 pub struct Grafana;
+
+/// Its UI and HTTP API.
+pub const API: EndpointKey = EndpointKey::new("grafana", "http");
 
 impl Component for Grafana {
     fn instances(&self, _config: &StackConfig) -> Vec<ComponentId> {
@@ -38,7 +41,7 @@ impl Component for Grafana {
     }
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
-        vec![Endpoint::new(id, "http", "dashboards", plan.url(id, "http")).shown()]
+        vec![Endpoint::new(id, API.key(), "dashboards", plan.url(id, "http")).shown()]
     }
 
     fn main_endpoint(&self, _plan: &StackPlan, _id: &ComponentId) -> String {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use minijinja::{context, value::Serde};
 
 use super::deploy::{self, Resources, Volume, Workload};
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port, named};
+use super::{CommandLine, Component, ComponentId, Endpoint, EndpointKey, StackPlan, host_port, named};
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer};
@@ -19,6 +19,13 @@ const MODULE: &str = "github.com/jaegertracing/jaeger";
 
 /// Jaeger, v2 or v1.
 pub struct Jaeger;
+
+/// Its UI (and the query API under it), as `up` shows it.
+pub const UI: EndpointKey = EndpointKey::new("jaeger", "ui");
+/// Its HTTP query API (`/api/traces`, `/api/services`).
+pub const QUERY: EndpointKey = EndpointKey::new("jaeger", "query");
+/// Its gRPC query API (`jaeger.api_v2.QueryService`), which the trace check reads.
+pub const QUERY_GRPC: EndpointKey = EndpointKey::new("jaeger", "query_grpc");
 
 /// The v2 release built from the same source tree as v1 release `v1` (1.76.0 is 2.13.0:
 /// releases.toml; each release pairs 1.N with 2.N-63). `None` for a version too old to
@@ -96,9 +103,9 @@ impl Component for Jaeger {
         let intake = plan.otlp_target().as_ref() == Some(id);
         let otlp = |e: Endpoint| if intake { e.shown() } else { e };
         vec![
-            Endpoint::new(id, "ui", "UI and query API", ui.clone()).shown(),
-            Endpoint::new(id, "query", "HTTP query API", ui),
-            Endpoint::new(id, "query_grpc", "gRPC query API", plan.url(id, "query_grpc")),
+            Endpoint::new(id, UI.key(), "UI and query API", ui.clone()).shown(),
+            Endpoint::new(id, QUERY.key(), "HTTP query API", ui),
+            Endpoint::new(id, QUERY_GRPC.key(), "gRPC query API", plan.url(id, "query_grpc")),
             otlp(Endpoint::new(id, "otlp_grpc", "OTLP gRPC (send spans here)", plan.url(id, "otlp_grpc"))),
             otlp(Endpoint::new(id, "otlp_http", "OTLP HTTP", plan.url(id, "otlp_http"))),
         ]

@@ -13,13 +13,13 @@
 //! - [`deploy`] describes how each component runs in a Kubernetes cluster instead.
 
 mod app;
-mod collector;
+pub mod collector;
 pub mod deploy;
-mod grafana;
-mod jaeger;
+pub mod grafana;
+pub mod jaeger;
 pub mod launch;
 pub mod plan;
-mod prometheus;
+pub mod prometheus;
 mod service;
 #[cfg(test)]
 mod tests;
@@ -34,7 +34,7 @@ use crate::stack::process::Restart;
 use crate::stack::{StackConfig, StatePaths};
 
 pub use app::{APP_ATTRIBUTE, otel_env};
-pub use plan::{ALL_SERVICES, Endpoint, Listener, Overrides, PlanError, StackPlan, all};
+pub use plan::{ALL_SERVICES, Endpoint, EndpointKey, Listener, Overrides, PlanError, StackPlan, all};
 pub use service::SERVICES_FILE;
 
 /// One component of the stack. The third-party kinds exist once; demo services are

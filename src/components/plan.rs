@@ -53,6 +53,33 @@ impl Serialize for ComponentId {
     }
 }
 
+/// The name of one recorded endpoint of a third-party component (`jaeger.query`),
+/// as a typed value: each component file owns the keys of its endpoints, and every
+/// other module names an endpoint only through them, so a rename cannot compile and
+/// then fail at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointKey {
+    component: &'static str,
+    key: &'static str,
+}
+
+impl EndpointKey {
+    /// The endpoint `key` of the component named `component`.
+    pub const fn new(component: &'static str, key: &'static str) -> Self {
+        Self { component, key }
+    }
+
+    /// Its key within its component (`query`).
+    pub const fn key(self) -> &'static str {
+        self.key
+    }
+
+    /// Its recorded name (`jaeger.query`).
+    pub fn name(self) -> String {
+        format!("{}.{}", self.component, self.key)
+    }
+}
+
 /// A named address of the running stack.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Endpoint {

@@ -6,7 +6,7 @@ use std::path::Path;
 use minijinja::{context, value::Serde};
 
 use super::deploy::{self, Resources, Volume, Workload};
-use super::{CommandLine, Component, ComponentId, Endpoint, StackPlan, host_port, named};
+use super::{CommandLine, Component, ComponentId, Endpoint, EndpointKey, StackPlan, host_port, named};
 use crate::health::{Probe, UiCheck};
 use crate::install::{BinarySpec, SourceRecipe};
 use crate::render::{RenderError, Renderer, Site};
@@ -14,6 +14,9 @@ use crate::stack::{StackConfig, StatePaths};
 
 /// Prometheus.
 pub struct Prometheus;
+
+/// Its UI and HTTP API.
+pub const API: EndpointKey = EndpointKey::new("prometheus", "http");
 
 impl Component for Prometheus {
     fn instances(&self, _config: &StackConfig) -> Vec<ComponentId> {
@@ -33,7 +36,7 @@ impl Component for Prometheus {
     }
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
-        vec![Endpoint::new(id, "http", "UI and API", plan.url(id, "http")).shown()]
+        vec![Endpoint::new(id, API.key(), "UI and API", plan.url(id, "http")).shown()]
     }
 
     fn ui(&self, plan: &StackPlan, id: &ComponentId) -> Option<UiCheck> {
@@ -145,4 +148,37 @@ mod tests {
         assert_eq!(super::module_version("3.10.2").unwrap(), "0.310.2");
         assert!(super::module_version("2.42.0").is_err());
     }
+}
+
+/// One Prometheus scrape target, as `status` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ScrapeTarget {
+    /// The scrape job.
+    pub job: String,
+    /// The URL scraped.
+    pub url: String,
+    /// `up`, `down` or `unknown`.
+    pub health: String,
+    /// The last scrape's error, empty when it worked.
+    pub last_error: String,
+}
+
+/// Prometheus's active targets, asked of the API at `api`.
+pub async fn scrape_targets(api: &str) -> Option<Vec<ScrapeTarget>> {
+    let url = reqwest::Url::parse(api).ok()?.join("/api/v1/targets?state=active").ok()?;
+    let body: serde_json::Value =
+        crate::health::local_client(std::time::Duration::from_secs(2)).get(url).send().await.ok()?.json().await.ok()?;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let targets = body["data"]["activeTargets"].as_array()?;
+    Some(
+        targets
+            .iter()
+            .map(|t| ScrapeTarget {
+                job: text(&t["labels"]["job"]),
+                url: text(&t["scrapeUrl"]),
+                health: text(&t["health"]),
+                last_error: text(&t["lastError"]),
+            })
+            .collect(),
+    )
 }

@@ -223,3 +223,13 @@ fn an_apps_command_takes_the_intake_placeholders_and_refuses_unknown_ones() {
     let refused = StackPlan::new(config("{otlp.zipkin}"), &Overrides::default(), Path::new("/w")).unwrap_err();
     assert!(refused.to_string().contains("{otlp.grpc} or {otlp.http}"), "{refused}");
 }
+
+#[test]
+fn every_typed_endpoint_key_names_an_endpoint_the_plan_records() {
+    let plan = plan(StackConfig::default());
+    let recorded = launch::endpoints_by_name(&plan);
+    let keys = [jaeger::UI, jaeger::QUERY, jaeger::QUERY_GRPC, collector::OTLP_GRPC, collector::METRICS];
+    for key in keys.into_iter().chain([prometheus::API, grafana::API]) {
+        assert!(recorded.contains_key(&key.name()), "{} is not recorded: {recorded:?}", key.name());
+    }
+}

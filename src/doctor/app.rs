@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::{Hop, Verdict, broken, ok};
 use crate::components::APP_ATTRIBUTE;
 use crate::stack::OtlpProtocol;
-use crate::supervisor::report::ComponentStatus;
+use crate::status::ComponentStatus;
 use crate::supervisor::state::ComponentState;
 
 /// The stack's two span intakes (`http://127.0.0.1:4317`, `...:4318`).

@@ -15,10 +15,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::components::launch::{OTLP_GRPC, OTLP_HTTP};
+use crate::components::{collector, grafana, jaeger, prometheus};
 use crate::health::span_counters::SpanCounters;
 use crate::stack::StatePaths;
 use crate::stack::process::Launch;
-use crate::supervisor::report::{self, StatusReport};
+use crate::status::StatusReport;
 use crate::supervisor::state::ComponentState;
 
 /// How one hop did.
@@ -63,17 +64,9 @@ impl Diagnosis {
     }
 }
 
-/// The names of the recorded endpoints the doctor reads.
-mod endpoint {
-    pub const COLLECTOR_METRICS: &str = "collector.metrics";
-    pub const JAEGER_QUERY: &str = "jaeger.query";
-    pub const PROMETHEUS: &str = "prometheus.http";
-    pub const GRAFANA: &str = "grafana.http";
-}
-
 /// Walks every hop of the stack in `paths`; `None` when no stack ever ran there.
 pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
-    let status = report::collect(paths).await.ok().flatten()?;
+    let status = crate::status::collect(paths).await.ok().flatten()?;
     let launch = Launch::read(paths).ok();
     let state = crate::supervisor::state::StackState::read(&paths.state_json()).ok().flatten()?;
     let endpoint = |name: &str| state.endpoint(name).map(str::to_owned);
@@ -93,7 +86,7 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
                 .and_then(|(name, _)| name.split('.').next())
                 .unwrap_or("the intake")
                 .to_owned();
-            let before = endpoint(endpoint::COLLECTOR_METRICS).map(|m| (m.clone(), ()));
+            let before = endpoint(&collector::METRICS.name()).map(|m| (m.clone(), ()));
             let counters_before = match &before {
                 Some((m, ())) => span_counters(&client, m).await,
                 None => None,
@@ -114,7 +107,7 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
             "start it with the Collector or Jaeger: `obsdemo up`",
         )),
     }
-    match endpoint(endpoint::JAEGER_QUERY) {
+    match endpoint(&jaeger::QUERY.name()) {
         Some(jaeger) => hops.push(jaeger_hop(&client, &jaeger, &sent).await),
         None => hops.push(broken(
             "Jaeger returns the probe",
@@ -122,10 +115,10 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
             "`obsdemo up` without `--without jaeger`",
         )),
     }
-    if let Some(prometheus) = endpoint(endpoint::PROMETHEUS) {
+    if let Some(prometheus) = endpoint(&prometheus::API.name()) {
         hops.push(prometheus_hop(&client, &prometheus).await);
     }
-    if let Some(grafana) = endpoint(endpoint::GRAFANA) {
+    if let Some(grafana) = endpoint(&grafana::API.name()) {
         hops.push(grafana_hop(&client, &grafana, paths).await);
     }
     if let Some(launch) = &launch {
@@ -404,7 +397,7 @@ async fn app_hops(
 ) -> Vec<Hop> {
     let intakes =
         app::Intakes { grpc: endpoint(OTLP_GRPC).unwrap_or_default(), http: endpoint(OTLP_HTTP).unwrap_or_default() };
-    let jaeger = endpoint(endpoint::JAEGER_QUERY);
+    let jaeger = endpoint(&jaeger::QUERY.name());
     let collector_log = status.components.iter().any(|c| c.name == "collector").then(|| paths.log("collector"));
     let mut checks = tokio::task::JoinSet::new();
     // The processes obsdemo pointed at the stack as an app (`OTEL_SERVICE_NAME` set).

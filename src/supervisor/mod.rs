@@ -9,13 +9,11 @@
 //! - [`control`]: the request/answer protocol between the CLI and the supervisor.
 //! - [`transport`]: the channel it runs on (a Unix socket, or loopback with a token).
 //! - [`state`]: `state.json`, process identity (pid + start time), CPU and memory.
-//! - [`report`]: the status of a stack, for `status` and `up`.
 //! - [`stop`]: `down`, with or without a live supervisor.
 
 pub mod child;
 pub mod control;
 pub mod launch;
-pub mod report;
 pub mod run;
 pub mod state;
 pub mod stop;

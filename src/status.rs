@@ -1,15 +1,17 @@
-//! The status of a stack, gathered for `status` and `up`: the supervisor's state (or
-//! `state.json` when it is gone), a fresh probe of every running component, and each
-//! process's CPU and memory.
+//! The status of a running stack, gathered for `status` and `doctor`: the supervisor's
+//! state (or `state.json` when it is gone), a fresh probe of every running component,
+//! each process's CPU and memory, and what a component tells of itself (Prometheus's
+//! scrape targets). It sits above the supervisor, which knows no kind of component.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::control;
-use super::state::{ComponentState, StackState, now_secs, usage};
+use crate::components::prometheus;
 use crate::health::{ProbeResult, Prober};
 use crate::stack::StatePaths;
+use crate::supervisor::control;
+use crate::supervisor::state::{ComponentState, StackState, now_secs, usage};
 
 /// The whole stack.
 #[derive(Clone, Debug, Serialize)]
@@ -67,47 +69,13 @@ pub struct ComponentStatus {
     pub scrape_targets: Option<Vec<ScrapeTarget>>,
 }
 
-/// One Prometheus scrape target.
-#[derive(Clone, Debug, Serialize)]
-pub struct ScrapeTarget {
-    /// The scrape job.
-    pub job: String,
-    /// The URL scraped.
-    pub url: String,
-    /// `up`, `down` or `unknown`.
-    pub health: String,
-    /// The last scrape's error, empty when it worked.
-    pub last_error: String,
-}
+pub use prometheus::ScrapeTarget;
 
 impl StatusReport {
     /// Whether every enabled component is healthy.
     pub fn all_healthy(&self) -> bool {
         self.components.iter().filter(|c| c.state != ComponentState::Disabled).all(|c| c.healthy)
     }
-}
-
-/// The endpoint whose server is Prometheus, by its recorded name.
-const PROMETHEUS_API: &str = "prometheus.http";
-
-/// Prometheus's active targets, asked of the API at `api`.
-async fn scrape_targets(api: &str) -> Option<Vec<ScrapeTarget>> {
-    let url = reqwest::Url::parse(api).ok()?.join("/api/v1/targets?state=active").ok()?;
-    let body: serde_json::Value =
-        crate::health::local_client(Duration::from_secs(2)).get(url).send().await.ok()?.json().await.ok()?;
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
-    let targets = body["data"]["activeTargets"].as_array()?;
-    Some(
-        targets
-            .iter()
-            .map(|t| ScrapeTarget {
-                job: text(&t["labels"]["job"]),
-                url: text(&t["scrapeUrl"]),
-                health: text(&t["health"]),
-                last_error: text(&t["lastError"]),
-            })
-            .collect(),
-    )
 }
 
 /// The status of the stack in `paths`; `None` when it never ran there.
@@ -137,9 +105,10 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
             },
             _ => None,
         };
-        let prometheus = state.endpoint(PROMETHEUS_API).filter(|api| c.url.as_deref() == Some(*api));
-        let scrape_targets = match (prometheus, alive) {
-            (Some(api), Some(_)) => scrape_targets(api).await,
+        let api = prometheus::API.name();
+        let prometheus_api = state.endpoint(&api).filter(|api| c.url.as_deref() == Some(*api));
+        let scrape_targets = match (prometheus_api, alive) {
+            (Some(api), Some(_)) => prometheus::scrape_targets(api).await,
             _ => None,
         };
         components.push(ComponentStatus {
