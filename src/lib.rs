@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //!
-//! Dependencies point down; nothing reaches up into a layer above it.
+//! Dependencies point down; nothing reaches up into a layer above it. `ARCHITECTURE.md`
+//! at the repository root is the full map: each folder, what it must not know, the
+//! invariants, and the files to touch to add a component, a command or an export target.
 //!
 //! - [`cli`]: one module per subcommand; parses flags, shows progress, prints tables.
 //! - [`up`]: what `up` does before the supervisor takes over: resolve binaries,
