@@ -211,6 +211,72 @@ fn rate_accuracy(obsdemo: &Path, cwd: &Path, url: &str) {
     println!("| p50 latency from scheduled start (ms) | {:.3} | {} |", median(p50.clone()), fmt(&p50, 3));
     println!("| p99 latency from scheduled start (ms) | {:.3} | {} |", median(p99.clone()), fmt(&p99, 3));
     println!("\ndeviation from the asked rate: **{:.3}%** (goal: within 1%)\n", (rate - 1000.0).abs() / 10.0);
+    send_lag(obsdemo, cwd, url);
+}
+
+/// How late requests leave against their schedule, at 100 and 1,000 rps for 10 s, and
+/// whether the report claims a client limit; the peer, in the same run, is Tokio's
+/// timer wheel pacing the same schedule (what `load` used before its pacing thread):
+/// 16 tasks on a 2-thread runtime, each sleeping until its next due time.
+fn send_lag(obsdemo: &Path, cwd: &Path, url: &str) {
+    println!("### Send lag: requests leaving against their schedule (median of {RUNS}, 10 s each)\n");
+    println!("| rate | obsdemo load p50 / p99 (ms) | Tokio's timer p50 / p99 (ms) | p99 ratio | client limit claimed | runs (obsdemo p99) |");
+    println!("|---|---|---|---|---|---|");
+    for rps in [100u32, 1000] {
+        let (mut ours, mut tokio_lag, mut claimed) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..RUNS {
+            let rate = rps.to_string();
+            let r = load(obsdemo, cwd, &["--url", url, "--mix", "get=1", "--rps", &rate, "--duration", "10s"]);
+            ours.push((r["send_lag_ms"]["p50"].as_f64().unwrap(), r["send_lag_ms"]["p99"].as_f64().unwrap()));
+            claimed += usize::from(!r["client_limit"].is_null());
+            tokio_lag.push(tokio_timer_lag(rps, Duration::from_secs(10)));
+        }
+        let (p50, p99) = (median(ours.iter().map(|l| l.0).collect()), median(ours.iter().map(|l| l.1).collect()));
+        let (t50, t99) =
+            (median(tokio_lag.iter().map(|l| l.0).collect()), median(tokio_lag.iter().map(|l| l.1).collect()));
+        println!(
+            "| {rps} rps | {p50:.3} / **{p99:.3}** | {t50:.3} / {t99:.3} | {:.2}x | {claimed} of {RUNS} | {} |",
+            p99 / t99.max(1e-6),
+            fmt(&ours.iter().map(|l| l.1).collect::<Vec<_>>(), 3)
+        );
+    }
+    println!("\ngoal: sent-late p99 at most 1 ms up to 1,000 rps on an idle machine, and no client limit claimed\n");
+}
+
+/// p50 and p99 lateness (ms) of `rps` due times over `duration`, each waited for with
+/// `tokio::time::sleep_until` by one of 16 tasks on a 2-thread runtime.
+fn tokio_timer_lag(rps: u32, duration: Duration) -> (f64, f64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let start = tokio::time::Instant::now();
+        let next = Arc::new(AtomicU64::new(0));
+        let total = u64::from(rps) * duration.as_secs();
+        let lags = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let (next, lags) = (next.clone(), lags.clone());
+            tasks.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let due = start + Duration::from_secs_f64(i as f64 / f64::from(rps));
+                    if due > tokio::time::Instant::now() {
+                        tokio::time::sleep_until(due).await;
+                    }
+                    let late = tokio::time::Instant::now().saturating_duration_since(due);
+                    lags.lock().unwrap().push(late.as_secs_f64() * 1e3);
+                }
+            });
+        }
+        tasks.join_all().await;
+        let mut lags = lags.lock().unwrap().clone();
+        lags.sort_by(f64::total_cmp);
+        (lags[lags.len() / 2], lags[lags.len() * 99 / 100])
+    })
 }
 
 /// User plus system CPU seconds the process `pid` has used.
