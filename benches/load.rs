@@ -220,7 +220,9 @@ fn rate_accuracy(obsdemo: &Path, cwd: &Path, url: &str) {
 /// 16 tasks on a 2-thread runtime, each sleeping until its next due time.
 fn send_lag(obsdemo: &Path, cwd: &Path, url: &str) {
     println!("### Send lag: requests leaving against their schedule (median of {RUNS}, 10 s each)\n");
-    println!("| rate | obsdemo load p50 / p99 (ms) | Tokio's timer p50 / p99 (ms) | p99 ratio | client limit claimed | runs (obsdemo p99) |");
+    println!(
+        "| rate | obsdemo load p50 / p99 (ms) | Tokio's timer p50 / p99 (ms) | p99 ratio | client limit claimed | runs (obsdemo p99) |"
+    );
     println!("|---|---|---|---|---|---|");
     for rps in [100u32, 1000] {
         let (mut ours, mut tokio_lag, mut claimed) = (Vec::new(), Vec::new(), 0);

@@ -269,3 +269,47 @@ fn spans_in_flight_while_the_collector_or_jaeger_crashes_and_restarts_are_not_lo
         assert_eq!(v["complete"], v["expected"], "{victim}: no trace lost: {v:#}");
     }
 }
+
+/// Runs `command` with its output and errors on one pipe (`2>&1 | reader`) and its
+/// input on a pipe this test keeps open; returns its exit code and how long after its
+/// exit the reader saw the end of the pipe (never, within 10 s: `None`).
+fn through_merged_pipe(mut command: std::process::Command) -> (Option<i32>, Option<Duration>) {
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let (input, _kept_open) = std::io::pipe().unwrap();
+    command.stdin(input).stdout(writer.try_clone().unwrap()).stderr(writer);
+    let mut child = command.spawn().unwrap();
+    // The Command holds our copies of the pipe's ends until it is dropped.
+    drop(command);
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        let _ = done.send(std::time::Instant::now());
+    });
+    let code = child.wait().unwrap().code();
+    let exited = std::time::Instant::now();
+    let eof = ended.recv_timeout(Duration::from_secs(10)).ok().map(|at| at.saturating_duration_since(exited));
+    (code, eof)
+}
+
+#[test]
+fn a_merged_pipe_ends_when_the_command_does_though_the_stack_runs_on() {
+    require(&["jaeger", "collector", "prometheus"]);
+    let stack = TestStack::new();
+    let offset = stack.offset.to_string();
+    let prometheus = format!("http://127.0.0.1:{}/-/healthy", stack.port(9090));
+    let commands: [&[&str]; 3] = [
+        &["up", "--port-offset", &offset, "--without", "grafana", "--without", "services"],
+        &["run", "--", "sh", "-c", "echo out; echo err >&2"],
+        &["load", "--url", &prometheus, "--mix", "get=1", "--rps", "20", "--duration", "1s"],
+    ];
+    for args in commands {
+        let (code, eof) = through_merged_pipe(stack.command(args));
+        assert_eq!(code, Some(0), "{args:?}");
+        // The supervisor and every process of the stack hold no end of the caller's pipes.
+        assert!(
+            eof.is_some_and(|after| after < Duration::from_secs(2)),
+            "{args:?}: the reader saw the end after {eof:?}"
+        );
+    }
+    stack.down();
+}
