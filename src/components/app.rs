@@ -246,6 +246,13 @@ pub fn validate(c: &StackConfig) -> Result<(), String> {
         if app.command.first().is_none_or(|p| p.is_empty()) {
             return bad("`command` is empty; give the program and its arguments as a list".into());
         }
+        // What no process can be started with: caught here, not by the supervisor later.
+        if app.command.iter().chain(app.env.values()).any(|t| t.contains('\0')) {
+            return bad("`command` and `env` cannot hold a NUL character".into());
+        }
+        if let Some(key) = app.env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
+            return bad(format!("`env` key {key:?} is not a variable name (it is empty, or holds `=` or NUL)"));
+        }
         if let Some(h) = &app.health {
             let port = match (&h.http, &h.tcp) {
                 (Some(_), Some(_)) | (None, None) => {

@@ -233,3 +233,13 @@ fn every_typed_endpoint_key_names_an_endpoint_the_plan_records() {
         assert!(recorded.contains_key(&key.name()), "{} is not recorded: {recorded:?}", key.name());
     }
 }
+
+#[test]
+fn an_app_that_no_process_could_be_started_with_is_refused_when_planned() {
+    for bad in ["command = [\"shop\", \"a\\u0000b\"]", "command = [\"shop\"]\nenv = { \"A=B\" = \"x\" }"] {
+        let toml = format!("[[apps]]\nname = \"shop\"\n{bad}\n");
+        let config = crate::stack::load::parse(&toml, crate::stack::ConfigSource::Embedded).unwrap();
+        let refused = StackPlan::new(config, &Overrides::default(), Path::new("/w")).unwrap_err();
+        assert!(refused.to_string().starts_with("apps: shop: "), "{refused}");
+    }
+}
