@@ -16,6 +16,8 @@
 //! - [`supervisor`]: the detached process that owns every component: spawning,
 //!   process groups, readiness gating, restarts, `state.json`, the control socket,
 //!   and `down`. It runs processes by name and knows no kind of component.
+//! - [`running`]: the one typed view of a running stack (`RunningStack`), through
+//!   which commands find its endpoints.
 //! - [`status`]: the status of a running stack (state, probes, usage), for `status`
 //!   and `doctor`.
 //! - [`doctor`]: walks the path telemetry takes through a running stack.
@@ -47,6 +49,7 @@ pub mod load;
 pub mod logs;
 pub mod platform;
 pub mod render;
+pub mod running;
 pub mod runtime;
 pub mod services;
 pub mod stack;

@@ -11,8 +11,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit::Code;
 use super::{Global, style};
-use crate::components::SERVICES_FILE;
-use crate::components::launch::OTLP_GRPC;
 use crate::components::{collector, jaeger};
 use crate::error::Error;
 use crate::load::delivery::Delivery;
@@ -22,10 +20,9 @@ use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
 use crate::load::verify::{self, CheckProgress, ExportDelay};
 use crate::load::{self as generator, LoadOptions};
+use crate::running::RunningStack;
 use crate::runtime::CancellationToken;
-use crate::services::config::ServicesFile;
-use crate::stack::{HumanDuration, JaegerStorage, StatePaths};
-use crate::supervisor::state::StackState;
+use crate::stack::{HumanDuration, JaegerStorage, OtlpProtocol, StatePaths};
 
 /// Arguments of `load`.
 #[derive(Debug, Args)]
@@ -125,20 +122,15 @@ struct StackTargets {
 }
 
 fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
-    let state = StackState::read(&paths.state_json())?.with_context(|| {
+    let stack = RunningStack::recorded(paths)?.with_context(|| {
         format!("no stack has run in {}; start one with `obsdemo up`, or pass --url", paths.root.display())
     })?;
-    let services_file = paths.rendered().join(SERVICES_FILE);
-    let order_url = std::fs::read(&services_file)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<ServicesFile>(&bytes).ok())
-        .and_then(|f| f.services.into_iter().find(|s| s.kind == "order"))
-        .map(|s| (format!("http://{}", s.listen), s.name));
-    let jaeger_url = state.endpoint(&jaeger::QUERY.name()).map(str::to_owned);
-    let jaeger_grpc = state.endpoint(&jaeger::QUERY_GRPC.name()).map(str::to_owned);
-    let otlp = state.endpoint(OTLP_GRPC).map(str::to_owned);
-    let through_collector = otlp.is_some() && otlp.as_deref() == state.endpoint(&collector::OTLP_GRPC.name());
-    let collector_metrics = state.endpoint(&collector::METRICS.name()).filter(|_| through_collector).map(str::to_owned);
+    let order_url = stack.demo_entry().map(|(name, url)| (url.to_owned(), name.to_owned()));
+    let jaeger_url = stack.endpoint(jaeger::QUERY).map(str::to_owned);
+    let jaeger_grpc = stack.endpoint(jaeger::QUERY_GRPC).map(str::to_owned);
+    let otlp = stack.intake(OtlpProtocol::Grpc).map(str::to_owned);
+    let through_collector = otlp.is_some() && otlp.as_deref() == stack.endpoint(collector::OTLP_GRPC);
+    let collector_metrics = stack.endpoint(collector::METRICS).filter(|_| through_collector).map(str::to_owned);
     Ok(StackTargets { order_url, jaeger_url, jaeger_grpc, collector_metrics, otlp })
 }
 

@@ -20,7 +20,7 @@ pub mod jaeger;
 pub mod launch;
 pub mod plan;
 pub mod prometheus;
-mod service;
+pub mod service;
 #[cfg(test)]
 mod tests;
 

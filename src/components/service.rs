@@ -17,6 +17,11 @@ pub const SERVICES_FILE: &str = "services.json";
 /// The demo microservices.
 pub struct DemoService;
 
+/// The key of each demo service's own URL (`<name>.http`).
+pub const HTTP_KEY: &str = "http";
+/// The key of the demo API's entry (`<name>.orders`), which only the order service has.
+pub const ORDERS_KEY: &str = "orders";
+
 impl DemoService {
     fn config<'a>(config: &'a StackConfig, id: &ComponentId) -> Option<&'a ServiceConfig> {
         config.services.iter().find(|s| s.name == id.name())
@@ -42,9 +47,9 @@ impl Component for DemoService {
 
     fn endpoints(&self, plan: &StackPlan, id: &ComponentId) -> Vec<Endpoint> {
         let url = plan.url(id, "http");
-        let mut out = vec![Endpoint::new(id, "http", "demo service", url.clone())];
+        let mut out = vec![Endpoint::new(id, HTTP_KEY, "demo service", url.clone())];
         if Self::config(&plan.config, id).is_some_and(|s| s.kind == ServiceKind::Order) {
-            out.push(Endpoint::new(id, "orders", "demo API (POST /orders)", format!("{url}/orders")).shown());
+            out.push(Endpoint::new(id, ORDERS_KEY, "demo API (POST /orders)", format!("{url}/orders")).shown());
         }
         out
     }

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::components::launch::{OTLP_GRPC, OTLP_HTTP};
-use crate::components::{collector, grafana, jaeger, prometheus};
+use crate::components::{ComponentId, EndpointKey, collector, grafana, jaeger, prometheus};
 use crate::health::span_counters::SpanCounters;
-use crate::stack::StatePaths;
+use crate::running::RunningStack;
 use crate::stack::process::Launch;
+use crate::stack::{OtlpProtocol, StatePaths};
 use crate::status::StatusReport;
 use crate::supervisor::state::ComponentState;
 
@@ -68,25 +68,19 @@ impl Diagnosis {
 pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
     let status = crate::status::collect(paths).await.ok().flatten()?;
     let launch = Launch::read(paths).ok();
-    let state = crate::supervisor::state::StackState::read(&paths.state_json()).ok().flatten()?;
-    let endpoint = |name: &str| state.endpoint(name).map(str::to_owned);
+    let stack = RunningStack::recorded(paths).ok().flatten()?;
+    let endpoint = |key: EndpointKey| stack.endpoint(key).map(str::to_owned);
     let client = crate::http::local_client(Duration::from_secs(5));
     let mut hops = Vec::new();
 
     hops.push(supervisor_hop(&status));
     let probe = format!("obsdemo-doctor-{}", crate::stack::paths::random_token(8));
     let mut sent = Vec::new();
-    match (endpoint(OTLP_GRPC), endpoint(OTLP_HTTP)) {
+    match (stack.intake(OtlpProtocol::Grpc), stack.intake(OtlpProtocol::Http)) {
         (Some(grpc), Some(http)) => {
             // Which component the intake is: the Collector, or Jaeger in `direct`.
-            let owner = state
-                .endpoints
-                .iter()
-                .find(|(name, url)| **url == grpc && name.as_str() != OTLP_GRPC)
-                .and_then(|(name, _)| name.split('.').next())
-                .unwrap_or("the intake")
-                .to_owned();
-            let before = endpoint(&collector::METRICS.name()).map(|m| (m.clone(), ()));
+            let owner = stack.intake_owner().unwrap_or("the intake").to_owned();
+            let before = endpoint(collector::METRICS).map(|m| (m.clone(), ()));
             let counters_before = match &before {
                 Some((m, ())) => span_counters(&client, m).await,
                 None => None,
@@ -107,7 +101,7 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
             "start it with the Collector or Jaeger: `obsdemo up`",
         )),
     }
-    match endpoint(&jaeger::QUERY.name()) {
+    match endpoint(jaeger::QUERY) {
         Some(jaeger) => hops.push(jaeger_hop(&client, &jaeger, &sent).await),
         None => hops.push(broken(
             "Jaeger returns the probe",
@@ -115,14 +109,14 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
             "`obsdemo up` without `--without jaeger`",
         )),
     }
-    if let Some(prometheus) = endpoint(&prometheus::API.name()) {
+    if let Some(prometheus) = endpoint(prometheus::API) {
         hops.push(prometheus_hop(&client, &prometheus).await);
     }
-    if let Some(grafana) = endpoint(&grafana::API.name()) {
+    if let Some(grafana) = endpoint(grafana::API) {
         hops.push(grafana_hop(&client, &grafana, paths).await);
     }
     if let Some(launch) = &launch {
-        hops.extend(app_hops(&client, paths, launch, &status, &endpoint).await);
+        hops.extend(app_hops(&client, paths, launch, &status, &stack).await);
     }
     let first_broken = hops.iter().find(|h| h.verdict == Verdict::Broken).map(|h| h.name.clone());
     Some(Diagnosis { hops, first_broken })
@@ -393,12 +387,14 @@ async fn app_hops(
     paths: &StatePaths,
     launch: &Launch,
     status: &StatusReport,
-    endpoint: &impl Fn(&str) -> Option<String>,
+    stack: &RunningStack,
 ) -> Vec<Hop> {
-    let intakes =
-        app::Intakes { grpc: endpoint(OTLP_GRPC).unwrap_or_default(), http: endpoint(OTLP_HTTP).unwrap_or_default() };
-    let jaeger = endpoint(&jaeger::QUERY.name());
-    let collector_log = status.components.iter().any(|c| c.name == "collector").then(|| paths.log("collector"));
+    let intake = |protocol| stack.intake(protocol).unwrap_or_default().to_owned();
+    let intakes = app::Intakes { grpc: intake(OtlpProtocol::Grpc), http: intake(OtlpProtocol::Http) };
+    let jaeger = stack.endpoint(jaeger::QUERY).map(str::to_owned);
+    // The Collector's log, where it runs: it may tell what arrived at its ports.
+    let collector = stack.intake_owner().filter(|owner| *owner == ComponentId::Collector.name());
+    let collector_log = collector.map(|name| paths.log(name));
     let mut checks = tokio::task::JoinSet::new();
     // The processes obsdemo pointed at the stack as an app (`OTEL_SERVICE_NAME` set).
     let apps = launch.specs.iter().filter(|s| s.env.iter().any(|(k, _)| k == "OTEL_SERVICE_NAME"));
