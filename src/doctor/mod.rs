@@ -85,10 +85,10 @@ pub async fn diagnose(paths: &StatePaths) -> Option<Diagnosis> {
                 Some((m, ())) => span_counters(&client, m).await,
                 None => None,
             };
-            let (hop, trace) = send_grpc(&owner, &grpc, &probe).await;
+            let (hop, trace) = send_grpc(&owner, grpc, &probe).await;
             hops.push(hop);
             sent.extend(trace);
-            let (hop, trace) = send_http(&client, &owner, &http, &probe).await;
+            let (hop, trace) = send_http(&client, &owner, http, &probe).await;
             hops.push(hop);
             sent.extend(trace);
             if let (Some((metrics, ())), Some(before)) = (before, counters_before) {
