@@ -24,8 +24,36 @@ pub fn tail_with_end(path: &Path, n: usize) -> std::io::Result<(String, u64)> {
     Ok((lines[lines.len().saturating_sub(n)..].join("\n"), end))
 }
 
+/// What was written to `path` after `offset` (at most 1 MiB of it); empty when the
+/// file is missing or shorter.
+pub fn since(path: &Path, offset: u64) -> String {
+    let Ok(mut f) = std::fs::File::open(path) else { return String::new() };
+    const MAX: u64 = 1 << 20;
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(offset)).is_ok() {
+        let _ = f.take(MAX).read_to_end(&mut buf);
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The size of `path` now (0 when it is missing): where [`since`] starts later.
+pub fn end(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn since_gives_what_was_written_after_an_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.log");
+        std::fs::write(&p, "old\n").unwrap();
+        let at = super::end(&p);
+        std::fs::write(&p, "old\nnew\n").unwrap();
+        assert_eq!(super::since(&p, at), "new\n");
+        assert_eq!(super::since(&dir.path().join("missing"), 0), "");
+    }
+
     #[test]
     fn tail_gives_the_last_lines() {
         let dir = tempfile::tempdir().unwrap();

@@ -138,7 +138,8 @@ fn same_listener(a: &str, b: &str) -> bool {
 
 /// The protocol a log shows spoken to the other one's port: OTLP/HTTP answered by a
 /// gRPC server (its first bytes are an HTTP/2 SETTINGS frame, `\x00\x00\x06\x04`, which
-/// Go's client calls a "malformed HTTP response" and Python's a `BadStatusLine`), or
+/// Go's client calls a "malformed HTTP response" and Python's a `BadStatusLine`, or the
+/// connection reset before any answer), or
 /// gRPC answered by an HTTP/1 server (grpc-core: "Trying to connect an http1.x server";
 /// grpc-go: "error reading server preface", "frame too large"). Returns the protocol
 /// spoken and the line that shows it.
@@ -147,9 +148,14 @@ pub fn protocol_mismatch_in(log: &str) -> Option<(OtlpProtocol, String)> {
         ["\\x00\\x00\\x06\\x04", "malformed HTTP response", "BadStatusLine", "bogus greeting from client"];
     const GRPC_AT_HTTP: [&str; 3] =
         ["Trying to connect an http1.x server", "error reading server preface", "http2: frame too large"];
+    // An HTTP client (Python's requests: "Connection aborted"; Go's net/http: `Post "`)
+    // whose connection the gRPC server resets before answering, as it often does.
+    let http_reset = |line: &str| {
+        (line.contains("Connection aborted") || line.contains("Post \"")) && line.contains("reset by peer")
+    };
     log.lines().rev().find_map(|line| {
         let shown = || line.chars().take(400).collect::<String>();
-        if HTTP_AT_GRPC.iter().any(|sign| line.contains(sign)) {
+        if HTTP_AT_GRPC.iter().any(|sign| line.contains(sign)) || http_reset(line) {
             Some((OtlpProtocol::Http, shown()))
         } else if GRPC_AT_HTTP.iter().any(|sign| line.contains(sign)) {
             Some((OtlpProtocol::Grpc, shown()))
@@ -212,6 +218,15 @@ pub async fn hop(
             },
         };
     };
+    // Only what the logs say from now on is evidence about this request's spans.
+    let logs: Vec<(PathBuf, u64)> = [Some(app.log.clone()), collector_log]
+        .into_iter()
+        .flatten()
+        .map(|log| {
+            let at = crate::logs::end(&log);
+            (log, at)
+        })
+        .collect();
     let (answer, trace) = probe(client, url).await;
     let answered = match answer {
         Ok(status) => format!("it answered GET {url} with {status}"),
@@ -219,23 +234,28 @@ pub async fn hop(
             return broken(&name, format!("GET {url} failed: {e}"), &format!("`obsdemo logs {} -n 50`", app.name));
         }
     };
-    let waited = export_delay(&app.env) + Duration::from_secs(3);
-    if let Some(found) = await_trace(client, jaeger, &trace, waited).await {
-        let services = found.services.join(", ");
-        let own = if found.tagged { format!(", its resource has {APP_ATTRIBUTE}={}", app.name) } else { String::new() };
-        return ok(&name, format!("{answered}; its trace {trace} is in Jaeger as {services}{own}; {sends_to}"));
-    }
-    let logs: Vec<String> = [Some(app.log.clone()), collector_log]
-        .into_iter()
-        .flatten()
-        .filter_map(|log| crate::logs::tail(&log, 200).ok())
-        .collect();
-    let detail = format!("{answered}, but no span of that request reached Jaeger within {} s", waited.as_secs());
-    match logs.iter().find_map(|log| protocol_mismatch_in(log)) {
-        Some((spoken, line)) if spoken != intake => broken(
+    // The SDK's batch delay, then room for an export (and its failure) to happen.
+    let waited = export_delay(&app.env) + Duration::from_secs(10);
+    let deadline = Instant::now() + waited;
+    let mismatch = loop {
+        if let Some(found) = read_trace(client, jaeger, &trace).await {
+            let services = found.services.join(", ");
+            let own =
+                if found.tagged { format!(", its resource has {APP_ATTRIBUTE}={}", app.name) } else { String::new() };
+            return ok(&name, format!("{answered}; its trace {trace} is in Jaeger as {services}{own}; {sends_to}"));
+        }
+        let written = logs.iter().map(|(log, from)| crate::logs::since(log, *from));
+        let mismatch = written.filter_map(|text| protocol_mismatch_in(&text)).find(|(spoken, _)| *spoken != intake);
+        if mismatch.is_some() || Instant::now() >= deadline {
+            break mismatch;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    match mismatch {
+        Some((spoken, line)) => broken(
             &name,
             format!(
-                "{detail}: its exporter speaks {} to the {} intake ({line})",
+                "{answered}, but no span of that request reached Jaeger: its exporter speaks {} to the {} intake ({line})",
                 self::name(spoken),
                 self::name(intake)
             ),
@@ -246,9 +266,9 @@ pub async fn hop(
                 intakes.url(spoken)
             ),
         ),
-        _ => broken(
+        None => broken(
             &name,
-            format!("{detail}; {sends_to}"),
+            format!("{answered}, but no span of that request reached Jaeger within {} s; {sends_to}", waited.as_secs()),
             "if it has no OpenTelemetry SDK, add one (it reads OTEL_EXPORTER_OTLP_ENDPOINT); if it has, check that its \
              exporter is enabled, that it speaks the protocol of that intake, and that it continues W3C traceparent \
              (OTEL_PROPAGATORS)",
@@ -272,31 +292,22 @@ struct Found {
     tagged: bool,
 }
 
-/// Reads `trace` from Jaeger until it holds a span or `wait` has passed.
-async fn await_trace(client: &reqwest::Client, jaeger: &str, trace: &str, wait: Duration) -> Option<Found> {
+/// What Jaeger has of `trace` now, if it holds a span of it.
+async fn read_trace(client: &reqwest::Client, jaeger: &str, trace: &str) -> Option<Found> {
     let url = format!("{}/api/traces/{trace}", jaeger.trim_end_matches('/'));
-    let deadline = Instant::now() + wait;
-    loop {
-        let body = match client.get(&url).send().await {
-            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
-            _ => None,
-        };
-        let processes = body.as_ref().and_then(|b| b["data"][0]["processes"].as_object().cloned());
-        if let Some(processes) = processes.filter(|p| !p.is_empty()) {
-            let mut services: Vec<String> =
-                processes.values().filter_map(|p| p["serviceName"].as_str().map(str::to_owned)).collect();
-            services.sort();
-            services.dedup();
-            let tagged = processes
-                .values()
-                .any(|p| p["tags"].as_array().is_some_and(|tags| tags.iter().any(|t| t["key"] == APP_ATTRIBUTE)));
-            return Some(Found { services, tagged });
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let body: Value = match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => r.json().await.ok()?,
+        _ => return None,
+    };
+    let processes = body["data"][0]["processes"].as_object().filter(|p| !p.is_empty())?;
+    let mut services: Vec<String> =
+        processes.values().filter_map(|p| p["serviceName"].as_str().map(str::to_owned)).collect();
+    services.sort();
+    services.dedup();
+    let tagged = processes
+        .values()
+        .any(|p| p["tags"].as_array().is_some_and(|tags| tags.iter().any(|t| t["key"] == APP_ATTRIBUTE)));
+    Some(Found { services, tagged })
 }
 
 /// The service, when Jaeger has a span of it from the last hour.
@@ -374,6 +385,9 @@ mod tests {
         assert_eq!(protocol_mismatch_in(go).map(|m| m.0), Some(OtlpProtocol::Http));
         let grpc = "Failed to export traces, error code: StatusCode.UNAVAILABLE: Trying to connect an http1.x server";
         assert_eq!(protocol_mismatch_in(&format!("ok\n{grpc}\n")).map(|m| m.0), Some(OtlpProtocol::Grpc));
+        let python_reset = "Transient error ('Connection aborted.', ConnectionResetError(104, 'Connection reset by \
+                            peer')) encountered while exporting spans batch, retrying in 1.07s.";
+        assert_eq!(protocol_mismatch_in(python_reset).map(|m| m.0), Some(OtlpProtocol::Http));
         assert_eq!(protocol_mismatch_in("all good\nserving"), None);
     }
 
