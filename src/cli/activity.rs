@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// How often a log hears that a stage is still under way.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -42,12 +42,13 @@ struct State {
 }
 
 impl Activity {
-    /// Starts showing `what`, on stderr.
-    pub fn start(what: &str) -> Self {
+    /// Starts showing `what`, on stderr, among the bars of `bars` (downloads show theirs
+    /// there too; two draw targets on one terminal would overwrite each other).
+    pub fn start(what: &str, bars: &MultiProgress) -> Self {
         if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            let bar = bars.add(ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}").expect("template is valid"),
-            );
+            ));
             bar.enable_steady_tick(Duration::from_millis(120));
             Self::new(what, bar, None, HEARTBEAT)
         } else {

@@ -89,7 +89,7 @@ pub async fn run(args: InstallArgs, global: &Global, shutdown: CancellationToken
     let bars = MultiProgress::new();
     let mut code = Code::Success;
     for id in &components {
-        let activity = Activity::start(&id.to_string());
+        let activity = Activity::start(&id.to_string(), &bars);
         let provided = provide(&config, id, &options, &bars, &shutdown, &mut |step| activity.stage(step)).await;
         activity.finish(if provided.is_ok() { "done" } else { "failed" });
         let provided = provided?;
@@ -134,7 +134,8 @@ fn build_from_source(
         anyhow::bail!("`{id}` cannot be built from source");
     };
     let recipe = recipe.map_err(Error::from)?;
-    let activity = Activity::start(&format!("{id} {}", spec.version));
+    let bars = MultiProgress::new();
+    let activity = Activity::start(&format!("{id} {}", spec.version), &bars);
     let mut step = |step: &str| activity.stage(step);
     let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, cancel, &mut step);
     activity.finish(match &result {

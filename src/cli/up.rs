@@ -62,7 +62,7 @@ pub async fn run(mut args: UpArgs, global: &Global, shutdown: CancellationToken)
         let options =
             InstallOptions { force: false, mirror: args.mirror.clone(), stall_timeout: Duration::from_secs(30) };
         let bars = indicatif::MultiProgress::new();
-        let activity = Activity::start("installing what is missing");
+        let activity = Activity::start("installing what is missing", &bars);
         let provided = crate::up::install::provide_missing(&plan, &options, &bars, &shutdown, &mut |id, step| {
             activity.set_what(&id.to_string());
             activity.stage(step);
