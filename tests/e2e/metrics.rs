@@ -195,3 +195,56 @@ fn grafana_serves_the_provisioned_datasource_and_dashboards_where_installed() {
     let uids: Vec<&str> = found.as_array().unwrap().iter().filter_map(|d| d["uid"].as_str()).collect();
     assert!(uids.contains(&"obsdemo-system-resources") && uids.contains(&"obsdemo-overview"), "{uids:?}");
 }
+
+/// Builds the dashboard check of `tests/grafana/check` (Grafana's own types, from
+/// grafana-foundation-sdk on the Go module proxy) into `dir`; Go's build cache keeps
+/// later builds quick.
+fn dashboard_check(dir: &std::path::Path) -> std::path::PathBuf {
+    let binary = dir.join("grafana-dashboard-check");
+    let out = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg(".")
+        .current_dir(checkout().join("tests/grafana/check"))
+        .output()
+        .unwrap_or_else(|e| panic!("this test needs Go (`./scripts/test.sh` checks for it): {e}"));
+    assert_success(&out, "go build of tests/grafana/check");
+    binary
+}
+
+#[test]
+fn every_provisioned_dashboard_passes_grafanas_own_types_and_rules_and_a_broken_one_does_not() {
+    let stack = TestStack::new();
+    let check = dashboard_check(stack.dir());
+    let out_dir = stack.dir().join("rendered");
+    assert_success(&stack.run(&["render", "--out", out_dir.to_str().unwrap()]), "render");
+    let dashboards: Vec<std::path::PathBuf> =
+        std::fs::read_dir(out_dir.join("grafana/dashboards")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dashboards.len(), 2, "system resources and overview");
+    let uid = obsdemo::components::grafana::PROMETHEUS_DATASOURCE_UID;
+    let out = std::process::Command::new(&check).arg(uid).args(&dashboards).output().unwrap();
+    assert_success(&out, "the dashboard check");
+
+    // A field of the wrong type, a datasource that is not provisioned, a uid Grafana's
+    // dashboard service refuses: each is named.
+    let mut wrong: Value = serde_json::from_slice(&std::fs::read(&dashboards[0]).unwrap()).unwrap();
+    wrong["title"] = Value::from(5);
+    let mut unknown: Value = serde_json::from_slice(&std::fs::read(&dashboards[1]).unwrap()).unwrap();
+    let panel = unknown["panels"].as_array_mut().unwrap().iter_mut().find(|p| p["datasource"].is_object()).unwrap();
+    panel["datasource"]["uid"] = Value::from("not-provisioned");
+    unknown["uid"] = Value::from("a uid with spaces");
+    let broken = [("wrong-type.json", wrong), ("unknown-datasource.json", unknown)].map(|(name, dashboard)| {
+        let path = stack.dir().join(name);
+        std::fs::write(&path, dashboard.to_string()).unwrap();
+        path
+    });
+    let out = std::process::Command::new(&check).arg(uid).args(&broken).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("wrong-type.json: does not decode as a Grafana dashboard"), "{said}");
+    assert!(
+        said.contains("names datasource uid \"not-provisioned\", not the provisioned \"obsdemo-prometheus\""),
+        "{said}"
+    );
+    assert!(said.contains("holds characters other than"), "{said}");
+}
