@@ -28,7 +28,8 @@ use crate::supervisor::state::ComponentState;
 pub enum Verdict {
     /// It works.
     Ok,
-    /// It cannot be told yet (an app that has had no traffic).
+    /// It cannot be told (an app with no port to send a request to, and no span yet;
+    /// components not all healthy, where a later hop says which part breaks).
     Unknown,
     /// It is broken.
     Broken,

@@ -43,14 +43,16 @@ impl Sample {
 /// to the nanosecond where `/proc/self/stat` counts in 10 ms ticks.
 fn linux_schedstat() -> Option<Sample> {
     let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    let (mut on_cpu, mut waited) = (0u64, 0u64);
+    let (mut on_cpu, mut waited, mut read) = (0u64, 0u64, 0usize);
     for task in tasks.flatten() {
         let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else { continue };
+        read += 1;
         let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().unwrap_or(0));
         on_cpu += fields.next().unwrap_or(0);
         waited += fields.next().unwrap_or(0);
     }
-    Some(Sample { cpu: Some(Duration::from_nanos(on_cpu)), waited: Some(Duration::from_nanos(waited)) })
+    // A kernel without scheduler statistics has no such files: ask the system instead.
+    (read > 0).then(|| Sample { cpu: Some(Duration::from_nanos(on_cpu)), waited: Some(Duration::from_nanos(waited)) })
 }
 
 /// This process's CPU time as the operating system counts it.

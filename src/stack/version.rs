@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A checked release version: `MAJOR.MINOR.PATCH`, optionally followed by `-` and a
-/// pre-release or build suffix of letters, digits, `.` and `-` (semver.org §9), with no
+/// A checked release version: `MAJOR.MINOR.PATCH`, optionally followed by `-` (a
+/// pre-release, semver.org §9) or `+` (build metadata, §10: Grafana's security releases
+/// are `12.0.2+security-01`) and a suffix of letters, digits, `.` and `-`, with no
 /// leading `v` (each component adds the prefix its upstream wants).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -33,7 +34,7 @@ impl Version {
         if text.starts_with(['v', 'V']) {
             return bad("leave out the leading `v`");
         }
-        let (numbers, suffix) = text.split_once('-').map_or((text, None), |(n, s)| (n, Some(s)));
+        let (numbers, suffix) = text.split_once(['-', '+']).map_or((text, None), |(n, s)| (n, Some(s)));
         let parts: Vec<&str> = numbers.split('.').collect();
         if parts.len() != 3
             || parts.iter().any(|p| p.is_empty() || p.len() > 9 || !p.bytes().all(|b| b.is_ascii_digit()))
@@ -43,7 +44,7 @@ impl Version {
         if let Some(suffix) = suffix {
             let plain = suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
             if suffix.is_empty() || suffix.len() > 64 || !plain || suffix.split('.').any(str::is_empty) {
-                return bad("after the `-` only letters, digits and single dots or dashes may follow");
+                return bad("after the `-` or `+` only letters, digits and single dots or dashes may follow");
             }
         }
         Ok(Self(text.to_owned()))
@@ -101,7 +102,7 @@ mod tests {
 
     #[test]
     fn release_numbers_pass() {
-        for ok in ["1.76.0", "0.165.0", "3.5.0", "12.2.1", "3.0.0-rc.1", "2.0.0-beta-2"] {
+        for ok in ["1.76.0", "0.165.0", "3.5.0", "12.2.1", "3.0.0-rc.1", "2.0.0-beta-2", "12.0.2+security-01"] {
             assert_eq!(Version::new(ok).unwrap().as_str(), ok);
         }
     }
@@ -121,6 +122,7 @@ mod tests {
             "1.76.0-rc..1",
             "1.76.0-rc 1",
             "1.76.0-rc/1",
+            "1.76.0+a+b",
             "1. 76.0",
             "1.76.0 --flag",
             "1.76.0\n",
