@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::components::prometheus;
 use crate::health::{ProbeResult, Prober};
+use crate::running::RunningStack;
 use crate::stack::StatePaths;
-use crate::supervisor::control;
-use crate::supervisor::state::{ComponentState, StackState, now_secs, usage};
+use crate::supervisor::state::{ComponentState, now_secs, usage};
 
 /// The whole stack.
 #[derive(Clone, Debug, Serialize)]
@@ -80,13 +80,15 @@ impl StatusReport {
 
 /// The status of the stack in `paths`; `None` when it never ran there.
 pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>> {
-    let (state, running) = match control::status(&paths.socket()).await {
-        Some(state) => (state, true),
-        None => match StackState::read(&paths.state_json())? {
-            Some(state) => (state, false),
+    // The running stack, or what state.json recorded of the last one.
+    let stack = match RunningStack::find(paths).await {
+        Ok(stack) => stack,
+        Err(_) => match RunningStack::recorded(paths)? {
+            Some(stack) => stack,
             None => return Ok(None),
         },
     };
+    let (state, running) = (stack.state(), stack.supervised);
     let prober = Prober::new(Duration::from_secs(2));
     let mut components = Vec::new();
     for c in &state.components {
@@ -105,8 +107,7 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
             },
             _ => None,
         };
-        let api = prometheus::API.name();
-        let prometheus_api = state.endpoint(&api).filter(|api| c.url.as_deref() == Some(*api));
+        let prometheus_api = stack.endpoint(prometheus::API).filter(|api| c.url.as_deref() == Some(*api));
         let scrape_targets = match (prometheus_api, alive) {
             (Some(api), Some(_)) => prometheus::scrape_targets(api).await,
             _ => None,
