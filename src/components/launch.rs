@@ -88,13 +88,9 @@ pub fn launch(plan: &StackPlan, paths: &StatePaths, binaries: &BTreeMap<Componen
     }
 }
 
-/// Where processes send spans (`otlp.grpc`, `otlp.http`): the Collector, or Jaeger
-/// without one. Recorded beside the components' own endpoints for `obsdemo env`.
-pub const OTLP_GRPC: &str = OtlpProtocol::Grpc.endpoint_name();
-/// See [`OTLP_GRPC`].
-pub const OTLP_HTTP: &str = OtlpProtocol::Http.endpoint_name();
-
-/// The plan's endpoints as `name -> URL`, as `state.json` records them.
+/// The plan's endpoints as `name -> URL`, as `state.json` records them, with the span
+/// intake under `OtlpProtocol::endpoint_name()` (`otlp.grpc`, `otlp.http`): the
+/// Collector, or Jaeger without one.
 pub fn endpoints_by_name(plan: &StackPlan) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = plan.endpoints().into_iter().map(|e| (e.name, e.url)).collect();
     if let Some(target) = plan.otlp_target() {

@@ -97,7 +97,7 @@ pub fn check_target(target: &SdkTarget, intakes: &Intakes) -> Result<OtlpProtoco
             format!("its {protocol_from} is {said}, but its {from} {endpoint} is the stack's {other} intake"),
             format!(
                 "set `otlp = \"{}\"` in its [[apps]] entry (obsdemo then gives it {}), or remove {from} from its env",
-                declared.sdk_setting().split('/').next().unwrap_or_default(),
+                declared.setting_name(),
                 intakes.url(*declared)
             ),
         ));
@@ -261,7 +261,7 @@ pub async fn hop(
             ),
             &format!(
                 "set `otlp = \"{}\"` in its [[apps]] entry in stack.toml: obsdemo then gives it the {} intake {}",
-                spoken.sdk_setting().split('/').next().unwrap_or_default(),
+                spoken.setting_name(),
                 self::name(spoken),
                 intakes.url(spoken)
             ),

@@ -520,6 +520,14 @@ impl OtlpProtocol {
         }
     }
 
+    /// Its name as an app's `otlp` key takes it: `grpc` or `http`.
+    pub fn setting_name(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::Http => "http",
+        }
+    }
+
     /// The value of `OTEL_EXPORTER_OTLP_PROTOCOL` that selects it.
     pub fn sdk_setting(self) -> &'static str {
         match self {
