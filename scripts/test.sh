@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test against the real Collector, Jaeger and Prometheus, and the Windows
-# build under Wine. On a fresh Debian machine it first installs what the tests need
-# (scripts/deps.sh, scripts/windows.sh).
+# Runs every test against the real Collector, Jaeger and Prometheus, the Windows
+# build under Wine, and the console in a real headless Chromium. On a fresh Debian
+# machine it first installs what the tests need (scripts/deps.sh, windows.sh,
+# kubernetes.sh, browser.sh).
 # Extra arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ OBSDEMO="$CARGO_TARGET_DIR/debug/obsdemo"
 source scripts/deps.sh
 source scripts/windows.sh
 source scripts/kubernetes.sh
+source scripts/browser.sh
 
 echo "==> checking the Windows build's lints"
 cargo clippy --target x86_64-pc-windows-gnu --lib --bins --quiet -- -D warnings

@@ -7,7 +7,11 @@
 //! at the repository root is the full map: each folder, what it must not know, the
 //! invariants, and the files to touch to add a component, a command or an export target.
 //!
-//! - [`cli`]: one module per subcommand; parses flags, shows progress, prints tables.
+//! - [`cli`]: one module per subcommand; parses flags, picks a progress sink, prints
+//!   the report, maps errors to exit codes. It does no work of its own.
+//! - [`ops`]: one operation per command (options, cancellation, progress sink, a
+//!   serializable report): what the terminal and the console both call.
+//! - [`progress`]: the events an operation tells while it works, and the sink trait.
 //! - [`up`]: what `up` does before the supervisor takes over: resolve binaries,
 //!   install what is missing, check ports, render, write the launch file.
 //! - [`components`]: what each component *is*, one file per kind (Jaeger, Collector,
@@ -21,6 +25,8 @@
 //! - [`status`]: the status of a running stack (state, probes, usage), for `status`
 //!   and `doctor`.
 //! - [`doctor`]: walks the path telemetry takes through a running stack.
+//! - [`console`]: obsdemo's own page over the running stack (`obsdemo console`, run
+//!   by the supervisor): token-guarded, live, calling the same operations.
 //! - [`export`]: the same stack as another engine's manifests (Kubernetes).
 //! - [`load`]: the load generator and trace verification.
 //! - [`render`]: the template engine; every rendered YAML and JSON is parsed back.
@@ -37,6 +43,7 @@
 
 pub mod cli;
 pub mod components;
+pub mod console;
 pub mod doctor;
 pub mod error;
 pub mod export;
@@ -47,7 +54,9 @@ pub mod http;
 pub mod install;
 pub mod load;
 pub mod logs;
+pub mod ops;
 pub mod platform;
+pub mod progress;
 pub mod render;
 pub mod running;
 pub mod runtime;

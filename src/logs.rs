@@ -41,6 +41,48 @@ pub fn end(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
+/// A log followed from an offset: each [`Follow::next`] gives what was written since.
+/// A file that shrinks (a new `up` rotated it) is read again from its start.
+#[derive(Debug)]
+pub struct Follow {
+    path: std::path::PathBuf,
+    offset: u64,
+}
+
+impl Follow {
+    /// How often the file is looked at.
+    const PERIOD: std::time::Duration = std::time::Duration::from_millis(200);
+    /// At most this much is given at once, so a log written fast streams.
+    const CHUNK: u64 = 256 << 10;
+
+    /// Follows `path` from `offset` (from [`tail_with_end`]).
+    pub fn from(path: &Path, offset: u64) -> Self {
+        Self { path: path.to_path_buf(), offset }
+    }
+
+    /// The next bytes written, waiting until there are some; `None` once `cancel` is.
+    pub async fn next(&mut self, cancel: &crate::runtime::CancellationToken) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            let len = end(&self.path);
+            if len < self.offset {
+                self.offset = 0;
+            }
+            if len > self.offset {
+                let mut f = std::fs::File::open(&self.path)?;
+                f.seek(SeekFrom::Start(self.offset))?;
+                let mut buf = Vec::new();
+                f.take(Self::CHUNK).read_to_end(&mut buf)?;
+                self.offset += buf.len() as u64;
+                return Ok(Some(buf));
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(None),
+                () = tokio::time::sleep(Self::PERIOD) => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

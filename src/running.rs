@@ -77,6 +77,11 @@ impl RunningStack {
         Some((name, url))
     }
 
+    /// Every component's name, disabled ones included, in start order.
+    pub fn component_names(&self) -> Vec<String> {
+        self.state.components.iter().map(|c| c.name.clone()).collect()
+    }
+
     /// The whole recorded state, for what the view does not name (pids, ports).
     pub fn state(&self) -> &StackState {
         &self.state

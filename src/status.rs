@@ -60,6 +60,9 @@ pub struct ComponentStatus {
     pub last_exit: Option<String>,
     /// Its log file.
     pub log: String,
+    /// Its web UI, when it has one and this build serves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ui: Option<String>,
     /// When it has a web UI that this build does not serve: why, and the fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ui_missing: Option<String>,
@@ -126,6 +129,7 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
             rss_bytes: used.map(|u| u.rss_bytes),
             last_exit: c.last_exit.clone(),
             log: c.log.display().to_string(),
+            ui: c.ui.as_ref().filter(|_| alive.is_some() && ui_missing.is_none()).map(|check| check.url.clone()),
             ui_missing,
             scrape_targets,
         });

@@ -3,7 +3,7 @@
 //! prints them: one when the step starts, one at each stage, one every 30 s while a
 //! stage lasts, and one when it ends, with its time.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,18 +42,19 @@ struct State {
 }
 
 impl Activity {
-    /// Starts showing `what`, on stderr, among the bars of `bars` (downloads show theirs
-    /// there too; two draw targets on one terminal would overwrite each other).
-    pub fn start(what: &str, bars: &MultiProgress) -> Self {
-        if std::io::stderr().is_terminal() {
-            let bar = bars.add(ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}").expect("template is valid"),
-            ));
-            bar.enable_steady_tick(Duration::from_millis(120));
-            Self::new(what, bar, None, HEARTBEAT)
-        } else {
-            Self::new(what, ProgressBar::hidden(), Some(Box::new(std::io::stderr())), HEARTBEAT)
-        }
+    /// Shows `what` as a spinner among the bars of `bars` (downloads show theirs there
+    /// too; two draw targets on one terminal would overwrite each other).
+    pub fn bar(what: &str, bars: &MultiProgress) -> Self {
+        let bar = bars.add(ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {msg}").expect("template is valid"),
+        ));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self::new(what, bar, None, HEARTBEAT)
+    }
+
+    /// Tells `what` in plain lines on stderr, for a log or a pipe.
+    pub fn lines(what: &str) -> Self {
+        Self::new(what, ProgressBar::hidden(), Some(Box::new(std::io::stderr())), HEARTBEAT)
     }
 
     fn new(what: &str, bar: ProgressBar, lines: Option<Sink>, heartbeat: Duration) -> Self {
@@ -66,17 +67,6 @@ impl Activity {
             std::thread::spawn(move || shared.beat(heartbeat))
         });
         Self { shared, bar, heartbeat }
-    }
-
-    /// Moves on to `what` (the next component of a batch).
-    pub fn set_what(&self, what: &str) {
-        let mut state = self.shared.lock();
-        if state.what != what {
-            state.what = what.to_owned();
-            state.stage.clear();
-            state.began = Instant::now();
-            self.bar.set_prefix(what.to_owned());
-        }
     }
 
     /// Enters `stage`; a log gets a line for it.

@@ -1,10 +1,12 @@
-//! `obsdemo doctor`: walk the path telemetry takes and name the first broken hop.
+//! `obsdemo doctor`: walk the path telemetry takes and name the first broken hop. The
+//! work is [`crate::ops::doctor`].
 
 use clap::Args;
 
 use super::exit::Code;
 use super::{Global, style};
-use crate::doctor::{self, Verdict};
+use crate::doctor::Verdict;
+use crate::runtime::CancellationToken;
 
 /// Arguments of `doctor`.
 #[derive(Debug, Args)]
@@ -20,15 +22,11 @@ pub struct DoctorArgs {
 }
 
 /// Runs `doctor`.
-pub async fn run(args: DoctorArgs, global: &Global) -> anyhow::Result<Code> {
-    let paths = global.paths()?;
-    let Some(diagnosis) = doctor::diagnose(&paths).await else {
-        anyhow::bail!("no stack has run in {}; start one with `obsdemo up`", paths.root.display());
-    };
+pub async fn run(args: DoctorArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
+    let report = crate::ops::doctor::run(&global.paths()?, &shutdown).await?;
+    let diagnosis = &report.diagnosis;
     if args.json {
-        let mut out = serde_json::to_value(&diagnosis)?;
-        out["healthy"] = diagnosis.healthy().into();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for hop in &diagnosis.hops {
             let mark = match hop.verdict {
@@ -46,5 +44,5 @@ pub async fn run(args: DoctorArgs, global: &Global) -> anyhow::Result<Code> {
             None => println!("\n{}", style::good("telemetry flows end to end")),
         }
     }
-    Ok(if diagnosis.healthy() { Code::Success } else { Code::Failure })
+    Ok(if report.healthy { Code::Success } else { Code::Failure })
 }

@@ -1,5 +1,6 @@
 //! `obsdemo down`: stop everything and return only when every process is gone and
-//! every port is free. Idempotent; works without a live supervisor.
+//! every port is free. Idempotent; works without a live supervisor. The work is
+//! [`crate::ops::down`].
 
 use std::time::Duration;
 
@@ -7,10 +8,7 @@ use clap::Args;
 
 use super::exit::Code;
 use super::{Global, style};
-use crate::error::{Error, Interrupted};
-use crate::platform;
 use crate::runtime::CancellationToken;
-use crate::supervisor::stop;
 
 /// Arguments of `down`.
 #[derive(Debug, Args)]
@@ -28,23 +26,13 @@ pub struct DownArgs {
 /// an interrupted `down` still leaves nothing running.
 pub async fn run(args: DownArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let paths = global.paths()?;
-    let report = tokio::select! {
-        report = stop::down(&paths, Duration::from_secs(args.grace)) => report?,
-        () = shutdown.cancelled() => {
-            stop::kill_now(&paths).await?;
-            return Err(Error::from(Interrupted).into());
-        }
-    };
+    let report = crate::ops::down::run(&paths, Duration::from_secs(args.grace), &shutdown).await?;
     if args.json {
-        let out = serde_json::json!({
-            "state_dir": paths.root,
-            "was_running": report.was_running,
-            "busy_ports": report.busy_ports,
-        });
-        println!("{out}");
+        println!("{}", serde_json::to_string(&report)?);
     } else if !report.busy_ports.is_empty() {
-        for port in &report.busy_ports {
-            let holder = platform::port_holder(*port)
+        for (port, holder) in &report.holders {
+            let holder = holder
+                .as_ref()
                 .map_or_else(|| "an unknown process".to_owned(), |h| format!("pid {} ({})", h.pid, h.name));
             eprintln!("{} port {port} is still held by {holder}", style::bad("busy:"));
         }

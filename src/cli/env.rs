@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use super::Global;
 use super::exit::Code;
 use crate::error::Error;
+use crate::runtime::CancellationToken;
 use crate::stack::OtlpProtocol;
 
 /// Arguments of `env`.
@@ -79,10 +80,13 @@ impl Format {
 }
 
 /// Runs `env`.
-pub async fn run(args: EnvArgs, global: &Global) -> anyhow::Result<Code> {
+pub async fn run(args: EnvArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let paths = global.paths()?;
-    let vars =
-        crate::up::env::running_stack_env(&paths, args.name.as_deref(), args.protocol).await.map_err(Error::from)?;
+    let vars = tokio::select! {
+        vars = crate::ops::env::running_stack_env(&paths, args.name.as_deref(), args.protocol) => vars,
+        () = shutdown.cancelled() => return Err(Error::from(crate::error::Interrupted).into()),
+    };
+    let vars = vars.map_err(Error::from)?;
     print!("{}", args.format.write(&vars));
     Ok(Code::Success)
 }

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use super::exit::Code;
 use super::{Global, PlanArgs};
 use crate::components::Overrides;
-use crate::components::deploy::cluster_plan;
-use crate::export::kubernetes::{self, Options};
+use crate::export::kubernetes::Options;
+use crate::ops::export::Destination;
 
 /// Arguments of `export`.
 #[derive(Debug, Args)]
@@ -62,34 +62,22 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Code> {
     let (config, _) = global.config()?;
     let overrides =
         Overrides { without: args.plan.without.clone(), port_offset: args.plan.port_offset, state_dir: None };
-    let (plan, changed) = cluster_plan(config, &overrides).map_err(crate::Error::from)?;
     let mut options = Options { namespace: args.namespace, image_prefix: args.image_prefix, ..Options::default() };
     if let Some(image) = args.services_image {
         options.services_image = image;
     }
-    let to_stdout = args.out.as_os_str() == "-";
-    let kept = if to_stdout { Default::default() } else { kubernetes::kept_secrets(&args.out) };
-    let export = kubernetes::export(&plan, &options, &kept).map_err(crate::Error::from)?;
-    for note in changed.iter().chain(&export.notes) {
+    let to = if args.out.as_os_str() == "-" { Destination::Stream } else { Destination::Dir(args.out.clone()) };
+    let report = crate::ops::export::kubernetes(config, &overrides, &options, &to)?;
+    for note in &report.notes {
         eprintln!("note: {note}");
     }
-    if to_stdout {
-        for m in &export.manifests {
-            let text = m.text().map_err(crate::Error::from)?;
-            println!("---\n{}", text.trim_end());
-        }
-        return Ok(Code::Success);
-    }
-    let written = kubernetes::write(&export, &options, &args.out).map_err(crate::Error::from)?;
-    if args.json {
-        let files: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        println!(
-            "{}",
-            serde_json::json!({ "dir": args.out.display().to_string(), "files": files, "notes": export.notes })
-        );
+    if let Some(stream) = &report.stream {
+        print!("{stream}");
+    } else if args.json {
+        println!("{}", serde_json::to_string(&report)?);
     } else {
-        for path in &written {
-            println!("{}", path.display());
+        for path in &report.files {
+            println!("{path}");
         }
         eprintln!("apply with: kubectl apply -k {}", args.out.display());
     }

@@ -1,20 +1,16 @@
 //! `obsdemo install`: obtain the third-party binaries, as official releases
-//! (downloaded and checksum-verified) or built from source with Go.
+//! (downloaded and checksum-verified) or built from source with Go. The work is
+//! [`crate::ops::install`].
 
 use clap::Args;
-use indicatif::MultiProgress;
 
-use super::activity::Activity;
 use super::exit::Code;
 use super::{Global, style};
-use crate::components::ComponentId;
-use crate::error::Error;
-use crate::install::manifest::Manifest;
-use crate::install::official::{InstallOptions, Outcome};
-use crate::install::source::{self, Built, GoTarget};
+use crate::install::official::InstallOptions;
+use crate::install::source::GoTarget;
+use crate::ops::install::{InstallRequest, Installed, Listed};
 use crate::runtime::CancellationToken;
-use crate::stack::{HumanDuration, StackConfig};
-use crate::up::install::{Provided, provide};
+use crate::stack::HumanDuration;
 
 /// Arguments of `install`.
 #[derive(Debug, Args)]
@@ -47,133 +43,79 @@ pub struct InstallArgs {
     /// Show each component's pinned version, what is installed, and where `up` finds it.
     #[arg(long)]
     list: bool,
+    /// Print what was installed (or, with --list, the table) as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `install`; Ctrl-C (`shutdown`) ends a download or a Go build, leaving nothing.
 pub async fn run(args: InstallArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let (config, _) = global.config()?;
     if args.list {
-        list(&config);
+        let listed = crate::ops::install::list(&config);
+        match args.json {
+            true => println!("{}", serde_json::to_string_pretty(&listed)?),
+            false => print_list(&listed),
+        }
         return Ok(Code::Success);
     }
-    let installable = ComponentId::third_party();
-    let buildable: Vec<ComponentId> =
-        installable.iter().filter(|id| id.kind().source_recipe(&config).is_some()).cloned().collect();
-    let components: Vec<ComponentId> = if args.components.is_empty() {
-        if args.from_source { buildable.clone() } else { installable.clone() }
+    let request = InstallRequest {
+        config,
+        components: args.components,
+        from_source: args.from_source.then_some(args.target),
+        options: InstallOptions { force: args.force, mirror: args.mirror, stall_timeout: args.timeout.get() },
+    };
+    let progress = super::progress::for_stderr(false);
+    let report = crate::ops::install::run(request, &shutdown, progress.as_ref()).await;
+    drop(progress);
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let mut chosen = Vec::new();
-        for name in &args.components {
-            let choices = if args.from_source { &buildable } else { &installable };
-            let Some(id) = choices.iter().find(|id| id.name() == name) else {
-                let names: Vec<&str> = choices.iter().map(ComponentId::name).collect();
-                let how = if args.from_source { "built from source" } else { "installed" };
-                anyhow::bail!("`{name}` is not a component that can be {how}; choose from {}", names.join(", "));
-            };
-            chosen.push(id.clone());
-        }
-        chosen
-    };
-    if args.from_source {
-        for id in &components {
-            // A build runs for minutes in Go processes: off the runtime's threads.
-            let (config, id, target, shutdown) = (config.clone(), id.clone(), args.target.clone(), shutdown.clone());
-            tokio::task::spawn_blocking(move || {
-                build_from_source(&config, &id, target.as_ref(), args.force, &shutdown)
-            })
-            .await??;
-        }
-        return Ok(Code::Success);
+        report.installed.iter().for_each(print_installed);
     }
-    let options = InstallOptions { force: args.force, mirror: args.mirror, stall_timeout: args.timeout.get() };
-    let bars = MultiProgress::new();
-    let mut code = Code::Success;
-    for id in &components {
-        let activity = Activity::start(&id.to_string(), &bars);
-        let provided = provide(&config, id, &options, &bars, &shutdown, &mut |step| activity.stage(step)).await;
-        activity.finish(if provided.is_ok() { "done" } else { "failed" });
-        let provided = provided?;
-        if matches!(provided, Provided::LeftOut { .. }) {
-            code = Code::Conflict;
-        }
-        print_provided(id, &provided);
-    }
-    Ok(code)
+    Ok(if report.left_any_out() { Code::Conflict } else { Code::Success })
 }
 
-/// Tells how `id`'s binary was provided, and why when it was not the official release.
-pub fn print_provided(id: &ComponentId, provided: &Provided) {
-    match provided {
-        Provided::Official(Outcome::AlreadyInstalled(dir)) => {
-            println!("{id} is already installed in {} (--force reinstalls)", dir.display())
-        }
-        Provided::Official(Outcome::Installed(dir)) => {
-            println!("{} {id} (official release) in {}", style::good("installed"), dir.display())
-        }
-        Provided::Built { built, why } => {
-            let (Built::AlreadyInstalled(dir) | Built::Installed(dir)) = built;
-            println!(
-                "{} {id} from source in {}, because the official release could not be had: {why}",
-                style::good("built"),
-                dir.display()
-            );
-        }
-        Provided::LeftOut { why } => println!("{} {id}: {why}", style::warn("left out:")),
+/// Tells how a component's binary was provided, and why when it was not the official
+/// release (or not at all).
+pub fn print_installed(i: &Installed) {
+    let (id, version) = (&i.component, &i.version);
+    let dir = i.dir.as_ref().map_or(String::new(), |d| d.display().to_string());
+    match (i.from, i.already, &i.release_unavailable, &i.left_out) {
+        (_, _, _, Some(why)) => println!("{} {id}: {why}", style::warn("left out:")),
+        ("release", true, ..) => println!("{id} is already installed in {dir} (--force reinstalls)"),
+        ("release", false, ..) => println!("{} {id} (official release) in {dir}", style::good("installed")),
+        (_, _, Some(why), _) => println!(
+            "{} {id} from source in {dir}, because the official release could not be had: {why}",
+            style::good("built"),
+        ),
+        (_, true, None, _) => println!("{id} {version} is already built in {dir} (--force rebuilds)"),
+        (_, false, None, _) => println!("{} {id} {version} in {dir}", style::good("built")),
     }
-}
-
-fn build_from_source(
-    config: &StackConfig,
-    id: &ComponentId,
-    platform: Option<&GoTarget>,
-    force: bool,
-    cancel: &CancellationToken,
-) -> anyhow::Result<()> {
-    let kind = id.kind();
-    let (Some(spec), Some(recipe)) = (kind.binary(config), kind.source_recipe(config)) else {
-        anyhow::bail!("`{id}` cannot be built from source");
-    };
-    let recipe = recipe.map_err(Error::from)?;
-    let bars = MultiProgress::new();
-    let activity = Activity::start(&format!("{id} {}", spec.version), &bars);
-    let mut step = |step: &str| activity.stage(step);
-    let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, cancel, &mut step);
-    activity.finish(match &result {
-        Ok(Built::AlreadyInstalled(_)) => "already built",
-        Ok(Built::Installed(_)) => "built",
-        Err(_) => "failed",
-    });
-    match result.map_err(Error::from)? {
-        Built::AlreadyInstalled(dir) => {
-            println!("{id} {} is already built in {} (--force rebuilds)", spec.version, dir.display())
-        }
-        Built::Installed(dir) => println!("{} {id} {} in {}", style::good("built"), spec.version, dir.display()),
-    }
-    Ok(())
 }
 
 /// One row per component: the version the stack file names (which every command
 /// uses), the version obsdemo has release data for, what is installed at the stack
 /// file's version, and the binary `up` would run.
-fn list(config: &StackConfig) {
-    let table = crate::install::releases::table();
-    let rows: Vec<Vec<String>> = ComponentId::third_party()
+fn print_list(listed: &[Listed]) {
+    let rows: Vec<Vec<String>> = listed
         .iter()
-        .filter_map(|id| id.kind().binary(config).map(|spec| (id, spec)))
-        .map(|(id, spec)| {
-            let pinned = table.get(id.name()).map_or("-".to_owned(), |r| r.version.clone());
-            let dir = crate::install::resolve::install_dir(id.name(), &spec.version);
-            let installed = Manifest::read(&dir).map_or_else(|| "no".to_owned(), |m| short_source(&m.source));
-            let found = crate::install::resolve(&spec, false)
-                .map_or_else(|_| style::warn("not found"), |p| p.display().to_string());
-            vec![id.to_string(), spec.version.clone(), pinned, installed, found]
+        .map(|l| {
+            vec![
+                l.component.to_string(),
+                l.version.clone(),
+                l.release_data_for.clone().unwrap_or_else(|| "-".into()),
+                match l.installed {
+                    Some("release") => "release".into(),
+                    Some(_) => "from source".into(),
+                    None => "no".into(),
+                },
+                l.up_uses.as_ref().map_or_else(|| style::warn("not found"), |p| p.display().to_string()),
+            ]
         })
         .collect();
     print!("{}", style::table(&["COMPONENT", "VERSION", "RELEASE DATA FOR", "INSTALLED", "UP USES"], &rows));
     println!("\nVERSION is the stack file's; a version without release data is built from source.");
     println!("managed dir: {}", crate::install::managed_dir().display());
-}
-
-fn short_source(source: &str) -> String {
-    if source.starts_with("official release") { "release".into() } else { "from source".into() }
 }

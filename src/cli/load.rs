@@ -1,28 +1,19 @@
 //! `obsdemo load`: drive traffic through the demo services at a fixed rate (or
 //! concurrency), show live progress, report latency and errors, then prove in Jaeger
-//! that every request's trace arrived complete.
+//! that every request's trace arrived complete. The work is [`crate::ops::load`].
 
 use std::str::FromStr;
-use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit::Code;
 use super::{Global, style};
-use crate::components::{collector, jaeger};
-use crate::error::Error;
-use crate::load::delivery::Delivery;
-use crate::load::jaeger_grpc::JaegerGrpc;
-use crate::load::report::{self, Gates, LoadReport};
+use crate::load::report::{Gates, LoadReport};
 use crate::load::scenario::Mix;
 use crate::load::schedule::Pacing;
-use crate::load::verify::{self, CheckProgress, ExportDelay};
-use crate::load::{self as generator, LoadOptions};
-use crate::running::RunningStack;
+use crate::ops::load::LoadRequest;
 use crate::runtime::CancellationToken;
-use crate::stack::{HumanDuration, JaegerStorage, OtlpProtocol, StatePaths};
+use crate::stack::HumanDuration;
 
 /// Arguments of `load`.
 #[derive(Debug, Args)]
@@ -110,155 +101,49 @@ impl FromStr for Percent {
     }
 }
 
-/// The running stack's first Order-service and Jaeger, from its state dir.
-struct StackTargets {
-    order_url: Option<(String, String)>,
-    jaeger_url: Option<String>,
-    jaeger_grpc: Option<String>,
-    /// The Collector's own metrics, when the services send their spans through it.
-    collector_metrics: Option<String>,
-    /// Where the services send their spans (the Collector, or Jaeger when direct).
-    otlp: Option<String>,
-}
-
-fn stack_targets(paths: &StatePaths) -> anyhow::Result<StackTargets> {
-    let stack = RunningStack::recorded(paths)?.with_context(|| {
-        format!("no stack has run in {}; start one with `obsdemo up`, or pass --url", paths.root.display())
-    })?;
-    let order_url = stack.demo_entry().map(|(name, url)| (url.to_owned(), name.to_owned()));
-    let jaeger_url = stack.endpoint(jaeger::QUERY).map(str::to_owned);
-    let jaeger_grpc = stack.endpoint(jaeger::QUERY_GRPC).map(str::to_owned);
-    let otlp = stack.intake(OtlpProtocol::Grpc).map(str::to_owned);
-    let through_collector = otlp.is_some() && otlp.as_deref() == stack.endpoint(collector::OTLP_GRPC);
-    let collector_metrics = stack.endpoint(collector::METRICS).filter(|_| through_collector).map(str::to_owned);
-    Ok(StackTargets { order_url, jaeger_url, jaeger_grpc, collector_metrics, otlp })
-}
-
 /// Runs `load`.
 pub async fn run(args: LoadArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let mix: Mix = args.mix.parse().map_err(|e| anyhow::anyhow!("--mix: {e}"))?;
-    anyhow::ensure!(args.rps > 0.0, "--rps must be above 0");
-    let targets = match &args.url {
-        Some(_) if !args.verify => {
-            StackTargets { order_url: None, jaeger_url: None, jaeger_grpc: None, collector_metrics: None, otlp: None }
-        }
-        _ => stack_targets(&global.paths()?)?,
-    };
-    let (target, first_service) = match (&args.url, &targets.order_url) {
-        (Some(url), _) => (url.clone(), targets.order_url.as_ref().map(|o| o.1.clone())),
-        (None, Some((url, name))) => (url.clone(), Some(name.clone())),
-        (None, None) => {
-            anyhow::bail!("the running stack has no Order-service; start it with `obsdemo up`, or pass --url")
-        }
-    };
-    let verify = !args.no_verify && (args.url.is_none() || args.verify);
-    // The demo services name each request's trace in their answer; another server's
-    // trace is started by the request itself, so its id is known all the same, and the
-    // load generator's span of it goes where the services send theirs.
-    let start_traces = match (verify && args.url.is_some(), &targets.otlp) {
-        (false, _) => None,
-        (true, Some(otlp)) => Some(otlp.clone()),
-        (true, None) => anyhow::bail!("cannot verify traces: this stack recorded no OTLP endpoint (use --no-verify)"),
-    };
     let (pacing, connections) = match args.concurrency {
-        Some(c) => (Pacing::Closed, c.max(1)),
-        None => (Pacing::Rate(args.rps), args.connections.max(1)),
+        Some(c) => (Pacing::Closed, c),
+        None => (Pacing::Rate(args.rps), args.connections),
     };
-    let options = LoadOptions {
-        target,
+    let verify = match (args.no_verify, args.verify) {
+        (true, _) => Some(false),
+        (false, true) => Some(true),
+        (false, false) => None,
+    };
+    let request = LoadRequest {
+        paths: global.paths()?,
+        // The stack file tells which store Jaeger uses; if it cannot be read, the default.
+        jaeger_storage: global.config().ok().map(|(config, _)| config.jaeger.storage),
+        url: args.url,
         pacing,
         duration: args.duration.get(),
         connections,
-        max_connections: args.max_connections.max(1),
+        max_connections: args.max_connections,
         timeout: args.timeout.get(),
         mix,
-        run_id: format!("run-{}", crate::stack::paths::random_token(10)),
-        start_traces: start_traces.clone(),
+        verify,
+        verify_timeout: args.verify_timeout.get(),
+        gates: Gates {
+            max_p99: args.max_p99.map(HumanDuration::get),
+            max_error_rate: args.max_error_rate.map(|p| p.0),
+            min_complete: args.min_complete.0,
+        },
     };
-
-    let jaeger = match (verify, &targets.jaeger_url, &targets.jaeger_grpc) {
-        (false, ..) => None,
-        (true, _, Some(grpc)) => Some(JaegerGrpc::new(grpc, Duration::from_secs(60)).map_err(Error::from)?),
-        (true, None, _) => {
-            anyhow::bail!("cannot verify traces: Jaeger is not running in this stack (use --no-verify)")
-        }
-        (true, Some(_), None) => anyhow::bail!(
-            "cannot verify traces: this stack recorded no gRPC query endpoint for Jaeger (an older obsdemo started \
-             it); restart it with `obsdemo down` and `obsdemo up`, or use --no-verify"
-        ),
-    };
-    // Another server's SDK may hold its spans for its batch delay before export.
-    let export_delay = match args.url {
-        None => ExportDelay::DEMO_SERVICES,
-        Some(_) => ExportDelay::sdk_default(std::env::var("OTEL_BSP_SCHEDULE_DELAY").ok().as_deref()),
-    };
-    // Traces are checked while the load runs, as their requests are answered.
-    let (progress_tx, mut progress) = tokio::sync::watch::channel(CheckProgress::default());
-    let (sink, check) = match &jaeger {
-        Some(jaeger) => {
-            // Only the demo services tag their spans with the run id, so only their
-            // traces can be found by it. And only Badger finds them cheaply: Jaeger's
-            // memory store answers each search by scanning every trace it holds, so
-            // there a lookup by id costs it less (60,000 traces at 500 rps: 8.7 s of
-            // Jaeger's CPU by id against 19 s by search; BENCHMARKS.md). The stack
-            // file tells which store; if it cannot be read, the default, Badger.
-            let searchable = global.config().map_or(true, |(config, _)| config.jaeger.storage == JaegerStorage::Badger);
-            let tagged = first_service
-                .filter(|_| args.url.is_none() && searchable)
-                .map(|service| verify::RunTag { service, run_id: options.run_id.clone() });
-            let (sink, answers) = tokio::sync::mpsc::unbounded_channel();
-            let wait = args.verify_timeout.get();
-            let delivery = targets.collector_metrics.clone().map(Delivery::new);
-            let check = verify::verify_ids(jaeger.clone(), tagged, answers, delivery, export_delay, wait, progress_tx);
-            (Some(sink), Some(tokio::spawn(check)))
-        }
-        None => (None, None),
-    };
-
-    let bar = progress_bar(args.duration.get(), args.json);
-    let (summary, recorder) = generator::run(&options, &shutdown, sink, |p| {
-        bar.set_position(p.elapsed.as_millis().min(u64::MAX as u128) as u64);
-        bar.set_message(format!(
-            "{} sent · {:.0} rps · {} errors · p99 {:.1} ms · {} connections",
-            p.finished,
-            p.current_rps,
-            p.errors,
-            p.p99.as_secs_f64() * 1e3,
-            p.connections
-        ));
-    })
-    .await
-    .map_err(Error::from)?;
-    bar.finish_and_clear();
-
-    let verification = match check {
-        Some(mut check) => {
-            let spinner = progress_bar(Duration::ZERO, args.json);
-            spinner.set_message(format!("waiting for {} traces in Jaeger", recorder.answers()));
-            let finished = loop {
-                tokio::select! {
-                    finished = &mut check => break finished,
-                    Ok(()) = progress.changed() => spinner.set_message(check_message(&progress.borrow(), export_delay)),
-                }
-            };
-            spinner.finish_and_clear();
-            Some(finished.map_err(|e| anyhow::anyhow!("the trace check stopped: {e}"))?.map_err(Error::from)?)
-        }
-        None => None,
-    };
-    let gates = Gates {
-        max_p99: args.max_p99.map(HumanDuration::get),
-        max_error_rate: args.max_error_rate.map(|p| p.0),
-        min_complete: args.min_complete.0,
-    };
-    let report = report::build(&summary, &recorder, verification, &gates);
+    let started_traces = request.starts_traces();
+    let progress = super::progress::for_stderr(args.json);
+    let report = crate::ops::load::run(request, &shutdown, progress.as_ref()).await;
+    drop(progress);
+    let report = report?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
     }
     if report.verification.as_ref().is_some_and(|v| v.complete == 0 && v.expected > 0) {
-        eprintln!("{}", nothing_complete_hint(start_traces.is_some()));
+        eprintln!("{}", nothing_complete_hint(started_traces));
     }
     Ok(match (report.interrupted, report.passed) {
         (true, _) => Code::Interrupted,
@@ -279,42 +164,6 @@ fn nothing_complete_hint(started_traces: bool) -> String {
         "{} no trace of the run is complete in Jaeger; {why}. `obsdemo doctor` checks each hop.",
         style::warn("hint:")
     )
-}
-
-/// The spinner's line while traces are checked. Before the first trace is whole, a
-/// long export delay is why, and says so.
-fn check_message(p: &CheckProgress, export_delay: ExportDelay) -> String {
-    let behind = p
-        .behind
-        .filter(|b| b.as_secs_f64() >= 1.0)
-        .map_or(String::new(), |b| format!(" · Jaeger is {:.0} s behind", b.as_secs_f64()));
-    let delay = export_delay.0.as_secs_f64();
-    let waiting = if p.complete == 0 && delay >= 2.0 {
-        format!(" · the servers' SDKs may hold spans {delay:.0} s before they export them")
-    } else {
-        String::new()
-    };
-    format!("{} of {} traces complete in Jaeger{behind}{waiting}", p.complete, p.expected)
-}
-
-fn progress_bar(duration: Duration, hidden: bool) -> ProgressBar {
-    let bar = if duration.is_zero() {
-        ProgressBar::new_spinner()
-            .with_style(ProgressStyle::with_template("{spinner} {msg}").expect("template is valid"))
-    } else {
-        ProgressBar::new(duration.as_millis() as u64).with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise} / {len_secs}s] {wide_bar} {msg}")
-                .expect("template is valid")
-                .with_key("len_secs", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}", s.len().unwrap_or(0) / 1000);
-                }),
-        )
-    };
-    if hidden || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 fn print_report(r: &LoadReport) {

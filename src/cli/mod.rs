@@ -10,6 +10,8 @@ mod export;
 mod install;
 mod load;
 mod logs;
+mod open;
+mod progress;
 mod render;
 mod run;
 mod status;
@@ -41,6 +43,7 @@ Examples:
   eval \"$(obsdemo env --name my-service)\"              point this shell's programs at the stack
   obsdemo run --name my-service -- python app.py         run one program with those settings
   obsdemo doctor                      find where telemetry stops
+  obsdemo open                        the console: the stack, logs, load runs and doctor, live
   obsdemo export kubernetes --out k8s the same stack as Kubernetes manifests
 
 Exit codes: 0 success, 1 the stack or an operation failed, 2 invalid input,
@@ -86,6 +89,8 @@ enum Command {
     Run(run::RunArgs),
     /// Walk the path telemetry takes and name the first broken hop.
     Doctor(doctor::DoctorArgs),
+    /// Open the console (the stack, its logs, load runs and doctor, live) in a browser.
+    Open(open::OpenArgs),
     /// Write the rendered configs without starting anything.
     Render(render::RenderArgs),
     /// Obtain the third-party binaries: official releases, else built with Go (Jaeger, the Collector, Prometheus).
@@ -100,6 +105,13 @@ enum Command {
     /// Run the supervisor of a state dir (started by `up`; not for direct use).
     #[command(hide = true)]
     Supervise,
+    /// Serve the console of a state dir (started by the supervisor; not for direct use).
+    #[command(hide = true)]
+    Console {
+        /// The address to listen on.
+        #[arg(long, value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+    },
     /// Run one demo service (started by the supervisor; not for direct use).
     #[command(hide = true)]
     Service {
@@ -153,18 +165,6 @@ impl Global {
     }
 }
 
-/// `command`, or the interruption when `shutdown` comes first (the command is
-/// dropped where it waits: it holds nothing that outlives it).
-async fn until_interrupted(
-    command: impl std::future::Future<Output = anyhow::Result<Code>>,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Code> {
-    tokio::select! {
-        code = command => code,
-        () = shutdown.cancelled() => Err(Error::from(crate::error::Interrupted).into()),
-    }
-}
-
 /// Parses the command line, runs it, reports any error, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -182,6 +182,11 @@ pub fn main() -> ExitCode {
                 Ok(ran.map(|()| Code::Success).map_err(Error::from)?)
             })
         }
+        Command::Console { listen } => cli.global.paths().and_then(|paths| {
+            let options = crate::console::ConsoleOptions { paths, listen };
+            let served = runtime::run(Threads::Pool(2), |shutdown| crate::console::serve(options, shutdown))?;
+            served.map(|()| Code::Success)
+        }),
         Command::Service { name, services_file, no_tracing } => runtime::run(Threads::Pool(2), |shutdown| async move {
             crate::services::run(&name, &services_file, !no_tracing, shutdown).await
         })
@@ -203,20 +208,20 @@ pub fn main() -> ExitCode {
 async fn dispatch(command: Command, global: Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let global = &global;
     match command {
-        // These hear Ctrl-C themselves: each has work to finish or undo first.
+        // Each hears Ctrl-C itself, and ends within a second of it.
         Command::Up(args) => up::run(args, global, shutdown).await,
         Command::Load(args) => load::run(args, global, shutdown).await,
         Command::Logs(args) => logs::run(args, global, shutdown).await,
         Command::Run(args) => run::run(args, global, shutdown).await,
         Command::Install(args) => install::run(args, global, shutdown).await,
         Command::Down(args) => down::run(args, global, shutdown).await,
-        // These only read or probe: on Ctrl-C they stop where they are.
-        Command::Status(args) => until_interrupted(status::run(args, global), &shutdown).await,
-        Command::Doctor(args) => until_interrupted(doctor::run(args, global), &shutdown).await,
-        Command::Env(args) => until_interrupted(env::run(args, global), &shutdown).await,
+        Command::Status(args) => status::run(args, global, shutdown).await,
+        Command::Doctor(args) => doctor::run(args, global, shutdown).await,
+        Command::Env(args) => env::run(args, global, shutdown).await,
+        Command::Open(args) => open::run(args, global, shutdown).await,
         Command::Render(args) => render::run(args, global),
         Command::Export(args) => export::run(args, global),
-        Command::Completions { .. } | Command::Supervise | Command::Service { .. } => {
+        Command::Completions { .. } | Command::Supervise | Command::Console { .. } | Command::Service { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

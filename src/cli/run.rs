@@ -35,24 +35,6 @@ pub struct RunArgs {
 pub async fn run(args: RunArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let paths = global.paths()?;
     let vars =
-        crate::up::env::running_stack_env(&paths, args.name.as_deref(), args.protocol).await.map_err(Error::from)?;
-    let (program, rest) = args.command.split_first().expect("clap requires a command");
-    let mut child = tokio::process::Command::new(program)
-        .args(rest)
-        .envs(vars)
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", program.to_string_lossy()))?;
-    let pid = child.id();
-    let status = tokio::select! {
-        status = child.wait() => status?,
-        () = shutdown.cancelled() => {
-            // Ctrl-C in a terminal reaches the whole foreground group, the command
-            // too; a signal sent to obsdemo alone is passed on. Then wait for it.
-            if let Some(pid) = pid {
-                crate::platform::interrupt(pid);
-            }
-            child.wait().await?
-        }
-    };
-    Ok(Code::Exited(crate::platform::exit_code(&status)))
+        crate::ops::env::running_stack_env(&paths, args.name.as_deref(), args.protocol).await.map_err(Error::from)?;
+    Ok(Code::Exited(crate::ops::env::run_program(&args.command, vars, &shutdown).await?))
 }

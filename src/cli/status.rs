@@ -1,12 +1,13 @@
 //! `obsdemo status`: each component's state, health, pid, uptime, restarts, CPU and
-//! memory; `--json` for scripts; `--wait` to block until healthy.
-
-use std::time::{Duration, Instant};
+//! memory; `--json` for scripts; `--wait` to block until healthy. The work is
+//! [`crate::ops::status`].
 
 use clap::Args;
 
 use super::exit::Code;
 use super::{Global, style};
+use crate::ops::status::StatusOptions;
+use crate::runtime::CancellationToken;
 use crate::stack::HumanDuration;
 use crate::status::StatusReport;
 use crate::supervisor::state::ComponentState;
@@ -29,17 +30,10 @@ pub struct StatusArgs {
 }
 
 /// Runs `status`.
-pub async fn run(args: StatusArgs, global: &Global) -> anyhow::Result<Code> {
+pub async fn run(args: StatusArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
     let paths = global.paths()?;
-    let deadline = Instant::now() + args.timeout.get();
-    let report = loop {
-        let report = crate::status::collect(&paths).await?;
-        let healthy = report.as_ref().is_some_and(StatusReport::all_healthy);
-        if !args.wait || healthy || Instant::now() >= deadline {
-            break report;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let options = StatusOptions { paths: paths.clone(), wait: args.wait.then(|| args.timeout.get()) };
+    let report = crate::ops::status::run(options, &shutdown).await?;
     let Some(report) = report else {
         if args.json {
             println!(r#"{{"state_dir":{:?},"supervisor":null,"components":[]}}"#, paths.root.display().to_string());

@@ -37,6 +37,9 @@ pub fn cluster_plan(mut config: StackConfig, overrides: &Overrides) -> Result<(S
         changed.push("the Collector is kept: in the cluster it is the agent on each node and the gateway".to_owned());
     }
     config.bind = std::net::Ipv4Addr::UNSPECIFIED.into();
+    // The console shows a stack obsdemo's supervisor runs on this machine; in a
+    // cluster there is none, and `kubectl` is the console.
+    config.console.enabled = false;
     let overrides = Overrides { state_dir: Some(CLUSTER_ROOT.into()), ..overrides.clone() };
     let plan = StackPlan::new(config, &overrides, std::path::Path::new("/"))?;
     Ok((plan, changed))

@@ -14,6 +14,7 @@
 
 mod app;
 pub mod collector;
+pub mod console;
 pub mod deploy;
 pub mod grafana;
 pub mod jaeger;
@@ -53,6 +54,8 @@ pub enum ComponentId {
     Service(String),
     /// One of the user's own processes, by its name (and `service.name`).
     App(String),
+    /// obsdemo's own page over the stack.
+    Console,
 }
 
 impl ComponentId {
@@ -63,12 +66,13 @@ impl ComponentId {
             Self::Collector => "collector",
             Self::Prometheus => "prometheus",
             Self::Grafana => "grafana",
+            Self::Console => "console",
             Self::Service(name) | Self::App(name) => name,
         }
     }
 
     /// The name of its kind: `jaeger`, `collector`, `prometheus`, `grafana`, `service`
-    /// (a demo service) or `app` (one of the user's).
+    /// (a demo service), `app` (one of the user's) or `console`.
     pub fn kind_name(&self) -> &'static str {
         match self {
             Self::Jaeger => "jaeger",
@@ -77,6 +81,7 @@ impl ComponentId {
             Self::Grafana => "grafana",
             Self::Service(_) => "service",
             Self::App(_) => "app",
+            Self::Console => "console",
         }
     }
 
@@ -89,6 +94,7 @@ impl ComponentId {
             Self::Grafana => &grafana::Grafana,
             Self::Service(_) => &service::DemoService,
             Self::App(_) => &app::App,
+            Self::Console => &console::Console,
         }
     }
 
@@ -118,6 +124,7 @@ pub const KINDS: &[&dyn Component] = &[
     &grafana::Grafana,
     &service::DemoService,
     &app::App,
+    &console::Console,
 ];
 
 /// A component's command line: arguments and extra environment.

@@ -388,6 +388,7 @@ mod tests {
                 ("Inventory-service", "http", 8003),
                 ("Shipping-service", "http", 8004),
                 ("Notification-service", "http", 8005),
+                ("console", "http", 16600),
             ]
         );
         assert_eq!(p.state_dir, Path::new("/w/.obsdemo"));
@@ -433,7 +434,10 @@ mod tests {
     fn without_disables_and_rejects_unknown_names() {
         let o = Overrides { without: vec!["grafana".into(), "services".into()], ..Default::default() };
         let p = plan(StackConfig::default(), o).unwrap();
-        assert_eq!(p.enabled(), vec![ComponentId::Jaeger, ComponentId::Collector, ComponentId::Prometheus]);
+        assert_eq!(
+            p.enabled(),
+            vec![ComponentId::Jaeger, ComponentId::Collector, ComponentId::Prometheus, ComponentId::Console]
+        );
         let o = Overrides { without: vec!["Payment-service".into()], ..Default::default() };
         let p = plan(StackConfig::default(), o).unwrap();
         assert!(!p.is_enabled(&service("Payment-service")) && p.is_enabled(&service("Order-service")));

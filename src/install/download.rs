@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -99,14 +98,20 @@ impl Fetcher {
         .await
     }
 
-    /// Streams `url` into `path`, showing progress on `bar`; returns the SHA-256 of
-    /// what was written (lower-case hex).
-    pub async fn to_file(&self, url: &str, path: &Path, bar: &ProgressBar) -> Result<String, DownloadError> {
+    /// Streams `url` into `path`, telling `on_bytes` (bytes so far, bytes in all) at
+    /// most ten times a second and at the end; returns the SHA-256 of what was
+    /// written (lower-case hex).
+    pub async fn to_file(
+        &self,
+        url: &str,
+        path: &Path,
+        on_bytes: &(dyn Fn(u64, Option<u64>) + Sync),
+    ) -> Result<String, DownloadError> {
         self.retrying(|| async {
             let mut response = self.get(url).await?;
             let expected = response.content_length();
-            bar.set_length(expected.unwrap_or(0));
-            bar.set_position(0);
+            on_bytes(0, expected);
+            let mut told = std::time::Instant::now();
             let write_error = |source| DownloadError::Write { path: path.display().to_string(), source };
             let mut file = tokio::fs::File::create(path).await.map_err(write_error)?;
             let mut hasher = Sha256::new();
@@ -129,9 +134,13 @@ impl Fetcher {
                 hasher.update(&chunk);
                 file.write_all(&chunk).await.map_err(write_error)?;
                 got += chunk.len() as u64;
-                bar.set_position(got);
+                if told.elapsed() >= std::time::Duration::from_millis(100) {
+                    on_bytes(got, expected);
+                    told = std::time::Instant::now();
+                }
             }
             file.flush().await.map_err(write_error)?;
+            on_bytes(got, expected);
             if let Some(expected) = expected.filter(|e| *e != got) {
                 return Err(DownloadError::Truncated { url: url.to_owned(), got, expected });
             }

@@ -9,14 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-
 use super::InstallError;
 use super::archive;
 use super::download::{Fetcher, checksum_for};
 use super::manifest::{Manifest, Recorded, staging_dir};
 use super::releases::{self, Platform};
 use super::resolve::install_dir;
+use crate::progress::{Event, Progress};
 
 /// How to install.
 #[derive(Clone, Debug)]
@@ -63,7 +62,7 @@ pub async fn install(
     component: &str,
     version: &str,
     options: &InstallOptions,
-    bars: &MultiProgress,
+    progress: &dyn Progress,
 ) -> Result<Outcome, InstallError> {
     if let Some(known) = releases::table().remove(component).map(|r| r.version).filter(|known| known != version) {
         return Err(InstallError::UnknownRelease {
@@ -78,7 +77,7 @@ pub async fn install(
         published: format!(" ({why})"),
     })?;
     let (version, artifacts) = releases::artifacts(component, platform, options.mirror.as_deref())?;
-    install_artifacts(&install_dir(component, &version), component, &version, &artifacts, options, bars).await
+    install_artifacts(&install_dir(component, &version), component, &version, &artifacts, options, progress).await
 }
 
 /// Installs `artifacts` (of `component` at `version`) into `target`.
@@ -88,14 +87,14 @@ pub async fn install_artifacts(
     version: &str,
     artifacts: &[releases::Artifact],
     options: &InstallOptions,
-    bars: &MultiProgress,
+    progress: &dyn Progress,
 ) -> Result<Outcome, InstallError> {
     let target = target.to_path_buf();
     if !options.force && Manifest::read(&target).is_some() {
         return Ok(Outcome::AlreadyInstalled(target));
     }
     let staging = Staging(staging_dir(&target)?);
-    let manifest = fetch_into(&staging.0, component, version, artifacts, options, bars).await?;
+    let manifest = fetch_into(&staging.0, component, version, artifacts, options, progress).await?;
     let _ = std::fs::remove_dir_all(staging.0.join(".downloads"));
     manifest.install_into(&staging.0, &target).map(|()| Outcome::Installed(target))
 }
@@ -118,7 +117,7 @@ async fn fetch_into(
     version: &str,
     artifacts: &[releases::Artifact],
     options: &InstallOptions,
-    bars: &MultiProgress,
+    progress: &dyn Progress,
 ) -> Result<Manifest, InstallError> {
     let downloads = staging.join(".downloads");
     std::fs::create_dir_all(&downloads).map_err(InstallError::io("create", &downloads))?;
@@ -130,10 +129,11 @@ async fn fetch_into(
             checksums_url: artifact.checksums_url.clone(),
             file: artifact.file_name.clone(),
         })?;
-        let bar = bars.add(ProgressBar::new(0).with_style(download_style()).with_prefix(artifact.file_name.clone()));
         let file = downloads.join(&artifact.file_name);
-        let actual = fetcher.to_file(&artifact.url, &file, &bar).await;
-        bar.finish_and_clear();
+        let name = &artifact.file_name;
+        let on_bytes = |done, total| progress.event(Event::Transfer { file: name.clone(), done, total });
+        let actual = fetcher.to_file(&artifact.url, &file, &on_bytes).await;
+        progress.event(Event::Transferred { file: name.clone() });
         let actual = actual?;
         for expected in std::iter::once(&published).chain(artifact.pinned_sha256.as_ref()) {
             if !expected.eq_ignore_ascii_case(&actual) {
@@ -170,10 +170,4 @@ async fn fetch_into(
         binaries: recorded.iter().map(|r| r.0.clone()).collect(),
         downloads: recorded.into_iter().map(|r| r.1).collect(),
     })
-}
-
-fn download_style() -> ProgressStyle {
-    ProgressStyle::with_template("{prefix:40!} [{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-        .expect("template is valid")
-        .progress_chars("=> ")
 }

@@ -66,3 +66,23 @@ pub async fn wait_ports_free(bind: std::net::IpAddr, ports: &[u16], timeout: std
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Opens `url` in the user's default browser: `open` on macOS, `start` on Windows
+/// (through `cmd`, whose built-in it is; the empty title keeps a quoted URL from
+/// being taken for one), `xdg-open` elsewhere. Returns once the opener has started.
+pub fn open_in_browser(url: &str) -> std::io::Result<()> {
+    let mut command = if cfg!(windows) {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", ""]).arg(url.replace('&', "^&"));
+        c
+    } else if cfg!(target_os = "macos") {
+        let mut c = std::process::Command::new("open");
+        c.arg(url);
+        c
+    } else {
+        let mut c = std::process::Command::new("xdg-open");
+        c.arg(url);
+        c
+    };
+    command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).spawn().map(drop)
+}

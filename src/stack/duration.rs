@@ -30,6 +30,12 @@ impl HumanDuration {
     }
 }
 
+impl From<Duration> for HumanDuration {
+    fn from(d: Duration) -> Self {
+        Self(d)
+    }
+}
+
 impl FromStr for HumanDuration {
     type Err = String;
 

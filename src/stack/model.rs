@@ -39,6 +39,8 @@ pub struct StackConfig {
     /// The user's own processes (`[[apps]]`), supervised beside the stack with the
     /// OpenTelemetry settings that point them at it.
     pub apps: Vec<AppConfig>,
+    /// obsdemo's own web page over the running stack.
+    pub console: ConsoleConfig,
 }
 
 impl Default for StackConfig {
@@ -53,6 +55,7 @@ impl Default for StackConfig {
             grafana: GrafanaConfig::default(),
             services: ServiceConfig::defaults(),
             apps: Vec::new(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -317,6 +320,37 @@ pub struct PrometheusPorts {
 impl Default for PrometheusPorts {
     fn default() -> Self {
         Self { http: 9090 }
+    }
+}
+
+/// The console: one page, served while the stack runs, over the stack, its apps,
+/// logs, load runs and doctor. Every request needs the stack's token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Serve it with the stack.
+    pub enabled: bool,
+    /// Its listener.
+    pub ports: ConsolePorts,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self { enabled: true, ports: ConsolePorts::default() }
+    }
+}
+
+/// The console's listener.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsolePorts {
+    /// The page and its API.
+    pub http: u16,
+}
+
+impl Default for ConsolePorts {
+    fn default() -> Self {
+        Self { http: 16600 }
     }
 }
 

@@ -48,6 +48,11 @@ impl StatePaths {
         self.secrets().join("grafana-admin-password")
     }
 
+    /// The console's token: every request to the console carries it (mode 0600).
+    pub fn console_token(&self) -> PathBuf {
+        self.secrets().join("console-token")
+    }
+
     /// The supervisor's record of what it runs.
     pub fn state_json(&self) -> PathBuf {
         self.root.join("state.json")

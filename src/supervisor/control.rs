@@ -14,13 +14,19 @@ use super::state::StackState;
 use super::transport::{self, Listener};
 
 /// A request to the supervisor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum Request {
     /// The current state.
     Status,
     /// Stop everything and exit.
     Stop,
+    /// Restart one component: its process group is stopped, and its restart policy
+    /// starts it again (counted as a restart).
+    Restart {
+        /// The component, by name.
+        name: String,
+    },
 }
 
 /// Sent to the supervisor's main loop when a client asks it to stop; the sender is
@@ -34,12 +40,25 @@ pub async fn serve(
     stops: mpsc::Sender<StopRequest>,
 ) {
     let state = std::sync::Arc::new(state);
+    let restart = {
+        let state = state.clone();
+        move |name: &str| -> Result<u32, String> {
+            let current = state();
+            let component = current.components.iter().find(|c| c.name == name).ok_or("no such component")?;
+            let process = component.process.filter(|p| p.is_alive()).ok_or("it is not running")?;
+            // Stopped as a crash is: the restart policy starts it again.
+            crate::platform::kill_group(process.pid);
+            Ok(process.pid)
+        }
+    };
+    let restart = std::sync::Arc::new(restart);
     loop {
         let Ok(stream) = listener.accept().await else {
             continue;
         };
         let state = state.clone();
         let stops = stops.clone();
+        let restart = restart.clone();
         tokio::spawn(async move {
             let (read, mut write) = tokio::io::split(stream);
             let mut line = String::new();
@@ -55,6 +74,10 @@ pub async fn serve(
                     }
                     r#"{"stopped":true}"#.to_owned()
                 }
+                Ok(Request::Restart { name }) => match restart(&name) {
+                    Ok(pid) => serde_json::json!({ "restarting": name, "stopped_pid": pid }).to_string(),
+                    Err(why) => serde_json::json!({ "error": format!("cannot restart {name}: {why}") }).to_string(),
+                },
                 Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
             };
             let _ = write.write_all(format!("{answer}\n").as_bytes()).await;

@@ -4,15 +4,14 @@
 //! works, one error naming every way. A component that cannot be built from source
 //! and is optional for the stack (Grafana) is left out instead, with the reason.
 
-use anyhow::Context;
-use indicatif::MultiProgress;
-
 use crate::components::{ComponentId, StackPlan};
 use crate::error::{ErrorKind, HasKind};
 use crate::install::official::{self, InstallOptions, Outcome};
 use crate::install::source::{self, Built};
+use crate::progress::{Event, Progress};
 use crate::runtime::CancellationToken;
 use crate::stack::StackConfig;
+use anyhow::Context;
 
 /// How a component's binary was provided.
 #[derive(Debug)]
@@ -58,20 +57,36 @@ impl HasKind for CannotProvide {
 }
 
 /// Provides `id`'s binary: the official release, else a source build, else (for an
-/// optional component) leaves it out. `step` hears what a source build is doing.
+/// optional component) leaves it out. `progress` hears each stage, as `{id}`.
 pub async fn provide(
     config: &StackConfig,
     id: &ComponentId,
     options: &InstallOptions,
-    bars: &MultiProgress,
+    progress: &dyn Progress,
     cancel: &CancellationToken,
-    step: &mut (dyn FnMut(&str) + Send),
+) -> anyhow::Result<Provided> {
+    let version = id.kind().binary(config).map(|spec| spec.version).unwrap_or_default();
+    let what = id.to_string();
+    let provided = provide_as(config, id, &version, &what, options, progress, cancel).await;
+    let outcome = if provided.is_ok() { "done" } else { "failed" };
+    progress.event(Event::Finished { what, outcome: outcome.to_owned() });
+    provided
+}
+
+async fn provide_as(
+    config: &StackConfig,
+    id: &ComponentId,
+    version: &str,
+    what: &str,
+    options: &InstallOptions,
+    progress: &dyn Progress,
+    cancel: &CancellationToken,
 ) -> anyhow::Result<Provided> {
     let kind = id.kind();
-    let version = kind.binary(config).map(|spec| spec.version).unwrap_or_default();
+    let mut step = |stage: &str| progress.event(Event::Stage { what: what.to_owned(), stage: stage.to_owned() });
     step("fetching the official release");
     let official = tokio::select! {
-        installed = official::install(id.name(), &version, options, bars) => installed,
+        installed = official::install(id.name(), version, options, progress) => installed,
         // The download's staging dir is removed as the install is dropped.
         () = cancel.cancelled() => return Err(crate::Error::from(crate::error::Interrupted).into()),
     };
@@ -86,7 +101,7 @@ pub async fn provide(
     let go = which::which("go").is_ok();
     match recipe {
         Some(recipe) if go => {
-            let built = tokio::task::block_in_place(|| source::build(id.name(), &version, &recipe, false, cancel, step))
+            let built = tokio::task::block_in_place(|| source::build(id.name(), version, &recipe, false, cancel, &mut step))
                 .map_err(crate::Error::from)
                 .with_context(|| {
                     format!("the official release of {id} could not be had ({official}), so it was built from source, which failed")
@@ -122,14 +137,13 @@ pub async fn provide(
 pub async fn provide_missing(
     plan: &StackPlan,
     options: &InstallOptions,
-    bars: &MultiProgress,
+    progress: &dyn Progress,
     cancel: &CancellationToken,
-    step: &mut (dyn FnMut(&ComponentId, &str) + Send),
 ) -> anyhow::Result<Vec<(ComponentId, Provided)>> {
     let mut done = Vec::new();
     for id in super::missing(plan) {
         if id.kind().binary(&plan.config).is_some() {
-            let provided = provide(&plan.config, &id, options, bars, cancel, &mut |s: &str| step(&id, s)).await?;
+            let provided = provide(&plan.config, &id, options, progress, cancel).await?;
             done.push((id, provided));
         }
     }

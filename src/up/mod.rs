@@ -5,7 +5,6 @@
 //! This is the layer between `cli` and the rest: it alone puts `components`,
 //! `install`, `render` and `supervisor` together.
 
-pub mod env;
 pub mod install;
 pub mod preflight;
 

@@ -250,9 +250,13 @@ fn zip_archives_install_with_their_executable_bit() {
         stall_timeout: Duration::from_secs(5),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let bars = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     rt.block_on(obsdemo::install::official::install_artifacts(
-        &target, "grafana", "12.2.1", &artifacts, &options, &bars,
+        &target,
+        "grafana",
+        "12.2.1",
+        &artifacts,
+        &options,
+        &obsdemo::progress::Silent,
     ))
     .unwrap();
     let ran = Command::new(target.join(&artifacts[0].path)).output().unwrap();

@@ -3,6 +3,7 @@
 //! every binary they need; a missing binary fails a test, naming its installer.
 
 mod apps;
+mod console;
 mod harness;
 mod install;
 mod interrupt;

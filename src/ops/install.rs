@@ -1,0 +1,228 @@
+//! The `install` operation: obtain the third-party binaries, as official releases
+//! (downloaded and checksum-verified, else built from source) or built from source
+//! with Go on request; and the table `install --list` shows.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::components::ComponentId;
+use crate::error::{Error, ErrorKind, HasKind};
+use crate::install::manifest::Manifest;
+use crate::install::official::{InstallOptions, Outcome};
+use crate::install::source::{self, Built, GoTarget};
+use crate::progress::{Event, Progress};
+use crate::runtime::CancellationToken;
+use crate::stack::StackConfig;
+use crate::up::install::{Provided, provide};
+
+/// What `install` is asked to do.
+#[derive(Clone, Debug)]
+pub struct InstallRequest {
+    /// The stack file, read: it names each component's version.
+    pub config: StackConfig,
+    /// The components, by name; empty for every one that can be installed this way.
+    pub components: Vec<String>,
+    /// Build with Go instead of downloading, for this platform (`None`: this machine's).
+    pub from_source: Option<Option<GoTarget>>,
+    /// Download options (and `force`, which rebuilds too).
+    pub options: InstallOptions,
+}
+
+/// How one component's binary was provided: what `install --json` lists.
+#[derive(Clone, Debug, Serialize)]
+pub struct Installed {
+    /// The component.
+    pub component: ComponentId,
+    /// The version the stack file names.
+    pub version: String,
+    /// `release` or `source`; `none` when it was left out.
+    pub from: &'static str,
+    /// It was there already: nothing was fetched or built.
+    pub already: bool,
+    /// Where it is.
+    pub dir: Option<PathBuf>,
+    /// Why it was built from source although a release was asked for.
+    pub release_unavailable: Option<String>,
+    /// Why it was left out of the stack, and how to add it later.
+    pub left_out: Option<String>,
+}
+
+impl Installed {
+    /// The record of `provided`, for `id` of `config`.
+    pub fn new(config: &StackConfig, id: &ComponentId, provided: Provided) -> Self {
+        let version = id.kind().binary(config).map(|spec| spec.version).unwrap_or_default();
+        let mut out = Self {
+            component: id.clone(),
+            version,
+            from: "release",
+            already: false,
+            dir: None,
+            release_unavailable: None,
+            left_out: None,
+        };
+        match provided {
+            Provided::Official(Outcome::AlreadyInstalled(dir)) => (out.already, out.dir) = (true, Some(dir)),
+            Provided::Official(Outcome::Installed(dir)) => out.dir = Some(dir),
+            Provided::Built { built, why } => {
+                out = Self::built(out, built);
+                out.release_unavailable = Some(why);
+            }
+            Provided::LeftOut { why } => (out.from, out.left_out) = ("none", Some(why)),
+        }
+        out
+    }
+
+    fn built(mut self, built: Built) -> Self {
+        self.from = "source";
+        match built {
+            Built::AlreadyInstalled(dir) => (self.already, self.dir) = (true, Some(dir)),
+            Built::Installed(dir) => self.dir = Some(dir),
+        }
+        self
+    }
+}
+
+/// What `install` did: every component, in order.
+#[derive(Debug, Serialize)]
+pub struct InstallReport {
+    /// One record per component asked for.
+    pub installed: Vec<Installed>,
+}
+
+impl InstallReport {
+    /// Whether a component was left out (the machine is in the way of it).
+    pub fn left_any_out(&self) -> bool {
+        self.installed.iter().any(|i| i.left_out.is_some())
+    }
+}
+
+/// A component name `install` does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("`{name}` is not a component that can be {how}; choose from {choices}")]
+pub struct NotInstallable {
+    name: String,
+    how: &'static str,
+    choices: String,
+}
+
+impl HasKind for NotInstallable {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
+    }
+}
+
+/// Installs what `request` names, one component after the other. Cancelling ends a
+/// download or a Go build at once and leaves nothing half-installed.
+pub async fn run(
+    request: InstallRequest,
+    cancel: &CancellationToken,
+    progress: &dyn Progress,
+) -> anyhow::Result<InstallReport> {
+    let InstallRequest { config, components, from_source, options } = request;
+    let mut installed = Vec::new();
+    for id in choose(&config, &components, from_source.is_some())? {
+        let item = match &from_source {
+            // A build runs for minutes in Go processes: off the runtime's worker.
+            Some(platform) => tokio::task::block_in_place(|| {
+                build_from_source(&config, &id, platform.as_ref(), options.force, cancel, progress)
+            })?,
+            None => Installed::new(&config, &id, provide(&config, &id, &options, progress, cancel).await?),
+        };
+        installed.push(item);
+    }
+    Ok(InstallReport { installed })
+}
+
+/// The components `names` asks for, or every one that can be installed this way.
+fn choose(config: &StackConfig, names: &[String], from_source: bool) -> Result<Vec<ComponentId>, Error> {
+    let choices: Vec<ComponentId> = ComponentId::third_party()
+        .into_iter()
+        .filter(|id| !from_source || id.kind().source_recipe(config).is_some())
+        .collect();
+    if names.is_empty() {
+        return Ok(choices);
+    }
+    names
+        .iter()
+        .map(|name| {
+            choices.iter().find(|id| id.name() == name).cloned().ok_or_else(|| {
+                let names: Vec<&str> = choices.iter().map(ComponentId::name).collect();
+                let how = if from_source { "built from source" } else { "installed" };
+                Error::from(NotInstallable { name: name.clone(), how, choices: names.join(", ") })
+            })
+        })
+        .collect()
+}
+
+/// Builds `id` from source with Go, for `platform` (else this machine).
+fn build_from_source(
+    config: &StackConfig,
+    id: &ComponentId,
+    platform: Option<&GoTarget>,
+    force: bool,
+    cancel: &CancellationToken,
+    progress: &dyn Progress,
+) -> anyhow::Result<Installed> {
+    let kind = id.kind();
+    let (Some(spec), Some(recipe)) = (kind.binary(config), kind.source_recipe(config)) else {
+        anyhow::bail!("`{id}` cannot be built from source");
+    };
+    let recipe = recipe.map_err(Error::from)?;
+    let what = format!("{id} {}", spec.version);
+    let mut step = |stage: &str| progress.event(Event::Stage { what: what.clone(), stage: stage.to_owned() });
+    let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, cancel, &mut step);
+    let outcome = match &result {
+        Ok(Built::AlreadyInstalled(_)) => "already built",
+        Ok(Built::Installed(_)) => "built",
+        Err(_) => "failed",
+    };
+    progress.event(Event::Finished { what, outcome: outcome.to_owned() });
+    let built = result.map_err(Error::from)?;
+    let record = Installed {
+        component: id.clone(),
+        version: spec.version,
+        from: "source",
+        already: false,
+        dir: None,
+        release_unavailable: None,
+        left_out: None,
+    };
+    Ok(record.built(built))
+}
+
+/// One row of `install --list`.
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    /// The component.
+    pub component: ComponentId,
+    /// The version the stack file names, which every command uses.
+    pub version: String,
+    /// The version obsdemo has release data for.
+    pub release_data_for: Option<String>,
+    /// What is installed at `version`: `release` or `source`.
+    pub installed: Option<&'static str>,
+    /// The binary `up` would run, if one is found.
+    pub up_uses: Option<PathBuf>,
+}
+
+/// Every third-party component: its version, what is installed, what `up` would run.
+pub fn list(config: &StackConfig) -> Vec<Listed> {
+    let table = crate::install::releases::table();
+    ComponentId::third_party()
+        .into_iter()
+        .filter_map(|id| id.kind().binary(config).map(|spec| (id, spec)))
+        .map(|(id, spec)| {
+            let dir = crate::install::resolve::install_dir(id.name(), &spec.version);
+            let installed = Manifest::read(&dir)
+                .map(|m| if m.source.starts_with("official release") { "release" } else { "source" });
+            Listed {
+                release_data_for: table.get(id.name()).map(|r| r.version.clone()),
+                installed,
+                up_uses: crate::install::resolve(&spec, false).ok(),
+                version: spec.version,
+                component: id,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! The console against a real stack: its guard over plain HTTP, and every page in
+//! Debian's headless Chromium driven through chromedriver (scripts/browser.sh installs
+//! both). Screenshots of each page go to `target/console-screenshots/`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use super::harness::{TestStack, eventually, require};
+
+/// The console's URL (with its token) from `up --json`, and the base without it.
+fn console_of(up: &Value) -> (String, String) {
+    let url = up["console"].as_str().unwrap_or_else(|| panic!("up --json names the console: {up:#}")).to_owned();
+    let base = url.split("/?token=").next().unwrap().to_owned();
+    (url, base)
+}
+
+/// A request to the console; its status, headers and body.
+fn call(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client =
+            obsdemo::http::client_builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut request = client.request(method.parse().unwrap(), url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.expect("the console answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.text().await.unwrap_or_default())
+    })
+}
+
+#[test]
+fn the_console_needs_its_token_and_refuses_actions_from_another_origin() {
+    require(&["jaeger", "collector", "prometheus"]);
+    let stack = TestStack::new();
+    let up = stack.up(&[]);
+    let (url, base) = console_of(&up);
+    let port = base.rsplit(':').next().unwrap().to_owned();
+
+    // No token: nothing, not even the page.
+    for path in ["/", "/api/stack", "/console.js", "/api/logs/collector"] {
+        assert_eq!(call("GET", &format!("{base}{path}"), &[]).0, 401, "{path} without the token");
+    }
+    assert_eq!(call("GET", &format!("{base}/?token=wrong"), &[]).0, 401);
+    // The token in the URL becomes a cookie the page's script cannot read, and leaves
+    // the address bar.
+    let (status, headers, _) = call("GET", &url, &[]);
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/");
+    let set = headers["set-cookie"].to_str().unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with(&format!("obsdemo_console_{port}=")), "{cookie}");
+
+    let (status, headers, body) = call("GET", &format!("{base}/"), &[("cookie", &cookie)]);
+    assert_eq!(status, 200);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(!body.contains("<script>") && !body.contains("http://") && !body.contains("https://"), "{body}");
+    let (status, _, body) = call("GET", &format!("{base}/api/stack"), &[("cookie", &cookie)]);
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert!(report["components"].as_array().unwrap().iter().any(|c| c["name"] == "console"), "{report:#}");
+
+    // An action from another site's page, or with no origin, is refused and changes nothing.
+    let restart = format!("{base}/api/components/collector/restart");
+    let before = stack.component("collector")["pid"].as_u64().unwrap();
+    let evil = [("cookie", cookie.as_str()), ("origin", "http://evil.example")];
+    assert_eq!(call("POST", &restart, &evil).0, 403);
+    assert_eq!(call("POST", &restart, &[("cookie", &cookie)]).0, 403);
+    assert_eq!(call("GET", &restart, &[("cookie", &cookie)]).0, 405, "actions are POST only");
+    assert_eq!(call("POST", &restart, &[("origin", &base)]).0, 401, "an action needs the cookie too");
+    assert_eq!(stack.component("collector")["pid"].as_u64().unwrap(), before);
+    // From its own page it restarts the component.
+    let (status, _, body) = call("POST", &restart, &[("cookie", &cookie), ("origin", &base)]);
+    assert_eq!(status, 200, "{body}");
+    eventually("the collector restarted", Duration::from_secs(30), || {
+        let c = stack.component("collector");
+        (c["healthy"] == true && c["pid"].as_u64() != Some(before)).then_some(())
+    });
+    stack.down();
+}
+
+#[test]
+fn a_console_off_loopback_is_said_out_loud() {
+    require(&["jaeger", "collector", "prometheus"]);
+    let stack = TestStack::with_config("bind = \"0.0.0.0\"");
+    let out = stack.try_up(&["--without", "services"]);
+    assert!(out.status.success(), "{}", super::harness::describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let port = stack.port(16600);
+    assert!(
+        stderr.contains("reachable from the network") && stderr.contains(&format!("port {port} (console http)")),
+        "{stderr}"
+    );
+    stack.down();
+}
+
+/// chromedriver on a free port, ended with the test.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let program =
+            std::env::var_os("OBSDEMO_CHROMEDRIVER").map(PathBuf::from).unwrap_or_else(|| "chromedriver".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(&program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("this test needs chromedriver ({}: {e}); scripts/browser.sh installs Debian's chromium and chromium-driver", program.display())
+            });
+        eventually("chromedriver listens", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(drop)
+        });
+        Self { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let chromium = std::env::var("OBSDEMO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860"],
+        },
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a Chromium session")
+}
+
+/// Runs `script` in the page until it returns something truthy.
+async fn until(page: &Client, what: &str, timeout: Duration, script: &str) -> Value {
+    let began = Instant::now();
+    loop {
+        let value = page.execute(script, vec![]).await.unwrap_or(Value::Null);
+        if !(value.is_null() || value == false || value == "") {
+            return value;
+        }
+        assert!(began.elapsed() < timeout, "{what}: not within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn screenshot(page: &Client, name: &str) {
+    let png = page.screenshot().await.expect("a screenshot");
+    let dir = super::harness::checkout().join("target/console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+#[test]
+fn the_console_shows_the_stack_live_and_runs_logs_load_and_doctor_in_a_real_browser() {
+    require(&["jaeger", "collector", "prometheus"]);
+    let stack = TestStack::new();
+    let up = stack.up(&[]);
+    let (url, base) = console_of(&up);
+    let driver = Driver::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let page = browser(&driver).await;
+        page.goto(&url).await.unwrap();
+        assert_eq!(page.current_url().await.unwrap().as_str(), format!("{base}/"), "the token leaves the address bar");
+
+        // Stack: every component healthy.
+        let expected = stack.status()["components"].as_array().unwrap().len() as u64;
+        let script = format!(
+            "const rows = [...document.querySelectorAll('#components tbody tr')]; \
+             return rows.length === {expected} && rows.filter(r => r.dataset.state !== 'disabled') \
+               .every(r => r.dataset.healthy === 'true') && rows.length;"
+        );
+        until(&page, "every component healthy on the page", Duration::from_secs(20), &script).await;
+        screenshot(&page, "stack").await;
+
+        // The Collector killed: the page shows it restarting and back, without a reload.
+        page.execute("window.notReloaded = true;", vec![]).await.unwrap();
+        let pid_cell = "const r = document.querySelector('#components tr[data-name=\"collector\"]'); \
+                        return r && r.dataset.healthy === 'true' && r.children[3].textContent;";
+        let before = until(&page, "the collector's pid", Duration::from_secs(5), pid_cell).await;
+        let killed = Instant::now();
+        stack.kill("collector");
+        let back = format!(
+            "const r = document.querySelector('#components tr[data-name=\"collector\"]'); \
+             return window.notReloaded && r && r.dataset.healthy === 'true' && r.children[3].textContent !== {before} \
+             && r.children[5].textContent !== '0';"
+        );
+        until(&page, "the collector shown restarted", Duration::from_secs(15), &back).await;
+        eprintln!("the page showed the collector back {:.1} s after SIGKILL", killed.elapsed().as_secs_f64());
+
+        // Logs: a line written after the page opened appears.
+        page.goto(&format!("{base}/#logs/collector")).await.unwrap();
+        until(&page, "the collector's log", Duration::from_secs(10), "return document.getElementById('log').textContent.length > 0;").await;
+        let marker = format!("console-test-marker-{}", std::process::id());
+        {
+            use std::io::Write;
+            let mut log = std::fs::OpenOptions::new().append(true).open(stack.state_dir().join("logs/collector.log")).unwrap();
+            writeln!(log, "{marker}").unwrap();
+        }
+        let script = format!("return document.getElementById('log').textContent.includes('{marker}');");
+        until(&page, "the new log line", Duration::from_secs(10), &script).await;
+        page.find(Locator::Id("log-filter")).await.unwrap().send_keys(&marker).await.unwrap();
+        let filtered = until(&page, "the filter", Duration::from_secs(5), "const t = document.getElementById('log').textContent; return t.split('\\n').length === 1 && t;").await;
+        assert!(filtered.as_str().unwrap().contains(&marker));
+        page.find(Locator::Id("log-filter")).await.unwrap().clear().await.unwrap();
+        page.execute("document.getElementById('log-filter').dispatchEvent(new Event('input'));", vec![]).await.unwrap();
+        screenshot(&page, "logs").await;
+
+        // Load: a run started from the page ends with its verdict, and the page shows
+        // the report the operation made (the same as `load --json`).
+        page.execute("location.hash = 'load';", vec![]).await.unwrap();
+        let duration = page.find(Locator::Css("#load-form input[name=duration]")).await.unwrap();
+        duration.clear().await.unwrap();
+        duration.send_keys("3s").await.unwrap();
+        let rps = page.find(Locator::Css("#load-form input[name=rps]")).await.unwrap();
+        rps.clear().await.unwrap();
+        rps.send_keys("20").await.unwrap();
+        page.find(Locator::Id("load-start")).await.unwrap().click().await.unwrap();
+        let shown = until(&page, "the load report", Duration::from_secs(90), "const r = document.getElementById('load-report'); return !r.hidden && r.dataset.report;").await;
+        let shown: Value = serde_json::from_str(shown.as_str().unwrap()).unwrap();
+        let text = page.find(Locator::Id("load-report")).await.unwrap().text().await.unwrap();
+        assert!(shown["passed"] == true, "{shown:#}");
+        assert!(text.contains(&format!("requests   {} ({} ok", shown["requests"], shown["successes"])), "{text}");
+        assert!(text.contains("result     PASSED"), "{text}");
+        let v = &shown["verification"];
+        assert_eq!(v["complete"], v["expected"], "{shown:#}");
+        until(&page, "the run listed", Duration::from_secs(5), "return document.querySelector('#runs tr[data-state=\"passed\"]') !== null;").await;
+        screenshot(&page, "load").await;
+
+        // Doctor: every hop ok; then Jaeger frozen is the broken hop.
+        page.execute("location.hash = 'doctor';", vec![]).await.unwrap();
+        page.find(Locator::Id("doctor-run")).await.unwrap().click().await.unwrap();
+        let verdicts = "const hops = [...document.querySelectorAll('#hops li')]; \
+                        return !document.getElementById('doctor-run').disabled && hops.length > 0 && hops.map(h => h.dataset.verdict).join(',');";
+        let ok = until(&page, "doctor's hops", Duration::from_secs(90), verdicts).await;
+        assert!(ok.as_str().unwrap().split(',').all(|v| v == "ok"), "{ok}");
+        screenshot(&page, "doctor").await;
+        let jaeger = stack.component("jaeger")["pid"].as_u64().unwrap().to_string();
+        assert!(Command::new("kill").args(["-STOP", &jaeger]).status().unwrap().success());
+        page.find(Locator::Id("doctor-run")).await.unwrap().click().await.unwrap();
+        until(&page, "doctor running again", Duration::from_secs(5), "return document.getElementById('doctor-run').disabled || document.querySelector('#hops li[data-verdict=\"broken\"]') !== null;").await;
+        let broken = until(&page, "a broken hop", Duration::from_secs(120), "const b = document.querySelector('#hops li[data-verdict=\"broken\"]'); return !document.getElementById('doctor-run').disabled && b && b.textContent;").await;
+        assert!(Command::new("kill").args(["-CONT", &jaeger]).status().unwrap().success());
+        assert!(broken.as_str().unwrap().to_lowercase().contains("jaeger"), "{broken}");
+        screenshot(&page, "doctor-broken").await;
+
+        // Nothing was asked of another origin.
+        let origins = page
+            .execute("return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).origin))];", vec![])
+            .await
+            .unwrap();
+        assert_eq!(origins, json!([base]), "every request went to the console itself");
+        page.close().await.unwrap();
+    });
+    stack.down();
+}
