@@ -82,8 +82,10 @@ impl Component for Grafana {
         )?;
         // Links a browser follows: the plan's host, which `kubectl port-forward` serves
         // in a cluster too.
+        let system = super::dashboards::system_resources();
         for (name, _) in DASHBOARDS {
             let dashboard = context! {
+                panels => Serde(&system.panels),
                 datasource_uid => PROMETHEUS_DATASOURCE_UID,
                 jaeger_url => format!("http://{host}:{}", c.jaeger.ports.ui),
                 prometheus_url => format!("http://{host}:{}", c.prometheus.ports.http),

@@ -15,6 +15,7 @@
 mod app;
 pub mod collector;
 pub mod console;
+pub mod dashboards;
 pub mod deploy;
 pub mod grafana;
 pub mod jaeger;

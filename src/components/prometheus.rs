@@ -161,6 +161,9 @@ pub struct ScrapeTarget {
     pub health: String,
     /// The last scrape's error, empty when it worked.
     pub last_error: String,
+    /// How often it is scraped, as Prometheus writes it (`15s`; prometheus
+    /// `web/api/v1/api.go`, `Target.ScrapeInterval`).
+    pub scrape_interval: String,
 }
 
 /// Prometheus's active targets, asked of the API at `api`.
@@ -178,6 +181,7 @@ pub async fn scrape_targets(api: &str) -> Option<Vec<ScrapeTarget>> {
                 url: text(&t["scrapeUrl"]),
                 health: text(&t["health"]),
                 last_error: text(&t["lastError"]),
+                scrape_interval: text(&t["scrapeInterval"]),
             })
             .collect(),
     )

@@ -65,7 +65,21 @@ pub async fn stack_events(State(app): State<Arc<App>>) -> Sse<impl Stream<Item =
 /// Restarts one component (or app): the supervisor stops it, its restart policy
 /// starts it again.
 pub async fn restart(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    let request = Request::Restart { name };
+    supervise(&app, Request::Restart { name }).await
+}
+
+/// Stops one component (or app) until it is started again.
+pub async fn stop(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    supervise(&app, Request::Hold { name }).await
+}
+
+/// Starts again a component stopped from the console.
+pub async fn start(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    supervise(&app, Request::Release { name }).await
+}
+
+/// Asks the supervisor; its refusal is a conflict, its silence unavailability.
+async fn supervise(app: &App, request: Request) -> Response {
     match control::request(&app.paths.socket(), request, Duration::from_secs(10)).await {
         Ok(answer) if answer.get("error").is_some() => (StatusCode::CONFLICT, Json(answer)).into_response(),
         Ok(answer) => Json(answer).into_response(),

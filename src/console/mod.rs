@@ -6,12 +6,16 @@
 //! - [`guard`]: the token, the cookie, same-origin actions and the security headers.
 //! - [`api`]: the stack, restarts, logs and doctor, as JSON and server-sent events.
 //! - [`runs`]: load runs started from the page, their live events and reports.
+//! - [`traces`]: trace search and whole traces, from Jaeger's query API.
+//! - [`metrics`]: the system dashboard's panels, queried on Prometheus.
 //! - [`assets`]: the page itself, compiled in: nothing is loaded from the network.
 
 mod api;
 mod assets;
 mod guard;
+mod metrics;
 mod runs;
+mod traces;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,11 +69,19 @@ pub async fn serve(options: ConsoleOptions, shutdown: CancellationToken) -> anyh
         .route("/api/stack", get(api::stack))
         .route("/api/stack/events", get(api::stack_events))
         .route("/api/components/{name}/restart", post(api::restart))
+        .route("/api/components/{name}/stop", post(api::stop))
+        .route("/api/components/{name}/start", post(api::start))
         .route("/api/logs/{name}", get(api::log_events))
         .route("/api/logs/{name}/download", get(api::log_download))
         .route("/api/doctor", post(api::doctor))
         .route("/api/load", get(runs::list).post(runs::start))
         .route("/api/load/{id}/events", get(runs::events))
+        .route("/api/metrics/dashboard", get(metrics::dashboard))
+        .route("/api/metrics/query_range", get(metrics::query_range))
+        .route("/api/traces", get(traces::search))
+        .route("/api/traces/services", get(traces::services))
+        .route("/api/traces/services/{service}/operations", get(traces::operations))
+        .route("/api/traces/{id}", get(traces::trace))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard::guard))
         // Outside the guard: the supervisor's readiness probe has no token.
         .route("/healthz", get(|| async { "ok" }))

@@ -94,6 +94,7 @@ pub async fn run(
     mut dependencies: Vec<watch::Receiver<Readiness>>,
     readiness: watch::Sender<Readiness>,
     mut stop: watch::Receiver<bool>,
+    mut held: watch::Receiver<bool>,
 ) {
     let name = spec.name.clone();
     for dep in &mut dependencies {
@@ -160,6 +161,22 @@ pub async fn run(
             Ended::Exited(status, clean) => {
                 let ever_ready = was_ready || *readiness.borrow() == Readiness::Ready;
                 let _ = append_log(&shared, &name, &format!("obsdemo: {name} exited: {status}"));
+                if *held.borrow() {
+                    // Stopped on request (the console's Stop): it waits, stopped, until
+                    // it is started again; that is neither a crash nor a restart.
+                    shared.update(&name, |c| {
+                        c.state = ComponentState::Stopped;
+                        c.process = None;
+                        c.last_exit = Some(format!("{status} (stopped on request)"));
+                    });
+                    tokio::select! {
+                        _ = held.wait_for(|h| !*h) => {
+                            shared.update(&name, |c| c.state = ComponentState::Starting);
+                            continue;
+                        }
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                }
                 // A component that dies before it was ever ready has a configuration or
                 // environment problem that a restart will not fix: fail fast instead.
                 let wanted = match spec.restart.mode {
@@ -340,7 +357,8 @@ mod tests {
         let shared = Shared { state: Arc::new(Mutex::new(state)), state_json: dir.path().join("state.json"), policy };
         let (ready, _readiness) = watch::channel(Readiness::Pending);
         let (stop_tx, stop) = watch::channel(false);
-        let mut task = tokio::spawn(run(spec, shared.clone(), vec![], ready, stop));
+        let (_hold, held) = watch::channel(false);
+        let mut task = tokio::spawn(run(spec, shared.clone(), vec![], ready, stop, held));
         tokio::select! {
             _ = &mut task => {}
             () = tokio::time::sleep(at_most) => {

@@ -27,7 +27,20 @@ pub enum Request {
         /// The component, by name.
         name: String,
     },
+    /// Stop one component and keep it stopped (not a crash: it is not restarted).
+    Hold {
+        /// The component, by name.
+        name: String,
+    },
+    /// Start again a component stopped by [`Request::Hold`].
+    Release {
+        /// The component, by name.
+        name: String,
+    },
 }
+
+/// Each component's hold switch: `true` keeps it stopped.
+pub type Holds = std::collections::HashMap<String, tokio::sync::watch::Sender<bool>>;
 
 /// Sent to the supervisor's main loop when a client asks it to stop; the sender is
 /// answered once the stack is down.
@@ -38,27 +51,30 @@ pub async fn serve(
     listener: Listener,
     state: impl Fn() -> StackState + Send + Sync + 'static,
     stops: mpsc::Sender<StopRequest>,
+    holds: Holds,
 ) {
     let state = std::sync::Arc::new(state);
-    let restart = {
+    let holds = std::sync::Arc::new(holds);
+    // Ends a component's process group; its task decides what follows (a restart, or
+    // waiting while it is held).
+    let end = {
         let state = state.clone();
         move |name: &str| -> Result<u32, String> {
             let current = state();
             let component = current.components.iter().find(|c| c.name == name).ok_or("no such component")?;
             let process = component.process.filter(|p| p.is_alive()).ok_or("it is not running")?;
-            // Stopped as a crash is: the restart policy starts it again.
             crate::platform::kill_group(process.pid);
             Ok(process.pid)
         }
     };
-    let restart = std::sync::Arc::new(restart);
+    let end = std::sync::Arc::new(end);
     loop {
         let Ok(stream) = listener.accept().await else {
             continue;
         };
         let state = state.clone();
         let stops = stops.clone();
-        let restart = restart.clone();
+        let (end, holds) = (end.clone(), holds.clone());
         tokio::spawn(async move {
             let (read, mut write) = tokio::io::split(stream);
             let mut line = String::new();
@@ -74,9 +90,29 @@ pub async fn serve(
                     }
                     r#"{"stopped":true}"#.to_owned()
                 }
-                Ok(Request::Restart { name }) => match restart(&name) {
+                Ok(Request::Restart { name }) => match end(&name) {
                     Ok(pid) => serde_json::json!({ "restarting": name, "stopped_pid": pid }).to_string(),
                     Err(why) => serde_json::json!({ "error": format!("cannot restart {name}: {why}") }).to_string(),
+                },
+                Ok(Request::Hold { name }) => match holds.get(&name) {
+                    Some(hold) => {
+                        hold.send_replace(true);
+                        match end(&name) {
+                            Ok(pid) => serde_json::json!({ "stopping": name, "stopped_pid": pid }).to_string(),
+                            Err(why) => {
+                                serde_json::json!({ "error": format!("cannot stop {name}: {why}") }).to_string()
+                            }
+                        }
+                    }
+                    None => serde_json::json!({ "error": format!("no component named {name}") }).to_string(),
+                },
+                Ok(Request::Release { name }) => match holds.get(&name) {
+                    Some(hold) if *hold.borrow() => {
+                        hold.send_replace(false);
+                        serde_json::json!({ "starting": name }).to_string()
+                    }
+                    Some(_) => serde_json::json!({ "error": format!("{name} was not stopped from here") }).to_string(),
+                    None => serde_json::json!({ "error": format!("no component named {name}") }).to_string(),
                 },
                 Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
             };

@@ -67,13 +67,16 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> Result<(), 
     // so independent components start in parallel.
     let mut readiness: HashMap<String, watch::Receiver<Readiness>> = HashMap::new();
     let mut tasks = HashMap::new();
+    let mut holds = HashMap::new();
     for spec in launch.specs.iter().cloned() {
         let (ready_tx, ready_rx) = watch::channel(Readiness::Pending);
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (hold_tx, hold_rx) = watch::channel(false);
+        holds.insert(spec.name.clone(), hold_tx);
         let deps = spec.depends_on.iter().filter_map(|d| readiness.get(d).cloned()).collect();
         readiness.insert(spec.name.clone(), ready_rx);
         let spec_name = spec.name.clone();
-        let handle = tokio::spawn(child::run(spec, shared.clone(), deps, ready_tx, stop_rx));
+        let handle = tokio::spawn(child::run(spec, shared.clone(), deps, ready_tx, stop_rx, hold_rx));
         tasks.insert(spec_name, (stop_tx, handle));
     }
 
@@ -83,6 +86,7 @@ pub async fn run(paths: &StatePaths, shutdown: CancellationToken) -> Result<(), 
         listener,
         move || snapshot.lock().expect("state lock is never poisoned").clone(),
         stops_tx,
+        holds,
     ));
 
     let first_requester = tokio::select! {

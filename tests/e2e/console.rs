@@ -9,31 +9,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use super::harness::{TestStack, eventually, require};
-
-/// The console's URL (with its token) from `up --json`, and the base without it.
-fn console_of(up: &Value) -> (String, String) {
-    let url = up["console"].as_str().unwrap_or_else(|| panic!("up --json names the console: {up:#}")).to_owned();
-    let base = url.split("/?token=").next().unwrap().to_owned();
-    (url, base)
-}
-
-/// A request to the console; its status, headers and body.
-fn call(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let client =
-            obsdemo::http::client_builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let mut request = client.request(method.parse().unwrap(), url);
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let response = request.send().await.expect("the console answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        (status, headers, response.text().await.unwrap_or_default())
-    })
-}
+use super::harness::{TestStack, console_of, eventually, http_call as call, require};
 
 #[test]
 fn the_console_needs_its_token_and_refuses_actions_from_another_origin() {
@@ -63,6 +39,12 @@ fn the_console_needs_its_token_and_refuses_actions_from_another_origin() {
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
     assert!(!body.contains("<script>") && !body.contains("http://") && !body.contains("https://"), "{body}");
+    // The whole first load (page, script, style) is small, and all of it is ours.
+    let first_load: usize = ["/", "/console.js", "/console.css"]
+        .iter()
+        .map(|path| call("GET", &format!("{base}{path}"), &[("cookie", &cookie)]).2.len())
+        .sum();
+    assert!(first_load < 250 * 1024, "first load is {first_load} bytes");
     let (status, _, body) = call("GET", &format!("{base}/api/stack"), &[("cookie", &cookie)]);
     assert_eq!(status, 200, "{body}");
     let report: Value = serde_json::from_str(&body).unwrap();
@@ -143,6 +125,7 @@ async fn browser(driver: &Driver) -> Client {
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860"],
         },
+        "goog:loggingPrefs": { "browser": "ALL" },
     });
     let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -163,6 +146,24 @@ async fn until(page: &Client, what: &str, timeout: Duration, script: &str) -> Va
         assert!(began.elapsed() < timeout, "{what}: not within {timeout:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Equal JSON, numbers compared as numbers (a browser writes 20.0 as 20).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// POSTs `body` to chromedriver's own endpoint (what fantoccini does not wrap).
+async fn call_json(url: &str, body: Value) -> Value {
+    let client = obsdemo::http::local_client(Duration::from_secs(10));
+    client.post(url).json(&body).send().await.unwrap().json().await.unwrap()
 }
 
 async fn screenshot(page: &Client, name: &str) {
@@ -210,6 +211,19 @@ fn the_console_shows_the_stack_live_and_runs_logs_load_and_doctor_in_a_real_brow
         until(&page, "the collector shown restarted", Duration::from_secs(15), &back).await;
         eprintln!("the page showed the collector back {:.1} s after SIGKILL", killed.elapsed().as_secs_f64());
 
+        // An app (here a demo service) stopped from the page stays stopped, then starts again.
+        let stop = "document.querySelector('button[data-action=\"stop\"][data-for=\"Shipping-service\"]').click(); return true;";
+        page.execute(stop, vec![]).await.unwrap();
+        until(&page, "Shipping-service shown stopped", Duration::from_secs(10),
+            "const r = document.querySelector('#components tr[data-name=\"Shipping-service\"]'); return r && r.dataset.state === 'stopped';").await;
+        assert_eq!(stack.component("Shipping-service")["state"], "stopped");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(stack.component("Shipping-service")["state"], "stopped", "a stopped app is not restarted");
+        let start = "const b = document.querySelector('button[data-action=\"start\"][data-for=\"Shipping-service\"]'); if (b) b.click(); return !!b;";
+        until(&page, "the Start button", Duration::from_secs(5), start).await;
+        until(&page, "Shipping-service running again", Duration::from_secs(20),
+            "const r = document.querySelector('#components tr[data-name=\"Shipping-service\"]'); return r && r.dataset.healthy === 'true';").await;
+
         // Logs: a line written after the page opened appears.
         page.goto(&format!("{base}/#logs/collector")).await.unwrap();
         until(&page, "the collector's log", Duration::from_secs(10), "return document.getElementById('log').textContent.length > 0;").await;
@@ -247,7 +261,44 @@ fn the_console_shows_the_stack_live_and_runs_logs_load_and_doctor_in_a_real_brow
         let v = &shown["verification"];
         assert_eq!(v["complete"], v["expected"], "{shown:#}");
         until(&page, "the run listed", Duration::from_secs(5), "return document.querySelector('#runs tr[data-state=\"passed\"]') !== null;").await;
+        let runs = page.execute("return fetch('/api/load').then(r => r.json());", vec![]).await.unwrap();
+        assert!(same_json(&runs[0]["report"], &shown), "the page shows the report the load operation made:\n{shown:#}\n{:#}", runs[0]["report"]);
         screenshot(&page, "load").await;
+
+        // Traces: the run's traces are found, and one's waterfall shows the five services
+        // nested as they call each other.
+        page.execute("location.hash = 'traces';", vec![]).await.unwrap();
+        until(&page, "the services from Jaeger", Duration::from_secs(15), "return document.getElementById('trace-service').value === 'Order-service';").await;
+        page.execute("document.querySelector('#trace-form button[type=submit]').click();", vec![]).await.unwrap();
+        let id = until(&page, "a trace of the run listed", Duration::from_secs(15),
+            "const r = [...document.querySelectorAll('#trace-results tbody tr')].find(r => r.children[5].textContent.split(', ').length === 5); return r && r.dataset.trace;").await;
+        page.execute(&format!("location.hash = 'traces/{}';", id.as_str().unwrap()), vec![]).await.unwrap();
+        let shape = until(&page, "the waterfall", Duration::from_secs(15),
+            "const rows = [...document.querySelectorAll('#waterfall .span-row')]; return rows.length > 0 && \
+             {services: [...new Set(rows.map(r => r.dataset.service))].sort(), depth: Math.max(...rows.map(r => Number(r.dataset.depth)))};").await;
+        let services: Vec<&str> = shape["services"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for service in ["Inventory-service", "Notification-service", "Order-service", "Payment-service", "Shipping-service"] {
+            assert!(services.contains(&service), "{service} in the waterfall: {shape}");
+        }
+        assert!(shape["depth"].as_u64().unwrap() >= 2, "spans are nested by parent: {shape}");
+        screenshot(&page, "traces").await;
+        page.execute("document.querySelector('#waterfall .span-row').click();", vec![]).await.unwrap();
+        until(&page, "a span's attributes", Duration::from_secs(5), "return document.querySelector('.span-detail') !== null;").await;
+
+        // Metrics: every panel of the system dashboard is drawn with data points, from the
+        // same definitions as Grafana's.
+        page.execute("location.hash = 'metrics';", vec![]).await.unwrap();
+        let panels = obsdemo::components::dashboards::system_resources().panels;
+        let drawn: Vec<String> = panels.iter().filter(|p| p.kind != "row").map(|p| p.title.clone()).collect();
+        let empty = until(&page, "every panel drawn", Duration::from_secs(60),
+            "const boxes = [...document.querySelectorAll('#panels .panel')]; \
+             return document.getElementById('panels').dataset.drawn && boxes.length > 0 && \
+             JSON.stringify(boxes.map(b => [b.dataset.panel, Number(b.dataset.points || 0)]));").await;
+        let counted: Vec<(String, u64)> = serde_json::from_str(empty.as_str().unwrap()).unwrap();
+        assert_eq!(counted.iter().map(|c| c.0.clone()).collect::<Vec<_>>(), drawn, "the page has Grafana's panels");
+        let without: Vec<&String> = counted.iter().filter(|c| c.1 == 0).map(|c| &c.0).collect();
+        assert!(without.is_empty(), "panels without data points: {without:?}");
+        screenshot(&page, "metrics").await;
 
         // Doctor: every hop ok; then Jaeger frozen is the broken hop.
         page.execute("location.hash = 'doctor';", vec![]).await.unwrap();
@@ -265,6 +316,12 @@ fn the_console_shows_the_stack_live_and_runs_logs_load_and_doctor_in_a_real_brow
         assert!(Command::new("kill").args(["-CONT", &jaeger]).status().unwrap().success());
         assert!(broken.as_str().unwrap().to_lowercase().contains("jaeger"), "{broken}");
         screenshot(&page, "doctor-broken").await;
+
+        // The page logged no error (a CSP violation would be one) in the whole session.
+        let session = page.session_id().await.unwrap().expect("a session id");
+        let logged = call_json(&format!("http://127.0.0.1:{}/session/{session}/se/log", driver.port), json!({ "type": "browser" })).await;
+        let errors: Vec<&Value> = logged["value"].as_array().unwrap().iter().filter(|e| e["level"] == "SEVERE").collect();
+        assert!(errors.is_empty(), "the console logged errors: {errors:#?}");
 
         // Nothing was asked of another origin.
         let origins = page

@@ -333,6 +333,38 @@ pub fn get_text(url: &str) -> Option<String> {
     })
 }
 
+/// A blocking request without following redirects: its status, headers and body.
+pub fn http_call(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client =
+            obsdemo::http::client_builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut request = client.request(method.parse().unwrap(), url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.text().await.unwrap_or_default())
+    })
+}
+
+/// The console's URL (with its token) from `up --json`, and its base without it.
+pub fn console_of(up: &Value) -> (String, String) {
+    let url = up["console"].as_str().unwrap_or_else(|| panic!("up --json names the console: {up:#}")).to_owned();
+    let base = url.split("/?token=").next().unwrap().to_owned();
+    (url, base)
+}
+
+/// Exchanges the token of `url` for the console's cookie, as a browser does.
+pub fn console_cookie(url: &str) -> String {
+    let (status, headers, body) = http_call("GET", url, &[]);
+    assert_eq!(status, 303, "the token URL redirects: {body}");
+    let set = headers["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
 /// A blocking GET returning parsed JSON, or `None` on any failure.
 pub fn get_json(url: &str) -> Option<Value> {
     serde_json::from_str(&get_text(url)?).ok()

@@ -90,7 +90,7 @@ fn killed_supervisor_takes_every_child_with_it() {
     stack.up(&[]);
     let pids = stack.recorded_pids();
     let ports = stack.recorded_ports();
-    assert_eq!(pids.len(), 9, "the supervisor, three components and five services: {pids:?}");
+    assert_eq!(pids.len(), 10, "the supervisor, three components, five services and the console: {pids:?}");
     let supervisor = pids[0];
     assert!(Command::new("kill").args(["-KILL", &supervisor.to_string()]).status().unwrap().success());
     eventually("every child gone after the supervisor was killed", Duration::from_secs(5), || {

@@ -194,6 +194,26 @@ fn the_windows_build_runs_the_stack_under_wine() {
         "the state dir with a space is used"
     );
 
+    // The console of the Windows build: each page and an action, with the token.
+    let (url, base) = console_of(&up);
+    let cookie = console_cookie(&url);
+    assert_eq!(http_call("GET", &format!("{base}/api/stack"), &[]).0, 401);
+    for path in ["/", "/console.js", "/console.css", "/api/stack", "/api/load"] {
+        let (status, _, body) = http_call("GET", &format!("{base}{path}"), &[("cookie", &cookie)]);
+        assert_eq!(status, 200, "{path} of the Windows console: {body}");
+    }
+    let (status, _, body) = http_call("GET", &format!("{base}/api/stack"), &[("cookie", &cookie)]);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"Notification-service\""), "{body}");
+    let before = component(&status_of(), "Notification-service")["pid"].as_u64().unwrap();
+    let restart = format!("{base}/api/components/Notification-service/restart");
+    let (status, _, body) = http_call("POST", &restart, &[("cookie", &cookie), ("origin", &base)]);
+    assert_eq!(status, 200, "{body}");
+    eventually("Notification-service restarted from the console", Duration::from_secs(60), || {
+        let c = component(&status_of(), "Notification-service").clone();
+        (c["healthy"] == true && c["pid"].as_u64() != Some(before)).then_some(())
+    });
+
     // A span over OTLP to the Windows Collector comes back from the Windows Jaeger.
     let trace_id = send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "wine-probe", "wine-span");
     jaeger_trace(stack.port(16686), &trace_id, "wine-span");
