@@ -81,8 +81,19 @@ impl StatusReport {
     }
 }
 
+/// Whether a component's build serves its web UI, remembered per process: it cannot
+/// change while the process lives, and asking means fetching a page. A watcher that
+/// collects the status every second (the console) keeps one.
+#[derive(Debug, Default)]
+pub struct UiMemory(std::collections::HashMap<(String, u32), Option<String>>);
+
 /// The status of the stack in `paths`; `None` when it never ran there.
 pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>> {
+    collect_remembering(paths, &mut UiMemory::default()).await
+}
+
+/// [`collect`], asking each process whether it serves its UI only once.
+pub async fn collect_remembering(paths: &StatePaths, ui: &mut UiMemory) -> std::io::Result<Option<StatusReport>> {
     // The running stack, or what state.json recorded of the last one.
     let stack = match RunningStack::find(paths).await {
         Ok(stack) => stack,
@@ -104,9 +115,16 @@ pub async fn collect(paths: &StatePaths) -> std::io::Result<Option<StatusReport>
         let health = if alive.is_some() { prober.check_all(&c.probes).await } else { Vec::new() };
         let used = alive.and_then(|p| usage(p.pid));
         let ui_missing = match (&c.ui, alive) {
-            (Some(check), Some(_)) => match prober.ui_served(check).await {
-                Some(false) => Some(format!("this build serves no web UI at {}; {}", check.url, check.fix)),
-                _ => None,
+            (Some(check), Some(process)) => match ui.0.get(&(c.name.clone(), process.pid)) {
+                Some(known) => known.clone(),
+                None => {
+                    let missing = match prober.ui_served(check).await {
+                        Some(false) => Some(format!("this build serves no web UI at {}; {}", check.url, check.fix)),
+                        _ => None,
+                    };
+                    ui.0.insert((c.name.clone(), process.pid), missing.clone());
+                    missing
+                }
             },
             _ => None,
         };

@@ -42,9 +42,10 @@ pub async fn stack(State(app): State<Arc<App>>) -> Response {
 pub async fn stack_events(State(app): State<Arc<App>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     tokio::spawn(async move {
+        let mut memory = crate::status::UiMemory::default();
         loop {
             let options = StatusOptions { paths: app.paths.clone(), wait: None };
-            let event = match crate::ops::status::run(options, &app.shutdown).await {
+            let event = match crate::ops::status::run_remembering(options, &mut memory, &app.shutdown).await {
                 Ok(report) => Event::default().event("status").json_data(&report),
                 Err(e) => Event::default().event("failure").json_data(serde_json::json!({ "error": format!("{e:#}") })),
             };

@@ -50,6 +50,19 @@ fn the_console_needs_its_token_and_refuses_actions_from_another_origin() {
     let report: Value = serde_json::from_str(&body).unwrap();
     assert!(report["components"].as_array().unwrap().iter().any(|c| c["name"] == "console"), "{report:#}");
 
+    // `obsdemo open --print` gives the same address, and a log downloads whole.
+    let open = stack.run(&["open", "--print"]);
+    assert_eq!(String::from_utf8_lossy(&open.stdout).trim(), url, "{}", super::harness::describe(&open));
+    let (status, headers, log) = call("GET", &format!("{base}/api/logs/collector/download"), &[("cookie", &cookie)]);
+    assert_eq!(status, 200);
+    assert!(headers["content-disposition"].to_str().unwrap().contains("collector.log"));
+    let file = std::fs::read_to_string(stack.state_dir().join("logs/collector.log")).unwrap();
+    assert!(!log.is_empty() && file.starts_with(&log), "the download is the log (which may have grown since)");
+    assert_eq!(
+        call("GET", &format!("{base}/api/logs/..%2Fsecrets%2Fconsole-token/download"), &[("cookie", &cookie)]).0,
+        404
+    );
+
     // An action from another site's page, or with no origin, is refused and changes nothing.
     let restart = format!("{base}/api/components/collector/restart");
     let before = stack.component("collector")["pid"].as_u64().unwrap();
