@@ -60,6 +60,11 @@ pub struct ComponentStatus {
     pub last_exit: Option<String>,
     /// Its log file.
     pub log: String,
+    /// The version of its binary, from the install manifest beside it: the release's,
+    /// or the one a source build was stamped with. `None` for obsdemo's own processes
+    /// and binaries obsdemo did not install.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Its web UI, when it has one and this build serves it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ui: Option<String>,
@@ -103,6 +108,9 @@ pub async fn collect_remembering(paths: &StatePaths, ui: &mut UiMemory) -> std::
         },
     };
     let (state, running) = (stack.state(), stack.supervised);
+    let programs: std::collections::HashMap<String, std::path::PathBuf> = crate::stack::process::Launch::read(paths)
+        .map(|launch| launch.specs.into_iter().map(|s| (s.name, s.program)).collect())
+        .unwrap_or_default();
     let prober = Prober::new(Duration::from_secs(2));
     let mut components = Vec::new();
     for c in &state.components {
@@ -147,6 +155,7 @@ pub async fn collect_remembering(paths: &StatePaths, ui: &mut UiMemory) -> std::
             rss_bytes: used.map(|u| u.rss_bytes),
             last_exit: c.last_exit.clone(),
             log: c.log.display().to_string(),
+            version: programs.get(&c.name).and_then(|p| installed_version(p)),
             ui: c.ui.as_ref().filter(|_| alive.is_some() && ui_missing.is_none()).map(|check| check.url.clone()),
             ui_missing,
             scrape_targets,
@@ -157,4 +166,11 @@ pub async fn collect_remembering(paths: &StatePaths, ui: &mut UiMemory) -> std::
         supervisor: SupervisorStatus { pid: state.supervisor.pid, running },
         components,
     }))
+}
+
+/// The version an installed binary was released or stamped as: the install manifest
+/// in its folder, or a folder or two above (a release archive keeps its binary in a
+/// subfolder).
+fn installed_version(program: &std::path::Path) -> Option<String> {
+    program.ancestors().skip(1).take(3).find_map(crate::install::manifest::Manifest::read).map(|m| m.version)
 }

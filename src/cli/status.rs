@@ -75,6 +75,7 @@ fn print_table(report: &StatusReport) {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
             vec![
                 c.name.clone(),
+                opt(c.version.clone()),
                 state,
                 opt(c.pid.map(|p| p.to_string())),
                 opt(c.uptime_s.map(uptime)),
@@ -91,7 +92,10 @@ fn print_table(report: &StatusReport) {
         style::warn("supervisor not running")
     };
     println!("{} ({supervisor})\n", report.state_dir);
-    print!("{}", style::table(&["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "RSS"], &rows));
+    print!(
+        "{}",
+        style::table(&["NAME", "VERSION", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "RSS"], &rows)
+    );
     for c in &report.components {
         if c.scrape_targets.as_ref().is_some_and(Vec::is_empty) {
             println!("\n{} has no active scrape target yet", c.name);

@@ -189,7 +189,12 @@ impl Component for Collector {
                 context! {
                     version => &version,
                     providers_version,
-                    output_path => crate::install::source::build_dir("collector", &version).join("dist").display().to_string(),
+                    // Relative to the build dir the builder runs in: an absolute path
+                    // would put the managed dir into the manifest, whose digest is the
+                    // build's cache key, so a moved OBSDEMO_HOME would build again
+                    // (opentelemetry-collector cmd/builder v0.165.0
+                    // `internal/builder/main.go` uses the path as given).
+                    output_path => "dist",
                 },
             )
         });
@@ -217,5 +222,21 @@ mod tests {
         assert_eq!(super::providers_version("0.160.0").unwrap(), "1.66.0");
         assert_eq!(super::providers_version("0.165.1").unwrap(), "1.71.0");
         assert!(super::providers_version("1.2.3").is_err());
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    #[test]
+    fn the_builder_manifest_names_no_path_so_a_moved_home_reuses_the_build() {
+        let Some(Ok(SourceRecipe::CollectorBuilder { manifest, .. })) =
+            Collector.source_recipe(&StackConfig::default())
+        else {
+            panic!("the Collector has a builder recipe")
+        };
+        let home = crate::install::managed_dir().display().to_string();
+        assert!(!manifest.contains(&home) && manifest.contains("output_path: dist\n"), "{manifest}");
     }
 }

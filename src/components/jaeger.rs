@@ -252,6 +252,26 @@ impl Component for Jaeger {
                 ("cmd/all-in-one".into(), "jaeger-all-in-one".into()),
             ],
             replaces: vec![],
+            // As the release build stamps each binary (jaegertracing/jaeger
+            // `scripts/makefiles/BuildInfo.mk`: commitSHA, latestVersion, date; the v2
+            // binary `jaeger` gets the v2 tag, `build-jaeger` in BuildBinaries.mk), read
+            // back by `jaeger version`.
+            stamps: [
+                ("jaeger", v2_release(&config.jaeger.version)),
+                ("jaeger-all-in-one", Some(config.jaeger.version.to_string())),
+            ]
+            .into_iter()
+            .map(|(binary, version)| {
+                let var = |name: &str| format!("{MODULE}/internal/version.{name}");
+                let version = version.map_or_else(|| "unknown".to_owned(), |v| format!("v{v}"));
+                let flags = vec![
+                    (var("commitSHA"), "{commit}".to_owned()),
+                    (var("latestVersion"), version),
+                    (var("date"), "{date}".to_owned()),
+                ];
+                (binary.to_owned(), flags)
+            })
+            .collect(),
         }))
     }
 }

@@ -122,6 +122,22 @@ impl Component for Prometheus {
                 "github.com/fsnotify/fsnotify@v1.8.0".into(),
                 "github.com/fsnotify/fsnotify@v1.7.0".into(),
             )],
+            // What promu stamps into a release (prometheus/promu `cmd/build.go`, the
+            // `-X` flags of its default ldflags; prometheus `.promu.yml`), read back by
+            // `--version`, `/api/v1/status/buildinfo` and `prometheus_build_info`.
+            stamps: vec![(
+                "prometheus".into(),
+                [
+                    ("Version", config.prometheus.version.to_string()),
+                    ("Revision", "{commit}".to_owned()),
+                    ("Branch", "HEAD".to_owned()),
+                    ("BuildUser", "obsdemo".to_owned()),
+                    ("BuildDate", "{build_date}".to_owned()),
+                ]
+                .into_iter()
+                .map(|(var, value)| (format!("github.com/prometheus/common/version.{var}"), value))
+                .collect(),
+            )],
         }))
     }
 }

@@ -30,6 +30,12 @@ pub enum SourceRecipe {
         commands: Vec<(String, String)>,
         /// `replace` directives the module's own go.mod holds, which the wrapper must repeat.
         replaces: Vec<(String, String)>,
+        /// For each binary, the `-X` link flags that stamp its version the way the
+        /// project's own release build does (variable, value). In a value, `{commit}`
+        /// and `{date}` become the module's commit and its time, as the Go module proxy
+        /// reports them (`go mod download -json`: `Origin.Hash`, `Time`), and
+        /// `{build_date}` the time of the build.
+        stamps: Vec<(String, Vec<(String, String)>)>,
     },
     /// A Collector distribution from an OpenTelemetry Collector Builder manifest.
     CollectorBuilder {
@@ -45,7 +51,8 @@ impl SourceRecipe {
     /// so editing the Collector's component list rebuilds it even at the same version.
     pub fn source(&self) -> String {
         match self {
-            Self::GoCommands { module, version, .. } => format!("source: {module}@v{version}"),
+            // "stamped": a build from before versions were stamped is built again.
+            Self::GoCommands { module, version, .. } => format!("source: {module}@v{version}, version stamped"),
             Self::CollectorBuilder { version, manifest } => format!(
                 "source: OpenTelemetry Collector Builder v{version}, manifest sha256:{}",
                 &super::sha256_hex(manifest.as_bytes())[..16]
@@ -136,8 +143,8 @@ pub fn build_for(
     };
     let staging = staging_dir(&target)?;
     let built = match recipe {
-        SourceRecipe::GoCommands { module, version, commands, replaces } => {
-            build_go_commands(&go_run, module, version, commands, replaces, &staging, step)
+        SourceRecipe::GoCommands { module, version, commands, replaces, stamps } => {
+            build_go_commands(&go_run, module, version, commands, replaces, stamps, &staging, step)
         }
         SourceRecipe::CollectorBuilder { version, manifest } => {
             build_collector(&go_run, version, manifest, &staging, step)
@@ -226,14 +233,71 @@ impl GoRun {
     fn go(&self, args: &[&str]) -> Result<(), InstallError> {
         self.run(&self.go, args, &[])
     }
+
+    /// What `go args` prints on stdout (its stderr goes to the log).
+    fn go_output(&self, args: &[&str]) -> Result<String, InstallError> {
+        let log =
+            File::options().create(true).append(true).open(&self.log).map_err(InstallError::io("open", &self.log))?;
+        let out = Command::new(&self.go)
+            .args(args)
+            .current_dir(&self.work)
+            .stdin(Stdio::null())
+            .stderr(log)
+            .output()
+            .map_err(InstallError::io("run", &self.go))?;
+        if !out.status.success() {
+            return Err(InstallError::Go {
+                command: format!("{} {}", self.go.display(), args.join(" ")),
+                status: out.status.to_string(),
+                log: self.log.clone(),
+                tail: crate::logs::tail(&self.log, 15).unwrap_or_default(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
 }
 
+/// `secs` since the epoch as promu stamps Prometheus's build date: `20060102-15:04:05`,
+/// UTC (prometheus/promu `cmd/build.go`). Days to civil date: Howard Hinnant's
+/// `civil_from_days`.
+fn promu_date(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rest = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}-{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// The `-ldflags` of `stamps`, with the module's commit and time and the build's time
+/// put in.
+fn link_flags(stamps: &[(String, String)], commit: &str, date: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let build_date = promu_date(now);
+    stamps
+        .iter()
+        .map(|(var, value)| {
+            let value = value.replace("{commit}", commit).replace("{date}", date).replace("{build_date}", &build_date);
+            format!("-X '{var}={value}'")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[allow(clippy::too_many_arguments, reason = "the recipe's fields, passed as they are")]
 fn build_go_commands(
     go: &GoRun,
     module: &str,
     version: &str,
     commands: &[(String, String)],
     replaces: &[(String, String)],
+    stamps: &[(String, Vec<(String, String)>)],
     out: &Path,
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>, InstallError> {
@@ -248,11 +312,27 @@ fn build_go_commands(
     for (package, _) in commands {
         go.go(&["get", "-tool", &format!("{module}/{package}@v{version}")])?;
     }
+    // The commit and time the module proxy records for the version, for the stamps:
+    // in its `.info` file (`Time`, and `Origin.Hash` where the proxy keeps it; not
+    // every proxy does, and then the commit is stamped `unknown`).
+    let download = go.go_output(&["mod", "download", "-json", &format!("{module}@v{version}")])?;
+    let download: serde_json::Value = serde_json::from_str(&download).unwrap_or_default();
+    let info: serde_json::Value = download["Info"]
+        .as_str()
+        .and_then(|path| std::fs::read(path).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let commit = [&info, &download].iter().find_map(|v| v["Origin"]["Hash"].as_str()).unwrap_or("unknown").to_owned();
+    let date = [&info, &download].iter().find_map(|v| v["Time"].as_str()).unwrap_or_default().to_owned();
     let mut binaries = Vec::new();
     for (package, name) in commands {
         step(&format!("compiling {name} (several minutes on 2 cores the first time)"));
         let bin = go.exe(name);
-        go.build(&go.work, &["-o", &out.join(&bin).display().to_string(), &format!("{module}/{package}")])?;
+        let flags =
+            stamps.iter().find(|(b, _)| b == name).map(|(_, s)| link_flags(s, &commit, &date)).unwrap_or_default();
+        let target = out.join(&bin).display().to_string();
+        let package = format!("{module}/{package}");
+        go.build(&go.work, &["-trimpath", "-ldflags", &flags, "-o", &target, &package])?;
         binaries.push(bin);
     }
     Ok(binaries)
@@ -321,6 +401,13 @@ fn pinned_modules(manifest: &str) -> Result<Vec<String>, InstallError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn build_dates_are_written_as_promu_writes_them() {
+        assert_eq!(super::promu_date(0), "19700101-00:00:00");
+        assert_eq!(super::promu_date(1_796_347_233), "20261204-01:20:33");
+        assert_eq!(super::promu_date(951_782_400), "20000229-00:00:00");
+    }
+
     #[test]
     fn manifest_modules_are_pinned() {
         let recipe = crate::components::ComponentId::Collector.kind().source_recipe(&Default::default());

@@ -212,14 +212,14 @@ fn the_console_shows_the_stack_live_and_runs_logs_load_and_doctor_in_a_real_brow
         // The Collector killed: the page shows it restarting and back, without a reload.
         page.execute("window.notReloaded = true;", vec![]).await.unwrap();
         let pid_cell = "const r = document.querySelector('#components tr[data-name=\"collector\"]'); \
-                        return r && r.dataset.healthy === 'true' && r.children[3].textContent;";
+                        return r && r.dataset.healthy === 'true' && r.dataset.pid;";
         let before = until(&page, "the collector's pid", Duration::from_secs(5), pid_cell).await;
         let killed = Instant::now();
         stack.kill("collector");
         let back = format!(
             "const r = document.querySelector('#components tr[data-name=\"collector\"]'); \
-             return window.notReloaded && r && r.dataset.healthy === 'true' && r.children[3].textContent !== {before} \
-             && r.children[5].textContent !== '0';"
+             return window.notReloaded && r && r.dataset.healthy === 'true' && r.dataset.pid !== {before} \
+             && r.dataset.restarts !== '0';"
         );
         until(&page, "the collector shown restarted", Duration::from_secs(15), &back).await;
         eprintln!("the page showed the collector back {:.1} s after SIGKILL", killed.elapsed().as_secs_f64());

@@ -485,3 +485,44 @@ fn ctrl_c_during_a_download_ends_it_at_once_and_leaves_no_partial_install() {
     assert!(signalled.elapsed() < Duration::from_secs(1), "took {:?}", signalled.elapsed());
     assert_nothing_installed(home.path(), "prometheus");
 }
+
+#[test]
+fn source_builds_report_the_version_they_were_built_from() {
+    require(&["jaeger", "collector", "prometheus"]);
+    let config = obsdemo::stack::StackConfig::default();
+    // Each binary's own version command.
+    let run = |name: &str, args: &[&str]| {
+        let out = Command::new(super::harness::find_binary(name).unwrap()).args(args).output().unwrap();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    let jaeger = run("jaeger", &["version"]);
+    assert!(jaeger.contains("\"gitVersion\":\"v2.13.0\""), "jaeger version: {jaeger}");
+    assert!(!jaeger.contains("\"buildDate\":\"\""), "the module's date is stamped too: {jaeger}");
+    let collector = run("collector", &["--version"]);
+    assert!(collector.contains(&config.collector.version.to_string()), "{collector}");
+    let prometheus = run("prometheus", &["--version"]);
+    assert!(prometheus.contains(&format!("version {}", config.prometheus.version)), "{prometheus}");
+
+    // And what the running Prometheus tells of itself.
+    let stack = super::harness::TestStack::new();
+    stack.up(&["--without", "services"]);
+    let api = format!("http://127.0.0.1:{}", stack.port(9090));
+    let info = super::harness::get_json(&format!("{api}/api/v1/status/buildinfo")).expect("buildinfo answers");
+    assert_eq!(info["data"]["version"], config.prometheus.version.to_string(), "{info:#}");
+    // The commit where the module proxy records it (not every proxy does: `unknown`).
+    assert!(info["data"]["revision"].as_str().is_some_and(|r| r.len() == 40 || r == "unknown"), "{info:#}");
+    assert!(info["data"]["buildUser"] == "obsdemo" && info["data"]["buildDate"] != "", "{info:#}");
+    // Its own metrics (which it does not scrape: it scrapes only the host metrics).
+    let metrics = super::harness::get_text(&format!("{api}/metrics")).expect("its own metrics");
+    let build_info = metrics.lines().find(|l| l.starts_with("prometheus_build_info{")).unwrap_or_default();
+    assert!(build_info.contains(&format!("version=\"{}\"", config.prometheus.version)), "{build_info}");
+    // `status` shows each one's version.
+    for (name, version) in [
+        ("jaeger", config.jaeger.version.to_string()),
+        ("collector", config.collector.version.to_string()),
+        ("prometheus", config.prometheus.version.to_string()),
+    ] {
+        assert_eq!(stack.component(name)["version"], version, "{name}");
+    }
+    stack.down();
+}

@@ -73,8 +73,8 @@ function renderStack(report) {
     };
     if (c.state !== "disabled" && c.pid) { action("restart", "Restart"); action("stop", "Stop"); }
     if (c.state === "stopped" && (c.last_exit || "").endsWith("(stopped on request)")) action("start", "Start");
-    return el("tr", { "data-name": c.name, "data-state": c.state, "data-healthy": String(c.healthy) },
-      el("td", {}, c.name), el("td", {}, stateCell(c)), el("td", {}, health),
+    return el("tr", { "data-name": c.name, "data-state": c.state, "data-healthy": String(c.healthy), "data-pid": String(c.pid ?? ""), "data-restarts": String(c.restarts) },
+      el("td", {}, c.name), el("td", {}, c.version ?? ""), el("td", {}, stateCell(c)), el("td", {}, health),
       el("td", {}, c.pid ?? "-"), el("td", {}, uptime(c.uptime_s)), el("td", {}, c.restarts),
       el("td", { class: "why" }, c.last_exit ?? ""),
       el("td", {}, c.cpu_percent == null ? "-" : c.cpu_percent.toFixed(1) + "%"),
