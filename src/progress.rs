@@ -83,9 +83,17 @@ pub enum Event {
         errors: u64,
         /// Requests finished per second over the last tick.
         current_rps: f64,
+        /// Median latency so far.
+        #[serde(with = "fractional_millis")]
+        p50: Duration,
+        /// p90 latency so far.
+        #[serde(with = "fractional_millis")]
+        p90: Duration,
         /// p99 latency so far.
-        #[serde(with = "millis")]
+        #[serde(with = "fractional_millis")]
         p99: Duration,
+        /// Errors so far, by kind (`HTTP 402`, `timeout`, ...).
+        errors_by_kind: std::collections::BTreeMap<String, u64>,
         /// Connections open.
         connections: usize,
     },
@@ -125,6 +133,15 @@ mod millis {
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis().min(u128::from(u64::MAX)) as u64)
+    }
+}
+
+/// Latencies as milliseconds with their fraction (a loopback answer takes less than one).
+mod fractional_millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
     }
 }
 

@@ -98,7 +98,7 @@ impl Progress for Bars {
                     }
                 }
             }
-            Event::Load { elapsed, duration, finished, errors, current_rps, p99, connections } => {
+            Event::Load { elapsed, duration, finished, errors, current_rps, p99, connections, .. } => {
                 let bar = state.load.get_or_insert_with(|| load_bar(&self.multi, duration));
                 bar.set_position(elapsed.as_millis().min(u128::from(u64::MAX)) as u64);
                 bar.set_message(format!(

@@ -157,7 +157,7 @@ pub struct RunSummary {
 }
 
 /// A moment of a running load, for live progress.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Progress {
     /// Time since the start.
     pub elapsed: Duration,
@@ -167,8 +167,14 @@ pub struct Progress {
     pub errors: u64,
     /// Requests finished per second over the last tick.
     pub current_rps: f64,
+    /// Median latency so far.
+    pub p50: Duration,
+    /// p90 latency so far.
+    pub p90: Duration,
     /// p99 latency so far.
     pub p99: Duration,
+    /// Errors so far, by kind (`HTTP 402`, `timeout`, ...).
+    pub errors_by_kind: std::collections::BTreeMap<String, u64>,
     /// Connections open.
     pub connections: usize,
 }
@@ -317,7 +323,10 @@ pub async fn run(
                     finished,
                     errors: now.errors(),
                     current_rps: (finished - last.1) as f64 / since,
+                    p50: now.latency_at(0.5),
+                    p90: now.latency_at(0.9),
                     p99: now.latency_at(0.99),
+                    errors_by_kind: now.errors_by_kind(),
                     connections: recorders.len(),
                 });
                 last = (Instant::now(), finished);

@@ -76,6 +76,14 @@ impl Recorder {
         self.by_status.iter().filter(|(s, _)| (200..300).contains(*s)).map(|(_, n)| n).sum()
     }
 
+    /// Each kind of error and how many: `HTTP 402` for an answer that is not 2xx, the
+    /// failure's kind (`connect`, `timeout`, `io`) for a request without one.
+    pub fn errors_by_kind(&self) -> BTreeMap<String, u64> {
+        let answers =
+            self.by_status.iter().filter(|(s, _)| !(200..300).contains(*s)).map(|(s, n)| (format!("HTTP {s}"), *n));
+        answers.chain(self.failures.iter().map(|(k, n)| ((*k).to_owned(), *n))).collect()
+    }
+
     /// Requests that did not succeed: non-2xx answers and failures.
     pub fn errors(&self) -> u64 {
         self.total() - self.successes()

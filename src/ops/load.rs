@@ -183,7 +183,10 @@ pub async fn run(
             finished: p.finished,
             errors: p.errors,
             current_rps: p.current_rps,
+            p50: p.p50,
+            p90: p.p90,
             p99: p.p99,
+            errors_by_kind: p.errors_by_kind,
             connections: p.connections,
         });
     })

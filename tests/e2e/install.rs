@@ -526,3 +526,28 @@ fn source_builds_report_the_version_they_were_built_from() {
     }
     stack.down();
 }
+
+#[test]
+fn a_second_obsdemo_home_builds_the_same_collector_from_the_same_key() {
+    require(&["collector"]);
+    // The tests' own Collector, built in the default managed dir.
+    let first = find_binary("collector").unwrap();
+    let manifest = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("obsdemo-install.json")).unwrap()).unwrap()
+    };
+    let original = manifest(first.parent().unwrap());
+    // A second home: the build's key names no path, so it is the same build (Go's
+    // caches, shared by both, make it a relink).
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("OBSDEMO_HOME", home.path())
+        .env("NO_COLOR", "1")
+        .current_dir(home.path())
+        .args(["install", "--from-source", "collector"])
+        .output()
+        .unwrap();
+    assert_success(&out, "install --from-source collector in a second home");
+    let version = obsdemo::stack::StackConfig::default().collector.version.to_string();
+    let second = manifest(&home.path().join("bin/collector").join(&version));
+    assert_eq!(second["source"], original["source"], "the same key in both homes");
+}

@@ -154,8 +154,9 @@ function drawChart() {
   };
   line("rps", rMax * 1.1, style.getPropertyValue("--accent"));
   line("p99", lMax * 1.1, style.getPropertyValue("--warn"));
+  line("p50", lMax * 1.1, style.getPropertyValue("--good"));
   g.fillStyle = style.getPropertyValue("--muted"); g.font = "12px system-ui";
-  g.fillText(`rps (blue) up to ${rMax.toFixed(0)} · p99 (amber) up to ${lMax.toFixed(1)} ms · ${(tMax / 1000).toFixed(0)} s`, 44, 14);
+  g.fillText(`rps (blue) up to ${rMax.toFixed(0)} · p99 (amber) and p50 (green), up to ${lMax.toFixed(1)} ms · ${(tMax / 1000).toFixed(0)} s`, 44, 14);
 }
 function reportText(r) {
   const l = r.latency_ms, lines = [
@@ -181,11 +182,14 @@ function followRun(id) {
   source.addEventListener("progress", (e) => {
     const p = JSON.parse(e.data);
     if (p.event === "load") {
-      points.push({ t: p.elapsed, rps: p.current_rps, p99: p.p99 });
+      points.push({ t: p.elapsed, rps: p.current_rps, p50: p.p50, p99: p.p99 });
       $("load-figures").replaceChildren(
         figure("sent", p.finished), figure("rps now", p.current_rps.toFixed(0)),
-        figure("errors", p.errors), figure("p99 ms", p.p99), figure("connections", p.connections),
+        figure("p50 ms", p.p50.toFixed(1)), figure("p90 ms", p.p90.toFixed(1)), figure("p99 ms", p.p99.toFixed(1)),
+        figure("errors", p.errors), figure("connections", p.connections),
         figure("elapsed", `${(p.elapsed / 1000).toFixed(0)} / ${(p.duration / 1000).toFixed(0)} s`));
+      const kinds = Object.entries(p.errors_by_kind || {});
+      $("load-errors").textContent = kinds.length ? "errors by kind: " + kinds.map(([k, n]) => `${k} ${n}`).join(" · ") : "";
       drawChart();
     } else if (p.event === "checking") {
       $("load-check").textContent = p.message;
@@ -200,6 +204,8 @@ function followRun(id) {
     $("load-report").className = r.passed ? "good" : "bad";
     $("load-report").hidden = false;
     $("load-report").dataset.report = e.data;
+    const v = r.verification;
+    $("load-check").textContent = v ? `${v.complete} of ${v.expected} traces complete in Jaeger` : "";
     const links = [];
     {
       const slow = el("a", { href: "#traces", "data-slowest": "1" }, `the run's slowest traces (p99 and above, ${r.latency_ms.p99} ms)`);
