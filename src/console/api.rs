@@ -46,7 +46,11 @@ pub async fn stack_events(State(app): State<Arc<App>>) -> Sse<impl Stream<Item =
         loop {
             let options = StatusOptions { paths: app.paths.clone(), wait: None };
             let event = match crate::ops::status::run_remembering(options, &mut memory, &app.shutdown).await {
-                Ok(report) => Event::default().event("status").json_data(&report),
+                Ok(Some(report)) => Event::default().event("status").json_data(&report),
+                Ok(None) => {
+                    let error = format!("no stack has run in {}", app.paths.root.display());
+                    Event::default().event("failure").json_data(serde_json::json!({ "error": error }))
+                }
                 Err(e) => Event::default().event("failure").json_data(serde_json::json!({ "error": format!("{e:#}") })),
             };
             let Ok(event) = event else { break };

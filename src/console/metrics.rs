@@ -64,20 +64,5 @@ pub async fn query_range(State(app): State<Arc<App>>, Query(q): Query<RangeQuery
     let client = crate::http::local_client(Duration::from_secs(15));
     let form =
         [("query", q.query), ("start", q.start.to_string()), ("end", q.end.to_string()), ("step", q.step.to_string())];
-    let answer = client.get(format!("{api}/api/v1/query_range")).query(&form).send().await;
-    match answer {
-        Ok(answer) => {
-            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            match answer.bytes().await {
-                Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
-                Err(e) => gateway(e),
-            }
-        }
-        Err(e) => gateway(e),
-    }
-}
-
-fn gateway(e: impl std::fmt::Display) -> Response {
-    let error = format!("Prometheus did not answer: {e}");
-    (StatusCode::BAD_GATEWAY, Json(serde_json::json!({ "error": error }))).into_response()
+    super::relay(client.get(format!("{api}/api/v1/query_range")).query(&form), "Prometheus").await
 }

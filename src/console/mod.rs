@@ -47,6 +47,28 @@ struct App {
     shutdown: CancellationToken,
 }
 
+/// Sends `request` to a component of the stack (Jaeger, Prometheus) and answers the
+/// page with what it answered, status and JSON body as they are; `who` names it when
+/// it does not answer.
+async fn relay(request: reqwest::RequestBuilder, who: &str) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let gateway = |e: &dyn std::fmt::Display| {
+        let error = format!("{who} did not answer: {e}");
+        (StatusCode::BAD_GATEWAY, axum::Json(serde_json::json!({ "error": error }))).into_response()
+    };
+    match request.send().await {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            match answer.bytes().await {
+                Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+                Err(e) => gateway(&e),
+            }
+        }
+        Err(e) => gateway(&e),
+    }
+}
+
 /// Serves the console until `shutdown`.
 pub async fn serve(options: ConsoleOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
     let token_file = options.paths.console_token();

@@ -33,22 +33,7 @@ fn no_jaeger() -> Response {
 
 /// GETs `url` from Jaeger and answers with what Jaeger answered.
 async fn relay(url: String) -> Response {
-    let client = crate::http::local_client(Duration::from_secs(15));
-    match client.get(&url).send().await {
-        Ok(answer) => {
-            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            match answer.bytes().await {
-                Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
-                Err(e) => gateway(e),
-            }
-        }
-        Err(e) => gateway(e),
-    }
-}
-
-fn gateway(e: impl std::fmt::Display) -> Response {
-    let error = format!("Jaeger did not answer: {e}");
-    (StatusCode::BAD_GATEWAY, Json(serde_json::json!({ "error": error }))).into_response()
+    super::relay(crate::http::local_client(Duration::from_secs(15)).get(url), "Jaeger").await
 }
 
 /// The services Jaeger has spans of.

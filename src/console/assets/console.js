@@ -105,6 +105,7 @@ function connectStack() {
     $("live").textContent = "live · " + new Date().toLocaleTimeString();
     $("live").className = "live good";
   });
+  source.addEventListener("failure", (e) => { $("live").textContent = JSON.parse(e.data).error; $("live").className = "live bad"; });
   source.onerror = () => { $("live").textContent = "disconnected: retrying"; $("live").className = "live bad"; };
 }
 
