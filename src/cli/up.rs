@@ -30,6 +30,10 @@ pub struct UpArgs {
     /// First install (official releases) whatever component binary is missing.
     #[arg(long)]
     install: bool,
+    /// RED metrics too (`[metrics] red`): the spans' rate, errors and duration per
+    /// service and operation, in Prometheus and Jaeger's Monitor tab.
+    #[arg(long)]
+    red: bool,
     /// With --install: download from this mirror (replaces scheme and host of each URL).
     #[arg(long, env = "OBSDEMO_MIRROR", value_name = "URL")]
     mirror: Option<String>,
@@ -37,7 +41,8 @@ pub struct UpArgs {
 
 /// Runs `up`.
 pub async fn run(args: UpArgs, global: &Global, shutdown: CancellationToken) -> anyhow::Result<Code> {
-    let (config, _) = global.config()?;
+    let (mut config, _) = global.config()?;
+    config.metrics.red |= args.red;
     let options = UpOptions {
         config,
         overrides: Overrides {

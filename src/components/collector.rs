@@ -90,6 +90,8 @@ impl Component for Collector {
                 c => Serde(&c.collector),
                 traces => traces && jaeger_enabled,
                 host_metrics,
+                // The cluster's export leaves RED out (`deploy::cluster_plan` says so).
+                red => traces && jaeger_enabled && c.metrics.red && site == Site::Local,
                 root_path,
                 jaeger => deploy::peer_host(plan, site, &ComponentId::Jaeger),
                 jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,

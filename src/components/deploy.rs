@@ -40,6 +40,12 @@ pub fn cluster_plan(mut config: StackConfig, overrides: &Overrides) -> Result<(S
     // The console shows a stack obsdemo's supervisor runs on this machine; in a
     // cluster there is none, and `kubectl` is the console.
     config.console.enabled = false;
+    if config.metrics.red {
+        config.metrics.red = false;
+        changed.push(
+            "RED metrics are left out: the cluster's Prometheus scrapes only the agents' host metrics".to_owned(),
+        );
+    }
     let overrides = Overrides { state_dir: Some(CLUSTER_ROOT.into()), ..overrides.clone() };
     let plan = StackPlan::new(config, &overrides, std::path::Path::new("/"))?;
     Ok((plan, changed))

@@ -136,6 +136,8 @@ impl Component for Jaeger {
                 badger_keys => out.path(&keys),
                 badger_values => out.path(&values),
                 retention => retention(c).to_string(),
+                red => red(plan),
+                prometheus_url => red(plan).then(|| deploy::peer_url(plan, out.site, &ComponentId::Prometheus, "http")),
             };
             out.emit("jaeger-v2.yaml", "jaeger.yaml", ctx)?;
         }
@@ -183,6 +185,17 @@ impl Component for Jaeger {
                         ]);
                         env.push(("SPAN_STORAGE_TYPE".into(), "badger".into()));
                     }
+                }
+                if red(plan) {
+                    // The Monitor tab of v1 (jaegertracing/jaeger v1.76.0
+                    // `docker-compose/monitor/docker-compose-v1.yml`); both normalize
+                    // settings default to false, and then the tab shows "No data".
+                    env.extend([
+                        ("METRICS_STORAGE_TYPE".into(), "prometheus".into()),
+                        ("PROMETHEUS_SERVER_URL".into(), plan.url(&ComponentId::Prometheus, "http")),
+                        ("PROMETHEUS_QUERY_NORMALIZE_CALLS".into(), "true".into()),
+                        ("PROMETHEUS_QUERY_NORMALIZE_DURATION".into(), "true".into()),
+                    ]);
                 }
                 CommandLine { args, env, workdir: None }
             }
@@ -276,8 +289,37 @@ impl Component for Jaeger {
     }
 }
 
+/// Whether the stack makes RED metrics for Jaeger's Monitor tab: asked for, and the
+/// Collector (which makes them) and Prometheus (which keeps them) both run.
+fn red(plan: &StackPlan) -> bool {
+    plan.config.metrics.red && plan.is_enabled(&ComponentId::Collector) && plan.is_enabled(&ComponentId::Prometheus)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn red_wires_the_monitor_tab_of_v1_and_v2() {
+        let mut config = StackConfig::default();
+        config.metrics.red = true;
+        let plan = StackPlan::new(config.clone(), &Default::default(), Path::new("/w")).unwrap();
+        let files = crate::components::launch::render(&plan, &StatePaths::new("/w/.obsdemo")).unwrap();
+        let v2 = &files.iter().find(|f| f.path.ends_with("jaeger.yaml")).unwrap().contents;
+        assert!(v2.contains("metrics: red") && v2.contains("normalize_calls: true"), "{v2}");
+        config.jaeger.flavour = JaegerFlavour::V1;
+        let plan = StackPlan::new(config, &Default::default(), Path::new("/w")).unwrap();
+        let env = Jaeger.command(&plan, &StatePaths::new("/w/.obsdemo"), &ComponentId::Jaeger, Path::new("j")).env;
+        for (key, value) in [
+            ("METRICS_STORAGE_TYPE", "prometheus"),
+            ("PROMETHEUS_SERVER_URL", "http://127.0.0.1:9090"),
+            ("PROMETHEUS_QUERY_NORMALIZE_CALLS", "true"),
+            ("PROMETHEUS_QUERY_NORMALIZE_DURATION", "true"),
+        ] {
+            assert!(env.contains(&(key.to_owned(), value.to_owned())), "{key}: {env:?}");
+        }
+    }
+
     #[test]
     fn v2_releases_pair_with_v1() {
         assert_eq!(super::v2_release("1.76.0").as_deref(), Some("2.13.0"));

@@ -62,6 +62,7 @@ impl Component for Prometheus {
             kubernetes => out.site == Site::Cluster,
             agent => deploy::COLLECTOR_AGENT,
             agent_port => deploy::port_name("prometheus_exporter"),
+            red => c.metrics.red,
         };
         out.emit("prometheus.yml", "prometheus.yml", ctx)
     }

@@ -386,7 +386,7 @@ fn pinned_modules(manifest: &str) -> Result<Vec<String>, InstallError> {
     let bad = |why: &str| InstallError::BuilderManifest(why.to_owned());
     let doc: serde_json::Value = serde_saphyr::from_str(manifest).map_err(|e| bad(&format!("not YAML: {e}")))?;
     let mut modules = Vec::new();
-    for section in ["receivers", "processors", "exporters", "extensions", "providers"] {
+    for section in ["receivers", "processors", "exporters", "connectors", "extensions", "providers"] {
         for entry in doc[section].as_array().into_iter().flatten() {
             let gomod = entry["gomod"].as_str().ok_or_else(|| bad("an entry has no gomod"))?;
             let (module, version) = gomod.split_once(' ').ok_or_else(|| bad("a gomod is `module version`"))?;
@@ -418,6 +418,6 @@ mod tests {
             "{modules:?}"
         );
         assert!(modules.contains(&"go.opentelemetry.io/collector/confmap/provider/fileprovider@v1.71.0".to_owned()));
-        assert_eq!(modules.len(), 13);
+        assert_eq!(modules.len(), 14);
     }
 }

@@ -41,6 +41,8 @@ pub struct StackConfig {
     pub apps: Vec<AppConfig>,
     /// obsdemo's own web page over the running stack.
     pub console: ConsoleConfig,
+    /// Metrics beyond the host's.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for StackConfig {
@@ -56,6 +58,7 @@ impl Default for StackConfig {
             services: ServiceConfig::defaults(),
             apps: Vec::new(),
             console: ConsoleConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -321,6 +324,16 @@ impl Default for PrometheusPorts {
     fn default() -> Self {
         Self { http: 9090 }
     }
+}
+
+/// Metrics beyond the host's system resources.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// RED metrics (rate, errors, duration per service and operation) from the spans:
+    /// the Collector's spanmetrics connector feeds Prometheus, and Jaeger's Monitor tab
+    /// reads them. Off by default: the plan asks for system metrics only.
+    pub red: bool,
 }
 
 /// The console: one page, served while the stack runs, over the stack, its apps,

@@ -248,3 +248,74 @@ fn every_provisioned_dashboard_passes_grafanas_own_types_and_rules_and_a_broken_
     );
     assert!(said.contains("holds characters other than"), "{said}");
 }
+
+/// The points of a Jaeger metrics answer (`/api/metrics/...`), in order.
+fn jaeger_points(answer: &Value) -> Vec<f64> {
+    let metrics = answer["metrics"].as_array().cloned().unwrap_or_default();
+    metrics
+        .iter()
+        .flat_map(|m| m["metricPoints"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["gaugeValue"]["doubleValue"].as_f64())
+        .filter(|v| v.is_finite())
+        .collect()
+}
+
+#[test]
+fn red_metrics_reach_prometheus_and_jaegers_monitor_tab() {
+    require(&["jaeger", "collector", "prometheus"]);
+    // The shipped services, the Payment-service failing a fifth of its authorizations.
+    let shipped = include_str!("../../stack.toml");
+    let services = &shipped[shipped.find("[[services]]").unwrap()..shipped.find("# Your own processes").unwrap()];
+    let payment = services.find("name = \"Payment-service\"").unwrap();
+    let at = payment + services[payment..].find("error_rate = 0.0").unwrap();
+    let services = format!("{}error_rate = 0.2{}", &services[..at], &services[at + "error_rate = 0.0".len()..]);
+    let stack = TestStack::with_config(&format!("[metrics]\nred = true\n\n{services}"));
+    stack.up(&[]);
+    let out = stack.run(&["load", "--json", "--rps", "40", "--duration", "20s", "--no-verify"]);
+    let load: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("load: {e}\n{}", describe(&out)));
+
+    // Prometheus keeps the spanmetrics series under the names Jaeger reads.
+    eventually("the spans' calls in Prometheus", Duration::from_secs(60), || {
+        let result = query(&stack, "sum(traces_span_metrics_calls_total{service_name=\"Order-service\"})")?;
+        (values(&result).values().sum::<f64>() > 0.0).then_some(())
+    });
+
+    // Jaeger's Monitor tab: its API, with the parameters of jaegertracing/jaeger
+    // `scripts/e2e/spm.sh`.
+    let jaeger = format!("http://127.0.0.1:{}", stack.port(16686));
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let ask = |what: &str, extra: &str| {
+        get_json(&format!(
+            "{jaeger}/api/metrics/{what}?service={extra}&endTs={}&lookback=300000&step=15000&ratePer=60000",
+            now()
+        ))
+    };
+    let calls = eventually("calls in Jaeger's Monitor tab", Duration::from_secs(60), || {
+        let points = jaeger_points(&ask("calls", "Order-service")?);
+        points.iter().any(|v| *v > 0.0).then_some(points)
+    });
+    assert!(!calls.is_empty());
+
+    // Errors: the share of failed authorizations is the configured one, within 20%.
+    let errors = eventually("Payment-service's error rate", Duration::from_secs(60), || {
+        let points = jaeger_points(&ask("errors", "Payment-service&spanKind=internal")?);
+        points.last().copied().filter(|v| *v > 0.0)
+    });
+    assert!((0.16..=0.24).contains(&errors), "Jaeger's error rate {errors}, configured 0.2");
+
+    // Latency: Jaeger's p95 lies within one histogram bucket of load's own p90 to p99.
+    let p95 = eventually("Order-service's p95", Duration::from_secs(60), || {
+        let points = jaeger_points(&ask("latencies", "Order-service&quantile=0.95")?);
+        points.last().copied().filter(|v| *v > 0.0)
+    });
+    // The connector's default buckets, in ms (contrib v0.165.0 spanmetricsconnector `config.go`).
+    let buckets = [2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0, 5000.0];
+    let bucket = |ms: f64| buckets.iter().position(|b| ms <= *b).unwrap_or(buckets.len());
+    let (p90, p99) = (load["latency_ms"]["p90"].as_f64().unwrap(), load["latency_ms"]["p99"].as_f64().unwrap());
+    let (low, high) = (bucket(p90).saturating_sub(1), bucket(p99) + 1);
+    assert!(
+        (low..=high).contains(&bucket(p95)),
+        "Jaeger's p95 {p95} ms is more than a bucket from load's p90 {p90} ms to p99 {p99} ms"
+    );
+    stack.down();
+}
