@@ -204,6 +204,13 @@ impl Component for Collector {
     }
 }
 
+/// Whether the Collector of the stack rendered in `rendered` makes RED metrics (its
+/// config has the span_metrics pipeline): what the console asks before it offers the
+/// RED dashboard.
+pub fn makes_red(rendered: &Path) -> bool {
+    std::fs::read_to_string(rendered.join("otelcol.yaml")).is_ok_and(|config| config.contains("metrics/red:"))
+}
+
 /// The confmap providers are versioned 1.x alongside collector 0.y: 0.160 <-> 1.66.
 fn providers_version(collector: &str) -> Result<String, RenderError> {
     let minor: u32 = collector

@@ -7,11 +7,23 @@ use serde::{Deserialize, Serialize};
 
 /// The system resources dashboard's definition, as shipped.
 const SYSTEM_RESOURCES: &str = include_str!("../../templates/grafana/panels/system-resources.toml");
+/// The RED dashboard's definition, as shipped.
+const RED: &str = include_str!("../../templates/grafana/panels/red.toml");
 
-/// A dashboard: its panels, rows included, in order.
+/// A dashboard: what it is, and its panels, rows included, in order.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dashboard {
+    /// Grafana's uid (`/d/<uid>`).
+    pub uid: String,
+    /// Its title.
+    pub title: String,
+    /// What it shows.
+    pub description: String,
+    /// Grafana's tags.
+    pub tags: Vec<String>,
+    /// Whether its queries use the `host` variable (`$host`).
+    pub host_variable: bool,
     /// Rows and panels, top to bottom.
     pub panels: Vec<Panel>,
 }
@@ -62,16 +74,22 @@ pub fn system_resources() -> Dashboard {
     toml::from_str(SYSTEM_RESOURCES).expect("the shipped panel definitions parse (a unit test checks it)")
 }
 
+/// The RED dashboard (`[metrics] red`).
+pub fn red() -> Dashboard {
+    toml::from_str(RED).expect("the shipped panel definitions parse (a unit test checks it)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_shipped_panels_parse_and_every_panel_has_a_query() {
-        let d = system_resources();
-        assert!(d.panels.iter().filter(|p| p.kind != "row").all(|p| !p.targets.is_empty() && !p.unit.is_empty()));
-        let mut ids: Vec<u32> = d.panels.iter().map(|p| p.id).collect();
-        ids.dedup();
-        assert_eq!(ids.len(), d.panels.len(), "ids are unique");
+        for d in [system_resources(), red()] {
+            assert!(d.panels.iter().filter(|p| p.kind != "row").all(|p| !p.targets.is_empty() && !p.unit.is_empty()));
+            let mut ids: Vec<u32> = d.panels.iter().map(|p| p.id).collect();
+            ids.dedup();
+            assert_eq!(ids.len(), d.panels.len(), "ids are unique");
+        }
     }
 }

@@ -82,10 +82,16 @@ impl Component for Grafana {
         )?;
         // Links a browser follows: the plan's host, which `kubectl port-forward` serves
         // in a cluster too.
-        let system = super::dashboards::system_resources();
         for (name, _) in DASHBOARDS {
+            // The RED dashboard only where the stack makes RED metrics.
+            let drawn = match *name {
+                "red.json" if !c.metrics.red => continue,
+                "red.json" => super::dashboards::red(),
+                _ => super::dashboards::system_resources(),
+            };
             let dashboard = context! {
-                panels => Serde(&system.panels),
+                meta => Serde(&drawn),
+                panels => Serde(&drawn.panels),
                 datasource_uid => PROMETHEUS_DATASOURCE_UID,
                 jaeger_url => format!("http://{host}:{}", c.jaeger.ports.ui),
                 prometheus_url => format!("http://{host}:{}", c.prometheus.ports.http),

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::App;
-use crate::components::{dashboards, prometheus};
+use crate::components::{collector, dashboards, prometheus};
 use crate::running::RunningStack;
 
 fn prometheus_api(app: &App) -> Option<String> {
@@ -26,18 +26,38 @@ fn no_prometheus() -> Response {
     (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": error }))).into_response()
 }
 
-/// The system resources dashboard's panels, and how often Prometheus scrapes (the
-/// page sizes its rate windows by it, as Grafana's `$__rate_interval` does).
-pub async fn dashboard(State(app): State<Arc<App>>) -> Response {
+/// Which dashboard: `system` (the default) or `red`.
+#[derive(Deserialize)]
+pub struct Which {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// The dashboards this stack has: the system one, and RED where the Collector makes it.
+pub async fn dashboards(State(app): State<Arc<App>>) -> Response {
+    let mut list = vec![serde_json::json!({ "name": "system", "title": dashboards::system_resources().title })];
+    if collector::makes_red(&app.paths.rendered()) {
+        list.push(serde_json::json!({ "name": "red", "title": dashboards::red().title }));
+    }
+    Json(list).into_response()
+}
+
+/// A dashboard's panels, and how often Prometheus scrapes (the page sizes its rate
+/// windows by it, as Grafana's `$__rate_interval` does).
+pub async fn dashboard(State(app): State<Arc<App>>, Query(which): Query<Which>) -> Response {
     let Some(api) = prometheus_api(&app) else {
         return no_prometheus();
+    };
+    let drawn = match which.name.as_deref() {
+        Some("red") => dashboards::red(),
+        _ => dashboards::system_resources(),
     };
     let scrape = prometheus::scrape_targets(&api).await.and_then(|t| t.into_iter().next()).map(|t| t.scrape_interval);
     let seconds =
         scrape.as_deref().and_then(|s| s.parse::<crate::stack::HumanDuration>().ok()).map(|d| d.get().as_secs_f64());
     Json(serde_json::json!({
-        "title": "System resources",
-        "panels": dashboards::system_resources().panels,
+        "title": drawn.title,
+        "panels": drawn.panels,
         "scrape_interval_s": seconds.unwrap_or(15.0),
     }))
     .into_response()

@@ -98,6 +98,7 @@ pub async fn serve(options: ConsoleOptions, shutdown: CancellationToken) -> anyh
         .route("/api/doctor", post(api::doctor))
         .route("/api/load", get(runs::list).post(runs::start))
         .route("/api/load/{id}/events", get(runs::events))
+        .route("/api/metrics/dashboards", get(metrics::dashboards))
         .route("/api/metrics/dashboard", get(metrics::dashboard))
         .route("/api/metrics/query_range", get(metrics::query_range))
         .route("/api/traces", get(traces::search))

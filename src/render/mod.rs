@@ -21,9 +21,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("otelcol-builder.yaml", include_str!("../../templates/otelcol-builder.yaml.j2")),
 ];
 
-/// Grafana dashboards, JSON with the datasource uid as a template variable.
+/// Grafana dashboards, JSON with the datasource uid as a template variable. The two
+/// drawn from panel definitions share one template.
 pub const DASHBOARDS: &[(&str, &str)] = &[
-    ("system-resources.json", include_str!("../../templates/grafana/dashboards/system-resources.json.j2")),
+    ("system-resources.json", include_str!("../../templates/grafana/dashboards/panels.json.j2")),
+    ("red.json", include_str!("../../templates/grafana/dashboards/panels.json.j2")),
     ("overview.json", include_str!("../../templates/grafana/dashboards/overview.json.j2")),
 ];
 

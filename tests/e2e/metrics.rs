@@ -214,13 +214,14 @@ fn dashboard_check(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn every_provisioned_dashboard_passes_grafanas_own_types_and_rules_and_a_broken_one_does_not() {
-    let stack = TestStack::new();
+    // RED on, so its dashboard is provisioned and checked too.
+    let stack = TestStack::with_config("[metrics]\nred = true\n");
     let check = dashboard_check(stack.dir());
     let out_dir = stack.dir().join("rendered");
     assert_success(&stack.run(&["render", "--out", out_dir.to_str().unwrap()]), "render");
     let dashboards: Vec<std::path::PathBuf> =
         std::fs::read_dir(out_dir.join("grafana/dashboards")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(dashboards.len(), 2, "system resources and overview");
+    assert_eq!(dashboards.len(), 3, "system resources, RED and overview");
     let uid = obsdemo::components::grafana::PROMETHEUS_DATASOURCE_UID;
     let out = std::process::Command::new(&check).arg(uid).args(&dashboards).output().unwrap();
     assert_success(&out, "the dashboard check");

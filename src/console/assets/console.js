@@ -434,6 +434,8 @@ function fmt(unit, v) {
     case "bytes": return scaled(v, 1024, ["B", "KiB", "MiB", "GiB", "TiB"]);
     case "Bps": return scaled(v, 1024, ["B/s", "KiB/s", "MiB/s", "GiB/s"]);
     case "ops": return v.toFixed(v < 10 ? 2 : 0) + "/s";
+    case "reqps": return v.toFixed(v < 10 ? 2 : 0) + " req/s";
+    case "ms": return v.toFixed(v < 10 ? 2 : 1) + " ms";
     case "iops": return v.toFixed(v < 10 ? 2 : 0) + " io/s";
     case "pps": return v.toFixed(v < 10 ? 2 : 0) + " p/s";
     default: return Math.abs(v) >= 1000 ? scaled(v, 1000, ["", "k", "M", "G"]) : v.toFixed(v % 1 ? 2 : 0);
@@ -452,7 +454,11 @@ async function panelSeries(panel, start, end, step) {
   for (const t of panel.targets) {
     const q = new URLSearchParams({ query: promql(t.expr, step), start, end, step });
     const body = await getJson("/api/metrics/query_range?" + q.toString());
-    for (const r of body.data?.result || []) out.push({ name: legendOf(t.legend, r.metric) || t.legend, points: r.values.map(([x, y]) => [x, Number(y)]) });
+    for (const r of body.data?.result || []) {
+      // A quantile of an empty window is NaN: no point, not a zero.
+      const points = r.values.map(([x, y]) => [x, Number(y)]).filter(([, y]) => Number.isFinite(y));
+      out.push({ name: legendOf(t.legend, r.metric) || t.legend, points });
+    }
   }
   return out;
 }
@@ -509,11 +515,23 @@ async function drawPanel(box, panel, start, end, step) {
     body.replaceChildren(el("div", { class: "big " + level }, fmt(panel.unit, v)));
   }
 }
+// Each refresh has a number; one that a newer one overtook (a dashboard switched while
+// it drew) writes nothing more.
+let metricsGeneration = 0;
 async function refreshMetrics() {
+  const generation = ++metricsGeneration;
   try {
     $("metrics-error").textContent = "";
+    if (!$("metrics-dashboard").options.length) {
+      const list = await getJson("/api/metrics/dashboards");
+      $("metrics-dashboard").replaceChildren(...list.map((d) => el("option", { value: d.name }, d.title)));
+    }
     if (!dashboard) {
-      dashboard = await getJson("/api/metrics/dashboard");
+      const chosen = await getJson("/api/metrics/dashboard?name=" + encodeURIComponent($("metrics-dashboard").value || "system"));
+      if (generation !== metricsGeneration) return;
+      dashboard = chosen;
+      $("panels").dataset.dashboard = $("metrics-dashboard").value;
+      delete $("panels").dataset.drawn;
       $("panels").replaceChildren(...dashboard.panels.map((p) => {
         if (p.kind === "row") return el("div", { class: "panel-row" }, p.title);
         const [, , w] = p.grid;
@@ -525,6 +543,7 @@ async function refreshMetrics() {
     const end = Math.floor(Date.now() / 1000), span = Number($("metrics-window").value), start = end - span;
     const step = Math.max(Math.ceil(span / 240), Math.ceil(dashboard.scrape_interval_s));
     await Promise.all([...document.querySelectorAll("#panels .panel")].map((box) => drawPanel(box, box.panel, start, end, step)));
+    if (generation !== metricsGeneration) return;
     $("metrics-updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("panels").dataset.drawn = String(Date.now());
   } catch (e) { $("metrics-error").textContent = e.message; }
@@ -536,6 +555,7 @@ function metricsVisible(visible) {
   metricsTimer = setInterval(() => { if ($("metrics-live").checked && !document.hidden) refreshMetrics(); }, 10000);
 }
 $("metrics-window").addEventListener("change", refreshMetrics);
+$("metrics-dashboard").addEventListener("change", () => { dashboard = null; refreshMetrics(); });
 
 // ---- doctor ------------------------------------------------------------------
 $("doctor-run").addEventListener("click", async () => {
