@@ -73,8 +73,13 @@ pub async fn restart(State(app): State<Arc<App>>, Path(name): Path<String>) -> R
     supervise(&app, Request::Restart { name }).await
 }
 
-/// Stops one component (or app) until it is started again.
+/// Stops one component (or app) until it is started again. Not the console itself:
+/// the page would go with it, and nothing would be left to start it again.
 pub async fn stop(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    if name == crate::components::ComponentId::Console.name() {
+        let error = "the console cannot stop itself: `obsdemo down` stops the whole stack";
+        return failed(StatusCode::CONFLICT, error);
+    }
     supervise(&app, Request::Hold { name }).await
 }
 

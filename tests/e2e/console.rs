@@ -63,6 +63,10 @@ fn the_console_needs_its_token_and_refuses_actions_from_another_origin() {
         404
     );
 
+    // The console will not stop itself (nothing would be left to start it again).
+    let own = format!("{base}/api/components/console/stop");
+    assert_eq!(call("POST", &own, &[("cookie", &cookie), ("origin", &base)]).0, 409);
+
     // An action from another site's page, or with no origin, is refused and changes nothing.
     let restart = format!("{base}/api/components/collector/restart");
     let before = stack.component("collector")["pid"].as_u64().unwrap();

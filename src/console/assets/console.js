@@ -71,7 +71,9 @@ function renderStack(report) {
       b.addEventListener("click", () => act(verb, c.name, b));
       actions.append(b, " ");
     };
-    if (c.state !== "disabled" && c.pid) { action("restart", "Restart"); action("stop", "Stop"); }
+    if (c.state !== "disabled" && c.pid) action("restart", "Restart");
+    // The console does not offer to stop itself: nothing would be left to start it.
+    if (c.state !== "disabled" && c.pid && c.name !== "console") action("stop", "Stop");
     if (c.state === "stopped" && (c.last_exit || "").endsWith("(stopped on request)")) action("start", "Start");
     return el("tr", { "data-name": c.name, "data-state": c.state, "data-healthy": String(c.healthy), "data-pid": String(c.pid ?? ""), "data-restarts": String(c.restarts) },
       el("td", {}, c.name), el("td", {}, c.version ?? ""), el("td", {}, stateCell(c)), el("td", {}, health),
