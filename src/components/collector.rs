@@ -90,8 +90,7 @@ impl Component for Collector {
                 c => Serde(&c.collector),
                 traces => traces && jaeger_enabled,
                 host_metrics,
-                // The cluster's export leaves RED out (`deploy::cluster_plan` says so).
-                red => traces && jaeger_enabled && c.metrics.red && site == Site::Local,
+                red => traces && plan.makes_red(),
                 root_path,
                 jaeger => deploy::peer_host(plan, site, &ComponentId::Jaeger),
                 jaeger_otlp_grpc => c.jaeger.ports.otlp_grpc,
@@ -148,6 +147,11 @@ impl Component for Collector {
         let mut gateway = Workload::new(deploy::COLLECTOR_GATEWAY, id, image.clone());
         gateway.args = vec![config_arg(GATEWAY_FILE)];
         gateway.ports = own(&["otlp_grpc", "otlp_http", "metrics", "health"]);
+        if plan.makes_red() {
+            // The RED series the gateway makes of the spans, which Prometheus scrapes
+            // through the gateway's Service.
+            gateway.ports.push("prometheus_exporter".to_owned());
+        }
         gateway.files = vec![GATEWAY_FILE.into()];
         // The disk queue lives as long as the pod: a crash of the container loses no
         // span it acknowledged.

@@ -40,12 +40,6 @@ pub fn cluster_plan(mut config: StackConfig, overrides: &Overrides) -> Result<(S
     // The console shows a stack obsdemo's supervisor runs on this machine; in a
     // cluster there is none, and `kubectl` is the console.
     config.console.enabled = false;
-    if config.metrics.red {
-        config.metrics.red = false;
-        changed.push(
-            "RED metrics are left out: the cluster's Prometheus scrapes only the agents' host metrics".to_owned(),
-        );
-    }
     let overrides = Overrides { state_dir: Some(CLUSTER_ROOT.into()), ..overrides.clone() };
     let plan = StackPlan::new(config, &overrides, std::path::Path::new("/"))?;
     Ok((plan, changed))
@@ -98,8 +92,9 @@ pub fn object_name(name: &str) -> String {
 /// A listener's name as a Kubernetes port name (at most 15 characters, `-` not `_`).
 pub fn port_name(listener: &str) -> String {
     match listener {
-        // The only built-in listener name longer than a port name may be.
-        "prometheus_exporter" => "host-metrics".to_owned(),
+        // The only built-in listener name longer than a port name may be. The agent's
+        // serves host metrics, the gateway's RED metrics: named for what both are.
+        "prometheus_exporter" => "prom-exporter".to_owned(),
         other => other.replace('_', "-").to_ascii_lowercase(),
     }
 }

@@ -136,8 +136,8 @@ impl Component for Jaeger {
                 badger_keys => out.path(&keys),
                 badger_values => out.path(&values),
                 retention => retention(c).to_string(),
-                red => red(plan),
-                prometheus_url => red(plan).then(|| deploy::peer_url(plan, out.site, &ComponentId::Prometheus, "http")),
+                red => plan.makes_red(),
+                prometheus_url => plan.makes_red().then(|| deploy::peer_url(plan, out.site, &ComponentId::Prometheus, "http")),
             };
             out.emit("jaeger-v2.yaml", "jaeger.yaml", ctx)?;
         }
@@ -186,7 +186,7 @@ impl Component for Jaeger {
                         env.push(("SPAN_STORAGE_TYPE".into(), "badger".into()));
                     }
                 }
-                if red(plan) {
+                if plan.makes_red() {
                     // The Monitor tab of v1 (jaegertracing/jaeger v1.76.0
                     // `docker-compose/monitor/docker-compose-v1.yml`); both normalize
                     // settings default to false, and then the tab shows "No data".
@@ -287,12 +287,6 @@ impl Component for Jaeger {
             .collect(),
         }))
     }
-}
-
-/// Whether the stack makes RED metrics for Jaeger's Monitor tab: asked for, and the
-/// Collector (which makes them) and Prometheus (which keeps them) both run.
-fn red(plan: &StackPlan) -> bool {
-    plan.config.metrics.red && plan.is_enabled(&ComponentId::Collector) && plan.is_enabled(&ComponentId::Prometheus)
 }
 
 #[cfg(test)]

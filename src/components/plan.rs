@@ -313,6 +313,17 @@ impl StackPlan {
         [ComponentId::Collector, ComponentId::Jaeger].into_iter().find(|id| self.is_enabled(id))
     }
 
+    /// Whether the stack makes RED metrics: asked for (`[metrics] red`), and the
+    /// Collector (whose traces pipeline makes them from the spans it sends Jaeger),
+    /// Jaeger and Prometheus (which keeps them) all run. Every config that takes part
+    /// (the Collector's pipeline, Prometheus's scrape, Jaeger's Monitor tab) asks here.
+    pub fn makes_red(&self) -> bool {
+        self.config.metrics.red
+            && [ComponentId::Collector, ComponentId::Jaeger, ComponentId::Prometheus]
+                .iter()
+                .all(|id| self.is_enabled(id))
+    }
+
     /// The address every listener binds to.
     pub fn bind(&self) -> IpAddr {
         self.config.bind

@@ -62,7 +62,9 @@ impl Component for Prometheus {
             kubernetes => out.site == Site::Cluster,
             agent => deploy::COLLECTOR_AGENT,
             agent_port => deploy::port_name("prometheus_exporter"),
-            red => c.metrics.red,
+            red => plan.makes_red(),
+            // In a cluster the gateway makes the RED series; its Service fronts it.
+            gateway => deploy::peer_host(plan, out.site, &ComponentId::Collector),
         };
         out.emit("prometheus.yml", "prometheus.yml", ctx)
     }

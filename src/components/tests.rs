@@ -134,9 +134,18 @@ fn skeleton(file: &RenderedFile) -> std::collections::BTreeSet<String> {
 fn the_cluster_runs_the_configs_up_renders_with_only_addresses_changed() {
     // Every file `up` renders has a counterpart for the cluster with the same keys:
     // the same file, or (the Collector) the gateway's and the agent's together; only
-    // Prometheus finds its target differently.
-    let local = render_for_host(&plan(StackConfig::default()), &paths(), "h").unwrap();
-    let (cluster_plan, _) = deploy::cluster_plan(StackConfig::default(), &Overrides::default()).unwrap();
+    // Prometheus finds its target differently. With RED metrics and without.
+    for red in [false, true] {
+        let mut config = StackConfig::default();
+        config.metrics.red = red;
+        cluster_has_the_same_keys(config);
+    }
+}
+
+fn cluster_has_the_same_keys(config: StackConfig) {
+    let local = render_for_host(&plan(config.clone()), &paths(), "h").unwrap();
+    let (cluster_plan, changed) = deploy::cluster_plan(config, &Overrides::default()).unwrap();
+    assert!(changed.iter().all(|c| !c.contains("RED")), "the cluster keeps RED: {changed:?}");
     let cluster = launch::render_for_cluster(&cluster_plan).unwrap();
     let of = |files: &[RenderedFile], name: &str| {
         skeleton(files.iter().find(|f| f.path == Path::new(name)).unwrap_or_else(|| panic!("{name} is rendered")))

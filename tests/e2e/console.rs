@@ -265,7 +265,9 @@ fn the_console_shows_the_stack_live_and_runs_logs_load_and_doctor_in_a_real_brow
         page.execute("location.hash = 'load';", vec![]).await.unwrap();
         let duration = page.find(Locator::Css("#load-form input[name=duration]")).await.unwrap();
         duration.clear().await.unwrap();
-        duration.send_keys("3s").await.unwrap();
+        // Long enough to span several flushes of the RED series (every 5 s) and scrapes,
+        // so their rates have points to draw below.
+        duration.send_keys("15s").await.unwrap();
         let rps = page.find(Locator::Css("#load-form input[name=rps]")).await.unwrap();
         rps.clear().await.unwrap();
         rps.send_keys("20").await.unwrap();
@@ -317,10 +319,35 @@ fn the_console_shows_the_stack_live_and_runs_logs_load_and_doctor_in_a_real_brow
         let without: Vec<&String> = counted.iter().filter(|c| c.1 == 0).map(|c| &c.0).collect();
         assert!(without.is_empty(), "panels without data points: {without:?}");
         screenshot(&page, "metrics").await;
-        // The RED dashboard is offered where the stack makes RED metrics (its panels
-        // in the page are not checked here yet: see the closing note of 2026-12-04).
+        // The RED dashboard is offered where the stack makes RED metrics, and every one
+        // of its panels is drawn with points from the load run's spans.
         let offered = page.execute("return [...document.getElementById('metrics-dashboard').options].map(o => o.value);", vec![]).await.unwrap();
         assert_eq!(offered, json!(["system", "red"]), "{offered}");
+        page.execute("const s = document.getElementById('metrics-dashboard'); s.value = 'red'; s.dispatchEvent(new Event('change'));", vec![]).await.unwrap();
+        let red = obsdemo::components::dashboards::red().panels;
+        let drawn: Vec<String> = red.iter().filter(|p| p.kind != "row").map(|p| p.title.clone()).collect();
+        let count = "const boxes = [...document.querySelectorAll('#panels .panel')]; \
+                     return document.getElementById('panels').dataset.dashboard === 'red' && document.getElementById('panels').dataset.drawn \
+                       && JSON.stringify(boxes.map(b => [b.dataset.panel, Number(b.dataset.points || 0)]));";
+        // The page redraws every 10 s; the series may still be on their way.
+        let began = Instant::now();
+        let counted: Vec<(String, u64)> = loop {
+            let seen = until(&page, "the RED panels drawn", Duration::from_secs(30), count).await;
+            let counted: Vec<(String, u64)> = serde_json::from_str(seen.as_str().unwrap()).unwrap();
+            if counted.iter().all(|c| c.1 > 0) || began.elapsed() > Duration::from_secs(60) {
+                break counted;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        };
+        assert_eq!(counted.iter().map(|c| c.0.clone()).collect::<Vec<_>>(), drawn, "the page has the RED dashboard's panels");
+        let without: Vec<&String> = counted.iter().filter(|c| c.1 == 0).map(|c| &c.0).collect();
+        if !without.is_empty() {
+            // What Prometheus holds of the series the panels read, to say why.
+            let held = page.execute("return fetch('/api/metrics/query_range?' + new URLSearchParams({ query: 'traces_span_metrics_calls_total', \
+                start: Math.floor(Date.now() / 1000) - 300, end: Math.floor(Date.now() / 1000), step: 5 })).then(r => r.text());", vec![]).await;
+            panic!("RED panels without data points: {without:?}\nthe calls series over 5 minutes: {held:?}");
+        }
+        screenshot(&page, "metrics-red").await;
 
         // Doctor: every hop ok; then Jaeger frozen is the broken hop.
         page.execute("location.hash = 'doctor';", vec![]).await.unwrap();

@@ -692,7 +692,8 @@ fn export_refuses_a_name_kubernetes_would_refuse_and_a_directory_it_did_not_writ
 #[test]
 fn the_collector_and_jaeger_accept_the_configs_rendered_for_the_cluster() {
     require(&["collector", "jaeger"]);
-    let stack = TestStack::with_config("");
+    // With RED metrics: the gateway's span_metrics pipeline and Jaeger's Monitor tab.
+    let stack = TestStack::with_config("[metrics]\nred = true\n");
     let (config, _) = obsdemo::stack::load(Some(&stack.dir().join("stack.toml")), stack.dir()).expect("stack.toml");
     let (plan, _) = cluster_plan(config, &Overrides::default()).expect("cluster plan");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -736,10 +737,11 @@ fn config_map_file(objects: &[Value], key: &str) -> String {
 }
 
 #[test]
-fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scrapes_its_host_metrics() {
+fn prometheus_finds_each_nodes_agent_through_the_api_and_the_gateways_red_metrics_through_its_service() {
     require(&["collector", "prometheus"]);
-    // Its own ports: the agent and Prometheus run here for real.
-    let stack = TestStack::with_config("");
+    // Its own ports: the agent, then the gateway, and Prometheus run here for real. With
+    // RED metrics, which the gateway makes and Prometheus scrapes through its Service.
+    let stack = TestStack::with_config("[metrics]\nred = true\n");
     let namespace = "obsdemo-sd";
     let offset = stack.offset.to_string();
     let out = stack.run(&["export", "kubernetes", "--out", "k8s", "--namespace", namespace, "--port-offset", &offset]);
@@ -767,8 +769,13 @@ fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scra
 
     // Prometheus with the exported config, run as in its pod: the ServiceAccount's
     // token, CA and namespace at the fixed in-cluster paths (in a mount namespace of
-    // its own, over a private /run, so nothing of this machine changes), and the API
-    // server's address in the environment every pod gets.
+    // its own, over a private /run, so nothing of this machine changes), the API
+    // server's address in the environment every pod gets, and the gateway's Service
+    // name resolving to this machine, as the cluster's DNS would resolve it.
+    let hosts = files.join("hosts");
+    let mut resolved = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    resolved.push_str("\n127.0.0.1 collector-gateway\n");
+    std::fs::write(&hosts, resolved).expect("hosts");
     let account = files.join("serviceaccount");
     std::fs::create_dir_all(&account).expect("dir");
     std::fs::write(account.join("token"), server.token_of(namespace, "prometheus")).expect("token");
@@ -780,7 +787,8 @@ fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scra
         .args(["--map-root-user", "--mount", "sh", "-c"])
         .arg(
             "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io \
-             && cp -r \"$ACCOUNT\" /run/secrets/kubernetes.io/serviceaccount && exec \"$@\"",
+             && cp -r \"$ACCOUNT\" /run/secrets/kubernetes.io/serviceaccount \
+             && mount --bind \"$HOSTS\" /etc/hosts && exec \"$@\"",
         )
         .arg("sh")
         .arg(find_binary("prometheus").expect("prometheus"))
@@ -788,6 +796,7 @@ fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scra
         .arg(format!("--storage.tsdb.path={}", files.join("tsdb").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{web}"))
         .env("ACCOUNT", &account)
+        .env("HOSTS", &hosts)
         .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
         .env("KUBERNETES_SERVICE_PORT", server.port.to_string())
         .stdout(Stdio::null())
@@ -816,12 +825,64 @@ fn prometheus_finds_each_nodes_agent_through_the_api_with_its_own_token_and_scra
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(series[0]["metric"]["host_name"], "node-1", "the node's name labels its host metrics: {series:?}");
-    // Exactly one target: the agent's exporter port, not its health or own-metrics port.
+    // One target found through the API: the agent's exporter port, not its health or
+    // own-metrics port. The other target is the gateway's Service, for RED.
     let targets = get_json(&format!("http://127.0.0.1:{web}/api/v1/targets")).expect("targets");
     let active = targets["data"]["activeTargets"].as_array().expect("active targets");
-    assert_eq!(active.len(), 1, "{targets}");
-    assert_eq!(active[0]["scrapeUrl"], format!("http://127.0.0.1:{}/metrics", stack.port(8889)));
-    drop((prometheus, agent));
+    let of_job = |job: &str| active.iter().filter(|t| t["labels"]["job"] == job).collect::<Vec<_>>();
+    let agents = of_job("otelcol-hostmetrics");
+    assert_eq!(agents.len(), 1, "{targets}");
+    assert_eq!(agents[0]["scrapeUrl"], format!("http://127.0.0.1:{}/metrics", stack.port(8889)));
+    let gateways = of_job("otelcol-spanmetrics");
+    assert_eq!(gateways.len(), 1, "{targets}");
+    assert_eq!(gateways[0]["scrapeUrl"], format!("http://collector-gateway:{}/metrics", stack.port(8889)));
+    drop(agent);
+
+    // RED: the gateway, with its exported config, makes a span's calls and duration
+    // series, and Prometheus keeps them under the names Jaeger's Monitor tab reads.
+    // (Their `job` label is the span's service, as the exporter writes it: honored.)
+    // (The gateway's queue lives in its pod's scratch volume; here, in a temporary dir.)
+    let gateway_config = files.join("otelcol-gateway.yaml");
+    std::fs::write(&gateway_config, config_map_file(&objects, "otelcol-gateway.yaml")).expect("write");
+    let queue = files.join("queue").display().to_string();
+    let _gateway = Command::new(find_binary("collector").expect("collector"))
+        .arg(format!("--config={}", gateway_config.display()))
+        .arg(format!("--set=extensions::file_storage/queue::directory={queue}"))
+        .arg(format!("--set=extensions::file_storage/queue::compaction::directory={queue}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(files.join("gateway.log")).expect("log"))
+        .spawn()
+        .map(Running)
+        .expect("the Collector starts");
+    eventually("the gateway healthy", Duration::from_secs(30), || {
+        get_text(&format!("http://127.0.0.1:{}/", stack.port(13133)))
+    });
+    send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "Red-check", "check");
+    let red = format!(
+        "http://127.0.0.1:{web}/api/v1/query?query=sum%20by%20(instance%2C%20span_name)%20(traces_span_metrics_calls_total%7Bservice_name%3D%22Red-check%22%7D)"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let series = loop {
+        let found = get_json(&red).and_then(|v| v["data"]["result"].as_array().cloned()).unwrap_or_default();
+        // The agent's discovered address is this machine too, so the gateway is
+        // scraped twice here: the Service's target is the one that counts.
+        let through_service = format!("collector-gateway:{}", stack.port(8889));
+        let counted =
+            found.iter().find(|s| s["metric"]["instance"] == through_service.as_str() && s["value"][1] == "1");
+        if let Some(series) = counted {
+            break series.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no RED series counting the span in Prometheus after 90 s: {found:?}\ntargets: {:?}\n--- prometheus.log:\n{}\n--- gateway.log:\n{}",
+            get_json(&format!("http://127.0.0.1:{web}/api/v1/targets")),
+            log("prometheus.log"),
+            log("gateway.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(series["metric"]["span_name"], "check", "{series}");
+    drop(prometheus);
 }
 
 #[test]
