@@ -320,3 +320,24 @@ fn red_metrics_reach_prometheus_and_jaegers_monitor_tab() {
     );
     stack.down();
 }
+
+#[test]
+fn jaeger_v1s_monitor_tab_reads_the_red_metrics_too() {
+    require(&["collector", "prometheus"]);
+    require_jaeger_v1();
+    // v1 is wired through the environment (METRICS_STORAGE_TYPE and its siblings), not
+    // a config file: the same proof, its first step.
+    let stack = TestStack::with_config("[jaeger]\nflavour = \"v1\"\n\n[metrics]\nred = true\n");
+    stack.up(&[]);
+    let out = stack.run(&["load", "--json", "--rps", "40", "--duration", "12s", "--no-verify"]);
+    assert_success(&out, "load");
+    let jaeger = format!("http://127.0.0.1:{}", stack.port(16686));
+    eventually("calls in Jaeger v1's Monitor tab", Duration::from_secs(60), || {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let answer = get_json(&format!(
+            "{jaeger}/api/metrics/calls?service=Order-service&endTs={now}&lookback=300000&step=15000&ratePer=60000"
+        ))?;
+        jaeger_points(&answer).iter().any(|v| *v > 0.0).then_some(())
+    });
+    stack.down();
+}
