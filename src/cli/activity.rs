@@ -1,7 +1,7 @@
 //! A long step (a download, a source build) shown to whoever reads stderr: a spinner
 //! on a terminal; where stderr is a log or a pipe (CI, `| tee`), plain lines as cargo
-//! prints them: one when the step starts, one at each stage, one every 30 s while a
-//! stage lasts, and one when it ends, with its time.
+//! prints them: one when the step starts, one at each stage (with the time it began),
+//! one every 30 s while a stage lasts, and one when it ends, with its time.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
@@ -78,7 +78,12 @@ impl Activity {
         state.stage = stage.to_owned();
         state.stage_began = Instant::now();
         self.bar.set_message(stage.to_owned());
-        self.shared.line(&format!("{}: {stage}", state.what));
+        // When each stage began, so a log shows how long each took.
+        let at = state.began.elapsed();
+        match at >= Duration::from_secs(1) {
+            true => self.shared.line(&format!("{}: {stage} (at {})", state.what, clock(at))),
+            false => self.shared.line(&format!("{}: {stage}", state.what)),
+        }
     }
 
     /// Ends the step; a log gets `outcome` and how long the step took, unless no

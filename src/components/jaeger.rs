@@ -254,17 +254,15 @@ impl Component for Jaeger {
     }
 
     fn source_recipe(&self, config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {
-        // `go install pkg@version` refuses this module (its go.mod has replace
-        // directives), so a wrapper module depends on it and builds both commands
-        // (CRATES.md; jaegertracing/jaeger `go.mod`).
-        Some(Ok(SourceRecipe::GoCommands {
+        // Both commands, in the module itself (`go install pkg@version` refuses it:
+        // its go.mod has replace directives; jaegertracing/jaeger `go.mod`).
+        Some(Ok(SourceRecipe::GoModule {
             module: MODULE.into(),
             version: config.jaeger.version.to_string(),
             commands: vec![
                 ("cmd/jaeger".into(), "jaeger".into()),
                 ("cmd/all-in-one".into(), "jaeger-all-in-one".into()),
             ],
-            replaces: vec![],
             // As the release build stamps each binary (jaegertracing/jaeger
             // `scripts/makefiles/BuildInfo.mk`: commitSHA, latestVersion, date; the v2
             // binary `jaeger` gets the v2 tag, `build-jaeger` in BuildBinaries.mk), read
@@ -285,6 +283,7 @@ impl Component for Jaeger {
                 (binary.to_owned(), flags)
             })
             .collect(),
+            files: vec![],
         }))
     }
 }

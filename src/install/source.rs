@@ -19,23 +19,28 @@ use super::resolve::{exe, install_dir, obsdemo_home};
 /// What a source build is made from; each component says which (`crate::components`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceRecipe {
-    /// Commands of one Go module, built through a small wrapper module (modules with
-    /// replace directives refuse `go install pkg@version`).
-    GoCommands {
+    /// Commands of one Go module, built inside a copy of the module itself, so its own
+    /// `go.mod` and `go.sum` (its replace directives, every version it was released
+    /// with) decide the dependencies, as in the project's own release build: no
+    /// module graph to resolve, only the modules its packages need to download,
+    /// each checked against its `go.sum`.
+    GoModule {
         /// The Go module.
         module: String,
         /// Its version, without the `v`.
         version: String,
         /// (package path inside the module, binary name), for each command.
         commands: Vec<(String, String)>,
-        /// `replace` directives the module's own go.mod holds, which the wrapper must repeat.
-        replaces: Vec<(String, String)>,
         /// For each binary, the `-X` link flags that stamp its version the way the
         /// project's own release build does (variable, value). In a value, `{commit}`
         /// and `{date}` become the module's commit and its time, as the Go module proxy
         /// reports them (`go mod download -json`: `Origin.Hash`, `Time`), and
         /// `{build_date}` the time of the build.
         stamps: Vec<(String, Vec<(String, String)>)>,
+        /// Files written over the module's own before the build (path inside the
+        /// module, contents): a build choice the project itself offers, such as the
+        /// service discoveries Prometheus's `plugins.yml` selects.
+        files: Vec<(String, String)>,
     },
     /// A Collector distribution from an OpenTelemetry Collector Builder manifest.
     CollectorBuilder {
@@ -52,7 +57,13 @@ impl SourceRecipe {
     pub fn source(&self) -> String {
         match self {
             // "stamped": a build from before versions were stamped is built again.
-            Self::GoCommands { module, version, .. } => format!("source: {module}@v{version}, version stamped"),
+            Self::GoModule { module, version, files, .. } => {
+                let mut source = format!("source: {module}@v{version} in its own module, version stamped");
+                for (path, contents) in files {
+                    source.push_str(&format!(", {path} sha256:{}", &super::sha256_hex(contents.as_bytes())[..16]));
+                }
+                source
+            }
             Self::CollectorBuilder { version, manifest } => format!(
                 "source: OpenTelemetry Collector Builder v{version}, manifest sha256:{}",
                 &super::sha256_hex(manifest.as_bytes())[..16]
@@ -97,68 +108,180 @@ pub enum Built {
     Installed(PathBuf),
 }
 
-/// Builds `component` at `version` from `recipe` into the managed dir.
-///
-/// `step` is told what is happening, for a progress display.
-pub fn build(
-    component: &str,
-    version: &str,
-    recipe: &SourceRecipe,
-    force: bool,
-    cancel: &CancellationToken,
-    step: &mut dyn FnMut(&str),
-) -> Result<Built, InstallError> {
-    build_for(component, version, recipe, None, force, cancel, step)
+/// One source build: a component at a version, from its recipe, for a platform.
+#[derive(Clone, Debug)]
+pub struct SourceBuild {
+    /// The component, as the managed dir names it.
+    pub component: String,
+    /// Its version.
+    pub version: String,
+    /// What it is built from.
+    pub recipe: SourceRecipe,
+    /// The platform, when not this machine's.
+    pub platform: Option<GoTarget>,
 }
 
-/// [`build`], for `platform` when it is not this machine's.
-pub fn build_for(
-    component: &str,
-    version: &str,
-    recipe: &SourceRecipe,
-    platform: Option<&GoTarget>,
+/// Marks a build dir whose downloads are done, holding the build's key: the build
+/// that follows does not download again.
+const DOWNLOADED: &str = "obsdemo-downloaded";
+
+impl SourceBuild {
+    /// `component` at `version` from `recipe`, for this machine.
+    pub fn new(component: &str, version: &str, recipe: SourceRecipe) -> Self {
+        Self { component: component.to_owned(), version: version.to_owned(), recipe, platform: None }
+    }
+
+    /// What the install's manifest records; an install is reused only when the same.
+    fn source(&self) -> String {
+        match &self.platform {
+            Some(p) => format!("{} for {}/{}", self.recipe.source(), p.os, p.arch),
+            None => self.recipe.source(),
+        }
+    }
+
+    /// The installed build, if it is this one.
+    fn installed(&self) -> Option<PathBuf> {
+        let target = install_dir(&self.component, &self.version);
+        Manifest::read(&target).is_some_and(|m| m.source == self.source()).then_some(target)
+    }
+
+    /// Downloads what the build needs (the module, the modules its packages import,
+    /// the Collector Builder) without compiling, and marks the build dir so that
+    /// [`SourceBuild::build`] does not download again. Run ahead of a build while
+    /// another compiles ([`download_ahead`]). Nothing to do when it is installed.
+    pub fn download(
+        &self,
+        force: bool,
+        cancel: &CancellationToken,
+        step: &mut dyn FnMut(&str),
+    ) -> Result<(), InstallError> {
+        if !force && self.installed().is_some() {
+            return Ok(());
+        }
+        let go = self.go_run(cancel)?;
+        self.run_recipe(&go, None, step)?;
+        let mark = go.work.join(DOWNLOADED);
+        std::fs::write(&mark, self.source()).map_err(InstallError::io("write", &mark))
+    }
+
+    /// Builds it into the managed dir, unless it is installed already (or `force`).
+    /// `step` is told what is happening, for a progress display.
+    pub fn build(
+        &self,
+        force: bool,
+        cancel: &CancellationToken,
+        step: &mut dyn FnMut(&str),
+    ) -> Result<Built, InstallError> {
+        if !force && let Some(target) = self.installed() {
+            return Ok(Built::AlreadyInstalled(target));
+        }
+        let target = install_dir(&self.component, &self.version);
+        let go = self.go_run(cancel)?;
+        let staging = staging_dir(&target)?;
+        let built = self.run_recipe(&go, Some(&staging), step);
+        let installed = built.and_then(|binaries| {
+            let manifest = Manifest {
+                component: self.component.clone(),
+                version: self.version.clone(),
+                source: self.source(),
+                binaries,
+                downloads: Vec::new(),
+            };
+            manifest.install_into(&staging, &target)
+        });
+        if installed.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        installed.map(|()| Built::Installed(target))
+    }
+
+    /// The recipe's download steps, unless [`SourceBuild::download`] did them, then
+    /// (with `out`) its compile and link steps into `out`.
+    fn run_recipe(
+        &self,
+        go: &GoRun,
+        out: Option<&Path>,
+        step: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, InstallError> {
+        let downloaded =
+            out.is_some() && std::fs::read_to_string(go.work.join(DOWNLOADED)).is_ok_and(|mark| mark == self.source());
+        let _ = std::fs::remove_file(go.work.join(DOWNLOADED));
+        let phase = Phase { download: !downloaded, out };
+        match &self.recipe {
+            SourceRecipe::GoModule { module, version, commands, stamps, files } => {
+                build_go_module(go, module, version, commands, stamps, files, phase, step)
+            }
+            SourceRecipe::CollectorBuilder { version, manifest } => build_collector(go, version, manifest, phase, step),
+        }
+    }
+
+    fn go_run(&self, cancel: &CancellationToken) -> Result<GoRun, InstallError> {
+        let go = which::which("go").map_err(|_| InstallError::NoGo { component: self.component.clone() })?;
+        let work = build_dir(&self.component, &self.version);
+        std::fs::create_dir_all(&work).map_err(InstallError::io("create", &work))?;
+        Ok(GoRun {
+            go,
+            log: work.with_file_name(format!("{}-{}.log", self.component, self.version)),
+            work,
+            platform: self.platform.clone(),
+            cancel: cancel.clone(),
+            component: self.component.clone(),
+        })
+    }
+}
+
+/// Which steps of a recipe run.
+#[derive(Clone, Copy)]
+struct Phase<'a> {
+    /// The download steps (not done ahead).
+    download: bool,
+    /// Compile and link into this dir; `None`: download only.
+    out: Option<&'a Path>,
+}
+
+/// Builds each of `builds` in turn with `build`, downloading for every build after
+/// the first on a thread of its own meanwhile, one after the other, so that a build
+/// finds its downloads done: a download mostly waits on the network and the disk,
+/// while a compile keeps both cores busy. `ahead` is told each step of the downloads
+/// run ahead, as `(build, step)`. A failed download ahead is left to its build, which
+/// downloads again and reports it. `force` downloads for builds installed already
+/// (which `build` is then to rebuild).
+pub fn download_ahead<T>(
+    builds: &[SourceBuild],
     force: bool,
     cancel: &CancellationToken,
-    step: &mut dyn FnMut(&str),
-) -> Result<Built, InstallError> {
-    let target = install_dir(component, version);
-    let source = match platform {
-        Some(p) => format!("{} for {}/{}", recipe.source(), p.os, p.arch),
-        None => recipe.source(),
-    };
-    if !force && Manifest::read(&target).is_some_and(|m| m.source == source) {
-        return Ok(Built::AlreadyInstalled(target));
-    }
-    let go = which::which("go").map_err(|_| InstallError::NoGo { component: component.to_owned() })?;
-    let work = build_dir(component, version);
-    std::fs::create_dir_all(&work).map_err(InstallError::io("create", &work))?;
-    let log_path = work.with_file_name(format!("{component}-{version}.log"));
-    let go_run = GoRun {
-        go,
-        work: work.clone(),
-        log: log_path.clone(),
-        platform: platform.cloned(),
-        cancel: cancel.clone(),
-        component: component.to_owned(),
-    };
-    let staging = staging_dir(&target)?;
-    let built = match recipe {
-        SourceRecipe::GoCommands { module, version, commands, replaces, stamps } => {
-            build_go_commands(&go_run, module, version, commands, replaces, stamps, &staging, step)
-        }
-        SourceRecipe::CollectorBuilder { version, manifest } => {
-            build_collector(&go_run, version, manifest, &staging, step)
-        }
-    };
-    let installed = built.and_then(|binaries| {
-        let manifest =
-            Manifest { component: component.into(), version: version.into(), source, binaries, downloads: Vec::new() };
-        manifest.install_into(&staging, &target)
-    });
-    if installed.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    installed.map(|()| Built::Installed(target))
+    ahead: &(dyn Fn(&SourceBuild, &str) + Sync),
+    mut build: impl FnMut(&SourceBuild) -> T,
+) -> Vec<T> {
+    let (done, downloaded) = std::sync::mpsc::channel::<usize>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (i, next) in builds.iter().enumerate().skip(1) {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                let _ = next.download(force, cancel, &mut |stage| ahead(next, stage));
+                if done.send(i).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut ready = 0;
+        builds
+            .iter()
+            .enumerate()
+            .map(|(i, each)| {
+                // Its download ahead ended (or the thread did): the build dir is its own.
+                while ready < i {
+                    match downloaded.recv() {
+                        Ok(n) => ready = n,
+                        Err(_) => ready = builds.len(),
+                    }
+                }
+                build(each)
+            })
+            .collect()
+    })
 }
 
 /// Runs Go commands in one work dir, their output appended to one log.
@@ -175,15 +298,38 @@ struct GoRun {
 }
 
 impl GoRun {
-    /// `go build` with `args`, for the target platform.
-    fn build(&self, dir: &Path, args: &[&str]) -> Result<(), InstallError> {
+    /// Downloads the modules that `packages` and the packages they import come from,
+    /// for the target platform, without compiling anything (`go list -deps` loads
+    /// packages, which needs their source). The packages are listed in the log.
+    fn download(&self, dir: &Path, packages: &[String]) -> Result<(), InstallError> {
+        let mut args = vec!["list", "-trimpath", "-deps"];
+        args.extend(packages.iter().map(String::as_str));
+        self.go_for_target(dir, &args)
+    }
+
+    /// Compiles `package` and every package it imports into Go's build cache, for the
+    /// target platform, without linking: `go list -export -deps` compiles each package
+    /// for its export data, the same compile (same flags, same cache entry) that
+    /// `go build` would run, so the `go build` after it only links. Two commands make
+    /// the two steps a person waits for visible (compiling is minutes, linking tens of
+    /// seconds). The packages are listed in the log, in the order Go compiles them.
+    fn compile(&self, dir: &Path, package: &str) -> Result<(), InstallError> {
+        self.go_for_target(dir, &["list", "-trimpath", "-export", "-deps", package])
+    }
+
+    /// Links `package` (compiled by [`GoRun::compile`]) into `output`, with `ldflags`.
+    fn link(&self, dir: &Path, package: &str, ldflags: &str, output: &Path) -> Result<(), InstallError> {
+        let output = output.display().to_string();
+        self.go_for_target(dir, &["build", "-trimpath", "-ldflags", ldflags, "-o", &output, package])
+    }
+
+    /// `go args` in `dir`, for the target platform.
+    fn go_for_target(&self, dir: &Path, args: &[&str]) -> Result<(), InstallError> {
         let env: Vec<(&str, &str)> = match &self.platform {
             Some(p) => vec![("GOOS", p.os.as_str()), ("GOARCH", p.arch.as_str())],
             None => Vec::new(),
         };
-        let mut all = vec!["build"];
-        all.extend(args);
-        self.run_in(dir, &self.go, &all, &env)
+        self.run_in(dir, &self.go, args, &env)
     }
 
     /// `name` as an executable of the target platform.
@@ -228,10 +374,6 @@ impl GoRun {
             });
         }
         Ok(())
-    }
-
-    fn go(&self, args: &[&str]) -> Result<(), InstallError> {
-        self.run(&self.go, args, &[])
     }
 
     /// What `go args` prints on stdout (its stderr goes to the log).
@@ -291,32 +433,47 @@ fn link_flags(stamps: &[(String, String)], commit: &str, date: &str) -> String {
 }
 
 #[allow(clippy::too_many_arguments, reason = "the recipe's fields, passed as they are")]
-fn build_go_commands(
+fn build_go_module(
     go: &GoRun,
     module: &str,
     version: &str,
     commands: &[(String, String)],
-    replaces: &[(String, String)],
     stamps: &[(String, Vec<(String, String)>)],
-    out: &Path,
+    files: &[(String, String)],
+    phase: Phase<'_>,
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>, InstallError> {
-    if !go.work.join("go.mod").is_file() {
-        let name = module.rsplit('/').next().unwrap_or("wrapper");
-        go.go(&["mod", "init", &format!("local.obsdemo/{name}")])?;
+    if phase.download {
+        step(&format!("downloading {module} v{version}"));
     }
-    for (from, to) in replaces {
-        go.go(&["mod", "edit", &format!("-replace={from}={to}")])?;
+    // Run where no go.mod is, so that nothing but the module itself is asked for (the
+    // wrapper module earlier versions of obsdemo built through may still be there).
+    for stale in ["go.mod", "go.sum"] {
+        let _ = std::fs::remove_file(go.work.join(stale));
     }
-    step(&format!("resolving {module} v{version}"));
-    for (package, _) in commands {
-        go.go(&["get", "-tool", &format!("{module}/{package}@v{version}")])?;
+    let download = go.go_output(&["mod", "download", "-json", &format!("{module}@v{version}")])?;
+    let download: serde_json::Value = serde_json::from_str(&download).unwrap_or_default();
+    let Some(from) = download["Dir"].as_str().map(PathBuf::from) else {
+        return Err(InstallError::Go {
+            command: format!("go mod download -json {module}@v{version}"),
+            status: "no module directory in its answer".into(),
+            log: go.log.clone(),
+            tail: download.to_string(),
+        });
+    };
+    // A copy, writable (the module cache is read-only), with the chosen files over it.
+    let tree = go.work.join("module");
+    if phase.download {
+        let _ = std::fs::remove_dir_all(&tree);
+        copy_tree(&from, &tree)?;
+        for (path, contents) in files {
+            let file = tree.join(path);
+            std::fs::write(&file, contents).map_err(InstallError::io("write", &file))?;
+        }
     }
     // The commit and time the module proxy records for the version, for the stamps:
     // in its `.info` file (`Time`, and `Origin.Hash` where the proxy keeps it; not
     // every proxy does, and then the commit is stamped `unknown`).
-    let download = go.go_output(&["mod", "download", "-json", &format!("{module}@v{version}")])?;
-    let download: serde_json::Value = serde_json::from_str(&download).unwrap_or_default();
     let info: serde_json::Value = download["Info"]
         .as_str()
         .and_then(|path| std::fs::read(path).ok())
@@ -324,27 +481,71 @@ fn build_go_commands(
         .unwrap_or_default();
     let commit = [&info, &download].iter().find_map(|v| v["Origin"]["Hash"].as_str()).unwrap_or("unknown").to_owned();
     let date = [&info, &download].iter().find_map(|v| v["Time"].as_str()).unwrap_or_default().to_owned();
+    let packages: Vec<String> = commands.iter().map(|(package, _)| format!("{module}/{package}")).collect();
+    if phase.download {
+        step("downloading the modules it needs");
+        go.download(&tree, &packages)?;
+    }
+    let Some(out) = phase.out else { return Ok(Vec::new()) };
     let mut binaries = Vec::new();
-    for (package, name) in commands {
+    for ((_, name), package) in commands.iter().zip(&packages) {
         step(&format!("compiling {name} (several minutes on 2 cores the first time)"));
+        go.compile(&tree, package)?;
+        step(&format!("linking {name}"));
         let bin = go.exe(name);
         let flags =
             stamps.iter().find(|(b, _)| b == name).map(|(_, s)| link_flags(s, &commit, &date)).unwrap_or_default();
-        let target = out.join(&bin).display().to_string();
-        let package = format!("{module}/{package}");
-        go.build(&go.work, &["-trimpath", "-ldflags", &flags, "-o", &target, &package])?;
+        go.link(&tree, package, &flags, &out.join(&bin))?;
         binaries.push(bin);
     }
     Ok(binaries)
+}
+
+/// Copies the directory tree `from` to `to`, files as plain writable files.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), InstallError> {
+    std::fs::create_dir_all(to).map_err(InstallError::io("create", to))?;
+    for entry in std::fs::read_dir(from).map_err(InstallError::io("read", from))? {
+        let entry = entry.map_err(InstallError::io("read", from))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().map_err(InstallError::io("read", &source))?.is_dir() {
+            copy_tree(&source, &target)?;
+        } else {
+            let bytes = std::fs::read(&source).map_err(InstallError::io("read", &source))?;
+            std::fs::write(&target, bytes).map_err(InstallError::io("write", &target))?;
+        }
+    }
+    Ok(())
 }
 
 fn build_collector(
     go: &GoRun,
     version: &str,
     manifest: &str,
-    out: &Path,
+    phase: Phase<'_>,
     step: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>, InstallError> {
+    let dist = go.work.join("dist");
+    if phase.download {
+        download_collector(go, version, manifest, &dist, step)?;
+    }
+    let Some(out) = phase.out else { return Ok(Vec::new()) };
+    step("compiling the Collector (several minutes on 2 cores the first time)");
+    go.compile(&dist, ".")?;
+    step("linking the Collector");
+    let bin = go.exe("otelcol-obsdemo");
+    go.link(&dist, ".", "", &out.join(&bin))?;
+    Ok(vec![bin])
+}
+
+/// The Collector Builder, the sources it generates from `manifest` into `dist`, and
+/// the modules they import.
+fn download_collector(
+    go: &GoRun,
+    version: &str,
+    manifest: &str,
+    dist: &Path,
+    step: &mut dyn FnMut(&str),
+) -> Result<(), InstallError> {
     let tools = go.work.join("tools");
     let builder = tools.join(exe("builder"));
     if !builder.is_file() {
@@ -356,7 +557,6 @@ fn build_collector(
             &[("GOBIN", &gobin)],
         )?;
     }
-    let dist = go.work.join("dist");
     let manifest_file = go.work.join("manifest.yaml");
     std::fs::write(&manifest_file, manifest).map_err(InstallError::io("write", &manifest_file))?;
     // The builder's own module step runs a strict `go mod tidy`, which also fetches the
@@ -366,19 +566,14 @@ fn build_collector(
     // loads packages, not their tests), and `go mod tidy -e` fills in the rest,
     // tolerating a missing test-only module.
     step("generating the Collector's sources");
-    let _ = std::fs::remove_dir_all(&dist);
+    let _ = std::fs::remove_dir_all(dist);
     go.run(&builder, &["--config", "manifest.yaml", "--skip-compilation", "--skip-get-modules"], &[])?;
-    step("resolving the Collector's modules");
-    go.run_in(&dist, &go.go, &["mod", "init", "local.obsdemo/otelcol-obsdemo"], &[])?;
+    step("downloading the Collector's modules");
+    go.run_in(dist, &go.go, &["mod", "init", "local.obsdemo/otelcol-obsdemo"], &[])?;
     let mut get = vec!["get".to_owned()];
     get.extend(pinned_modules(manifest)?);
-    go.run_in(&dist, &go.go, &get.iter().map(String::as_str).collect::<Vec<_>>(), &[])?;
-    go.run_in(&dist, &go.go, &["mod", "tidy", "-e"], &[])?;
-    step("compiling the Collector (several minutes on 2 cores the first time)");
-    let bin = go.exe("otelcol-obsdemo");
-    let target = out.join(&bin).display().to_string();
-    go.build(&dist, &["-trimpath", "-o", &target, "."])?;
-    Ok(vec![bin])
+    go.run_in(dist, &go.go, &get.iter().map(String::as_str).collect::<Vec<_>>(), &[])?;
+    go.run_in(dist, &go.go, &["mod", "tidy", "-e"], &[])
 }
 
 /// Every `gomod` of a builder manifest as `module@version`.

@@ -10,7 +10,7 @@ use crate::components::ComponentId;
 use crate::error::{Error, ErrorKind, HasKind};
 use crate::install::manifest::Manifest;
 use crate::install::official::{InstallOptions, Outcome};
-use crate::install::source::{self, Built, GoTarget};
+use crate::install::source::{self, Built, GoTarget, SourceBuild};
 use crate::progress::{Event, Progress};
 use crate::runtime::CancellationToken;
 use crate::stack::StackConfig;
@@ -73,6 +73,20 @@ impl Installed {
         out
     }
 
+    /// The record of `id` built from source at `version`.
+    fn from_source(id: ComponentId, (version, built): (String, Built)) -> Self {
+        let record = Self {
+            component: id,
+            version,
+            from: "source",
+            already: false,
+            dir: None,
+            release_unavailable: None,
+            left_out: None,
+        };
+        record.built(built)
+    }
+
     fn built(mut self, built: Built) -> Self {
         self.from = "source";
         match built {
@@ -120,16 +134,34 @@ pub async fn run(
     progress: &dyn Progress,
 ) -> anyhow::Result<InstallReport> {
     let InstallRequest { config, components, from_source, options } = request;
+    let ids = choose(&config, &components, from_source.is_some())?;
+    let Some(platform) = from_source else {
+        let mut installed = Vec::new();
+        for id in ids {
+            installed.push(Installed::new(&config, &id, provide(&config, &id, &options, progress, cancel).await?));
+        }
+        return Ok(InstallReport { installed });
+    };
+    let builds = ids
+        .iter()
+        .map(|id| source_build(&config, id, platform.clone()))
+        .collect::<anyhow::Result<Vec<SourceBuild>>>()?;
+    let ahead = |build: &SourceBuild, stage: &str| {
+        progress.event(Event::Stage { what: what_is_built(build), stage: stage.to_owned() })
+    };
+    // Builds run for minutes in Go processes: off the runtime's worker. After a failed
+    // build none other starts (`None`): the first failure is the answer.
+    let mut failed = false;
+    let results = tokio::task::block_in_place(|| {
+        source::download_ahead(&builds, options.force, cancel, &ahead, |build| {
+            let result = (!failed).then(|| build_from_source(build, options.force, cancel, progress));
+            failed = failed || result.as_ref().is_some_and(Result::is_err);
+            result
+        })
+    });
     let mut installed = Vec::new();
-    for id in choose(&config, &components, from_source.is_some())? {
-        let item = match &from_source {
-            // A build runs for minutes in Go processes: off the runtime's worker.
-            Some(platform) => tokio::task::block_in_place(|| {
-                build_from_source(&config, &id, platform.as_ref(), options.force, cancel, progress)
-            })?,
-            None => Installed::new(&config, &id, provide(&config, &id, &options, progress, cancel).await?),
-        };
-        installed.push(item);
+    for (id, result) in ids.into_iter().zip(results.into_iter().flatten()) {
+        installed.push(Installed::from_source(id, result?));
     }
     Ok(InstallReport { installed })
 }
@@ -155,40 +187,38 @@ fn choose(config: &StackConfig, names: &[String], from_source: bool) -> Result<V
         .collect()
 }
 
-/// Builds `id` from source with Go, for `platform` (else this machine).
-fn build_from_source(
-    config: &StackConfig,
-    id: &ComponentId,
-    platform: Option<&GoTarget>,
-    force: bool,
-    cancel: &CancellationToken,
-    progress: &dyn Progress,
-) -> anyhow::Result<Installed> {
+/// The source build of `id`, for `platform` (else this machine).
+fn source_build(config: &StackConfig, id: &ComponentId, platform: Option<GoTarget>) -> anyhow::Result<SourceBuild> {
     let kind = id.kind();
     let (Some(spec), Some(recipe)) = (kind.binary(config), kind.source_recipe(config)) else {
         anyhow::bail!("`{id}` cannot be built from source");
     };
     let recipe = recipe.map_err(Error::from)?;
-    let what = format!("{id} {}", spec.version);
+    Ok(SourceBuild { platform, ..SourceBuild::new(id.name(), &spec.version, recipe) })
+}
+
+/// How progress names a source build: `prometheus 3.5.0`.
+fn what_is_built(build: &SourceBuild) -> String {
+    format!("{} {}", build.component, build.version)
+}
+
+/// Runs `build`, telling `progress` each step and the end.
+fn build_from_source(
+    build: &SourceBuild,
+    force: bool,
+    cancel: &CancellationToken,
+    progress: &dyn Progress,
+) -> Result<(String, Built), Error> {
+    let what = what_is_built(build);
     let mut step = |stage: &str| progress.event(Event::Stage { what: what.clone(), stage: stage.to_owned() });
-    let result = source::build_for(id.name(), &spec.version, &recipe, platform, force, cancel, &mut step);
+    let result = build.build(force, cancel, &mut step);
     let outcome = match &result {
         Ok(Built::AlreadyInstalled(_)) => "already built",
         Ok(Built::Installed(_)) => "built",
         Err(_) => "failed",
     };
     progress.event(Event::Finished { what, outcome: outcome.to_owned() });
-    let built = result.map_err(Error::from)?;
-    let record = Installed {
-        component: id.clone(),
-        version: spec.version,
-        from: "source",
-        already: false,
-        dir: None,
-        release_unavailable: None,
-        left_out: None,
-    };
-    Ok(record.built(built))
+    Ok((build.version.clone(), result?))
 }
 
 /// One row of `install --list`.

@@ -65,87 +65,157 @@ pub async fn provide(
     progress: &dyn Progress,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Provided> {
-    let version = id.kind().binary(config).map(|spec| spec.version).unwrap_or_default();
-    let what = id.to_string();
-    let provided = provide_as(config, id, &version, &what, options, progress, cancel).await;
-    let outcome = if provided.is_ok() { "done" } else { "failed" };
-    progress.event(Event::Finished { what, outcome: outcome.to_owned() });
+    let provided = match release(config, id, options, progress, cancel).await {
+        Ok(Release::Provided(provided)) => Ok(provided),
+        Ok(Release::Unavailable(official)) => match stand_in(config, id) {
+            Ok(Some(build)) => {
+                // A build runs for minutes in Go processes: off the runtime's worker.
+                let result =
+                    tokio::task::block_in_place(|| build.build(false, cancel, &mut stage_of(id.name(), progress)));
+                built(id, official, result)
+            }
+            Ok(None) => without_release(config, id, official),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    finished(id, progress, provided.is_ok());
     provided
 }
 
-async fn provide_as(
-    config: &StackConfig,
-    id: &ComponentId,
-    version: &str,
-    what: &str,
-    options: &InstallOptions,
-    progress: &dyn Progress,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Provided> {
-    let kind = id.kind();
-    let mut step = |stage: &str| progress.event(Event::Stage { what: what.to_owned(), stage: stage.to_owned() });
-    step("fetching the official release");
-    let official = tokio::select! {
-        installed = official::install(id.name(), version, options, progress) => installed,
-        // The download's staging dir is removed as the install is dropped.
-        () = cancel.cancelled() => return Err(crate::Error::from(crate::error::Interrupted).into()),
-    };
-    let official = match official {
-        Ok(outcome) => return Ok(Provided::Official(outcome)),
-        // A release that arrived but failed verification is an error, never a reason
-        // to build something else instead.
-        Err(e) if !e.unavailable() => return Err(crate::Error::from(e).into()),
-        Err(e) => format!("{e:#}"),
-    };
-    let recipe = kind.source_recipe(config).transpose().map_err(crate::Error::from)?;
-    let go = which::which("go").is_ok();
-    match recipe {
-        Some(recipe) if go => {
-            let built = tokio::task::block_in_place(|| source::build(id.name(), version, &recipe, false, cancel, &mut step))
-                .map_err(crate::Error::from)
-                .with_context(|| {
-                    format!("the official release of {id} could not be had ({official}), so it was built from source, which failed")
-                })?;
-            Ok(Provided::Built { built, why: official })
-        }
-        None if kind.optional() => Ok(Provided::LeftOut {
-            why: format!(
-                "its official release could not be had ({official}) and it cannot be built from source; \
-                 `obsdemo install {id}` adds it later (OBSDEMO_MIRROR for a mirror), then `obsdemo down && obsdemo up`"
-            ),
-        }),
-        recipe => {
-            let (source_build, go_advice) = match recipe {
-                Some(_) => (
-                    " and building it from source needs Go, which is not on PATH".to_owned(),
-                    ", Go 1.24 or newer on PATH (go.dev/dl) to build it from source".to_owned(),
-                ),
-                None => (" and it cannot be built from source".to_owned(), String::new()),
-            };
-            Err(crate::Error::from(CannotProvide {
-                component: id.name().to_owned(),
-                official,
-                source_build,
-                go: go_advice,
-            })
-            .into())
-        }
-    }
-}
-
-/// Provides every enabled component of `plan` whose binary is missing.
+/// Provides every enabled component of `plan` whose binary is missing: first every
+/// official release, then the source builds of those that could not be had, each
+/// build's downloads done while the one before it compiles.
 pub async fn provide_missing(
     plan: &StackPlan,
     options: &InstallOptions,
     progress: &dyn Progress,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Vec<(ComponentId, Provided)>> {
+    let config = &plan.config;
     let mut done = Vec::new();
-    for id in super::missing(plan) {
-        if id.kind().binary(&plan.config).is_some() {
-            let provided = provide(&plan.config, &id, options, progress, cancel).await?;
-            done.push((id, provided));
-        }
+    let mut to_build = Vec::new();
+    for id in super::missing(plan).into_iter().filter(|id| id.kind().binary(config).is_some()) {
+        let provided = match release(config, &id, options, progress, cancel).await {
+            Ok(Release::Provided(provided)) => Ok(provided),
+            Ok(Release::Unavailable(official)) => match stand_in(config, &id) {
+                Ok(Some(build)) => {
+                    to_build.push((id, official, build));
+                    continue;
+                }
+                Ok(None) => without_release(config, &id, official),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        finished(&id, progress, provided.is_ok());
+        done.push((id, provided?));
+    }
+    let builds: Vec<source::SourceBuild> = to_build.iter().map(|(_, _, build)| build.clone()).collect();
+    // A build is named as its component is (`stage_of`): the build's component name.
+    let ahead = |build: &source::SourceBuild, stage: &str| stage_of(&build.component, progress)(stage);
+    // After a failed build none other starts (`None`): the first failure is the answer.
+    let mut failed = false;
+    let results = tokio::task::block_in_place(|| {
+        source::download_ahead(&builds, false, cancel, &ahead, |build| {
+            let result = (!failed).then(|| build.build(false, cancel, &mut stage_of(&build.component, progress)));
+            failed = failed || result.as_ref().is_some_and(Result::is_err);
+            result
+        })
+    });
+    for ((id, official, _), result) in to_build.into_iter().zip(results.into_iter().flatten()) {
+        let provided = built(&id, official, result);
+        finished(&id, progress, provided.is_ok());
+        done.push((id, provided?));
     }
     Ok(done)
+}
+
+/// What fetching a component's official release came to.
+enum Release {
+    /// It is installed.
+    Provided(Provided),
+    /// It could not be had, for this reason.
+    Unavailable(String),
+}
+
+async fn release(
+    config: &StackConfig,
+    id: &ComponentId,
+    options: &InstallOptions,
+    progress: &dyn Progress,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Release> {
+    let version = id.kind().binary(config).map(|spec| spec.version).unwrap_or_default();
+    stage_of(id.name(), progress)("fetching the official release");
+    let official = tokio::select! {
+        installed = official::install(id.name(), &version, options, progress) => installed,
+        // The download's staging dir is removed as the install is dropped.
+        () = cancel.cancelled() => return Err(crate::Error::from(crate::error::Interrupted).into()),
+    };
+    match official {
+        Ok(outcome) => Ok(Release::Provided(Provided::Official(outcome))),
+        // A release that arrived but failed verification is an error, never a reason
+        // to build something else instead.
+        Err(e) if !e.unavailable() => Err(crate::Error::from(e).into()),
+        Err(e) => Ok(Release::Unavailable(format!("{e:#}"))),
+    }
+}
+
+/// The source build that stands in for `id`'s release: when it has a recipe and Go
+/// is on PATH.
+fn stand_in(config: &StackConfig, id: &ComponentId) -> anyhow::Result<Option<source::SourceBuild>> {
+    let kind = id.kind();
+    let recipe = kind.source_recipe(config).transpose().map_err(crate::Error::from)?;
+    let version = kind.binary(config).map(|spec| spec.version).unwrap_or_default();
+    let go = which::which("go").is_ok();
+    Ok(recipe.filter(|_| go).map(|recipe| source::SourceBuild::new(id.name(), &version, recipe)))
+}
+
+/// What a source build standing in for the release (which could not be had because
+/// of `official`) came to.
+fn built(
+    id: &ComponentId,
+    official: String,
+    result: Result<Built, crate::install::InstallError>,
+) -> anyhow::Result<Provided> {
+    let built = result.map_err(crate::Error::from).with_context(|| {
+        format!("the official release of {id} could not be had ({official}), so it was built from source, which failed")
+    })?;
+    Ok(Provided::Built { built, why: official })
+}
+
+/// Without its release and without a source build: an optional component is left
+/// out; any other is an error naming every way to provide it.
+fn without_release(config: &StackConfig, id: &ComponentId, official: String) -> anyhow::Result<Provided> {
+    let kind = id.kind();
+    let has_recipe = kind.source_recipe(config).is_some();
+    if !has_recipe && kind.optional() {
+        return Ok(Provided::LeftOut {
+            why: format!(
+                "its official release could not be had ({official}) and it cannot be built from source; \
+                 `obsdemo install {id}` adds it later (OBSDEMO_MIRROR for a mirror), then `obsdemo down && obsdemo up`"
+            ),
+        });
+    }
+    let (source_build, go) = match has_recipe {
+        true => (
+            " and building it from source needs Go, which is not on PATH".to_owned(),
+            ", Go 1.24 or newer on PATH (go.dev/dl) to build it from source".to_owned(),
+        ),
+        false => (" and it cannot be built from source".to_owned(), String::new()),
+    };
+    Err(crate::Error::from(CannotProvide { component: id.name().to_owned(), official, source_build, go }).into())
+}
+
+/// Tells `progress` each stage of providing the component `name`.
+fn stage_of<'a>(name: &str, progress: &'a dyn Progress) -> impl FnMut(&str) + 'a {
+    let what = name.to_owned();
+    move |stage: &str| progress.event(Event::Stage { what: what.clone(), stage: stage.to_owned() })
+}
+
+/// Tells `progress` that providing `id` ended.
+fn finished(id: &ComponentId, progress: &dyn Progress, ok: bool) {
+    let outcome = if ok { "done" } else { "failed" };
+    progress.event(Event::Finished { what: id.to_string(), outcome: outcome.to_owned() });
 }

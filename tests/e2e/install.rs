@@ -550,4 +550,19 @@ fn a_second_obsdemo_home_builds_the_same_collector_from_the_same_key() {
     let version = obsdemo::stack::StackConfig::default().collector.version.to_string();
     let second = manifest(&home.path().join("bin/collector").join(&version));
     assert_eq!(second["source"], original["source"], "the same key in both homes");
+    // Its stderr is a pipe, as in a CI log: one plain line per step, download, compile
+    // and link, and the end with its time.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let steps: Vec<&str> = stderr.lines().filter(|l| !l.contains(" still ")).collect();
+    let want = [
+        "downloading the Collector's modules",
+        "compiling the Collector",
+        "linking the Collector (at ",
+        "built after ",
+    ];
+    let mut at = 0;
+    for step in want {
+        let found = steps[at..].iter().position(|l| l.starts_with(&format!("collector {version}: {step}")));
+        at += found.unwrap_or_else(|| panic!("`{step}` after the steps before it:\n{stderr}"));
+    }
 }
