@@ -97,7 +97,7 @@ pub fn print_installed(i: &Installed) {
 
 /// One row per component: the version the stack file names (which every command
 /// uses), the version obsdemo has release data for, what is installed at the stack
-/// file's version, and the binary `up` would run.
+/// file's version, the version the binary `up` would run reports, and that binary.
 fn print_list(listed: &[Listed]) {
     let rows: Vec<Vec<String>> = listed
         .iter()
@@ -111,11 +111,13 @@ fn print_list(listed: &[Listed]) {
                     Some(_) => "from source".into(),
                     None => "no".into(),
                 },
+                l.reports.clone().unwrap_or_else(|| "-".into()),
                 l.up_uses.as_ref().map_or_else(|| style::warn("not found"), |p| p.display().to_string()),
             ]
         })
         .collect();
-    print!("{}", style::table(&["COMPONENT", "VERSION", "RELEASE DATA FOR", "INSTALLED", "UP USES"], &rows));
+    print!("{}", style::table(&["COMPONENT", "VERSION", "RELEASE DATA FOR", "INSTALLED", "REPORTS", "UP USES"], &rows));
     println!("\nVERSION is the stack file's; a version without release data is built from source.");
+    println!("REPORTS is what the binary up uses says it is (Jaeger v2 says its v2 version).");
     println!("managed dir: {}", crate::install::managed_dir().display());
 }

@@ -183,7 +183,10 @@ impl Component for Collector {
 
     fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {
         let names = &["otelcol-obsdemo", "otelcol-contrib", "otelcol"];
-        Some(BinarySpec::new("collector", &config.collector.version, names, config.collector.binary.as_deref()))
+        // `otelcol-contrib --version` prints `otelcol-contrib version 0.165.0`
+        // (opentelemetry-collector v0.165.0 `otelcol/command.go` sets cobra's Version).
+        let spec = BinarySpec::new("collector", &config.collector.version, names, config.collector.binary.as_deref());
+        Some(spec.asking_version_with(&["--version"]))
     }
 
     fn source_recipe(&self, config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {

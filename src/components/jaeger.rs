@@ -250,7 +250,10 @@ impl Component for Jaeger {
             JaegerFlavour::V2 => &["jaeger"],
             JaegerFlavour::V1 => &["jaeger-all-in-one"],
         };
-        Some(BinarySpec::new("jaeger", &config.jaeger.version, names, config.jaeger.binary.as_deref()))
+        // Both print `{"gitCommit":...,"gitVersion":"v...",...}` (jaegertracing/jaeger
+        // v1.76.0 `internal/version/command.go` and `build.go`).
+        let spec = BinarySpec::new("jaeger", &config.jaeger.version, names, config.jaeger.binary.as_deref());
+        Some(spec.asking_version_with(&["version"]))
     }
 
     fn source_recipe(&self, config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {

@@ -111,7 +111,9 @@ impl Component for Prometheus {
 
     fn binary(&self, config: &StackConfig) -> Option<BinarySpec> {
         let c = &config.prometheus;
-        Some(BinarySpec::new("prometheus", &c.version, &["prometheus"], c.binary.as_deref()))
+        // `prometheus, version 3.5.0 (branch: ...)` (prometheus/common `version/info.go`).
+        let spec = BinarySpec::new("prometheus", &c.version, &["prometheus"], c.binary.as_deref());
+        Some(spec.asking_version_with(&["--version"]))
     }
 
     fn source_recipe(&self, config: &StackConfig) -> Option<Result<SourceRecipe, RenderError>> {

@@ -1,6 +1,7 @@
 //! Third-party binaries: finding them ([`resolve`]); installing official releases
 //! ([`official`], from the table in [`releases`], with [`download`] and [`archive`]);
-//! recording each install with its [`manifest`];
+//! recording each install with its [`manifest`]; asking a binary its version
+//! ([`reported`]);
 //! and building them from source with Go ([`source`]).
 
 pub mod archive;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod manifest;
 pub mod official;
 pub mod releases;
+pub mod reported;
 pub mod resolve;
 pub mod source;
 

@@ -17,6 +17,9 @@ pub struct BinarySpec {
     pub names: Vec<String>,
     /// An explicit binary from `stack.toml`; when set, nothing else is searched.
     pub explicit: Option<PathBuf>,
+    /// The arguments that make the binary print its version (`--version`); empty when
+    /// it is not known how to ask.
+    pub version_args: Vec<String>,
 }
 
 impl BinarySpec {
@@ -27,7 +30,14 @@ impl BinarySpec {
             version: version.into(),
             names: names.iter().map(|n| n.to_string()).collect(),
             explicit: explicit.map(Path::to_path_buf),
+            version_args: Vec::new(),
         }
+    }
+
+    /// With `args` as the arguments that make the binary print its version.
+    pub fn asking_version_with(mut self, args: &[&str]) -> Self {
+        self.version_args = args.iter().map(|a| a.to_string()).collect();
+        self
     }
 }
 
@@ -91,7 +101,7 @@ impl fmt::Display for MissingBinary {
 /// Finds the binary `spec` describes. `buildable` says whether the error should
 /// suggest a source build.
 pub fn resolve(spec: &BinarySpec, buildable: bool) -> Result<PathBuf, MissingBinary> {
-    let BinarySpec { component, version, names, explicit } = spec;
+    let BinarySpec { component, version, names, explicit, .. } = spec;
     let missing = |looked_in| MissingBinary { component: component.clone(), looked_in, buildable, advice: None };
     let mut looked_in = Vec::new();
     if let Some(path) = explicit {

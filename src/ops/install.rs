@@ -10,6 +10,7 @@ use crate::components::ComponentId;
 use crate::error::{Error, ErrorKind, HasKind};
 use crate::install::manifest::Manifest;
 use crate::install::official::{InstallOptions, Outcome};
+use crate::install::reported::reported_version;
 use crate::install::source::{self, Built, GoTarget, SourceBuild};
 use crate::progress::{Event, Progress};
 use crate::runtime::CancellationToken;
@@ -234,9 +235,12 @@ pub struct Listed {
     pub installed: Option<&'static str>,
     /// The binary `up` would run, if one is found.
     pub up_uses: Option<PathBuf>,
+    /// The version that binary says it is (its own `--version` or `version`).
+    pub reports: Option<String>,
 }
 
-/// Every third-party component: its version, what is installed, what `up` would run.
+/// Every third-party component: its version, what is installed, what `up` would run
+/// and the version that binary reports.
 pub fn list(config: &StackConfig) -> Vec<Listed> {
     let table = crate::install::releases::table();
     ComponentId::third_party()
@@ -246,10 +250,12 @@ pub fn list(config: &StackConfig) -> Vec<Listed> {
             let dir = crate::install::resolve::install_dir(id.name(), &spec.version);
             let installed = Manifest::read(&dir)
                 .map(|m| if m.source.starts_with("official release") { "release" } else { "source" });
+            let up_uses = crate::install::resolve(&spec, false).ok();
             Listed {
                 release_data_for: table.get(id.name()).map(|r| r.version.clone()),
                 installed,
-                up_uses: crate::install::resolve(&spec, false).ok(),
+                reports: up_uses.as_deref().and_then(|p| reported_version(p, &spec.version_args)),
+                up_uses,
                 version: spec.version,
                 component: id,
             }

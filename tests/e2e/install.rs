@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use obsdemo::install::releases::{self, ArchiveKind, Artifact, Platform};
+use serde_json::{Value, json};
 
 use crate::harness::*;
 
@@ -525,6 +526,14 @@ fn source_builds_report_the_version_they_were_built_from() {
         assert_eq!(stack.component(name)["version"], version, "{name}");
     }
     stack.down();
+    // `install --list` shows what each binary itself reports (Jaeger v2 its v2 tag).
+    let out = stack.run(&["install", "--list", "--json"]);
+    assert_success(&out, "install --list --json");
+    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    let reports = |name: &str| listed.iter().find(|l| l["component"] == name).map(|l| l["reports"].clone());
+    assert_eq!(reports("jaeger"), Some(json!("2.13.0")), "{listed:?}");
+    assert_eq!(reports("collector"), Some(json!(config.collector.version.to_string())));
+    assert_eq!(reports("prometheus"), Some(json!(config.prometheus.version.to_string())));
 }
 
 #[test]
