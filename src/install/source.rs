@@ -1,10 +1,14 @@
-//! `obsdemo install --from-source`: build Jaeger and a minimal Collector with the Go
-//! toolchain, the way CI gets them (it reaches the Go module proxy, not GitHub).
+//! `obsdemo install --from-source`: build Jaeger, a minimal Collector and Prometheus
+//! with the Go toolchain, the way CI gets them (it reaches the Go module proxy, not
+//! GitHub).
 //!
-//! Builds run in `<obsdemo home>/build/<component>-<version>/`, with Go's output in a
-//! log beside it, and land in the managed dir only when complete (build into a
-//! temporary dir, then rename), so an interrupted build leaves nothing `up` would use.
-//! A version that is already installed is not rebuilt.
+//! A build has three steps a person sees: downloading (the module and what its
+//! packages import), compiling, linking. The downloads of the next build run while
+//! one compiles ([`download_ahead`]). Builds run in
+//! `<obsdemo home>/build/<component>-<version>/`, with Go's output in a log beside it,
+//! and land in the managed dir only when complete (build into a temporary dir, then
+//! rename), so an interrupted build leaves nothing `up` would use. A version that is
+//! already installed is not rebuilt.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
