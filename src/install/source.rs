@@ -152,20 +152,22 @@ impl SourceBuild {
     /// Downloads what the build needs (the module, the modules its packages import,
     /// the Collector Builder) without compiling, and marks the build dir so that
     /// [`SourceBuild::build`] does not download again. Run ahead of a build while
-    /// another compiles ([`download_ahead`]). Nothing to do when it is installed.
+    /// another compiles ([`download_ahead`]). Nothing to do when it is installed
+    /// (unless `force`): then `false`.
     pub fn download(
         &self,
         force: bool,
         cancel: &CancellationToken,
         step: &mut dyn FnMut(&str),
-    ) -> Result<(), InstallError> {
+    ) -> Result<bool, InstallError> {
         if !force && self.installed().is_some() {
-            return Ok(());
+            return Ok(false);
         }
         let go = self.go_run(cancel)?;
         self.run_recipe(&go, None, step)?;
         let mark = go.work.join(DOWNLOADED);
-        std::fs::write(&mark, self.source()).map_err(InstallError::io("write", &mark))
+        std::fs::write(&mark, self.source()).map_err(InstallError::io("write", &mark))?;
+        Ok(true)
     }
 
     /// Builds it into the managed dir, unless it is installed already (or `force`).
@@ -264,7 +266,10 @@ pub fn download_ahead<T>(
                 if cancel.is_cancelled() {
                     break;
                 }
-                let _ = next.download(force, cancel, &mut |stage| ahead(next, stage));
+                // Said, so that a display does not go on showing the download.
+                if next.download(force, cancel, &mut |stage| ahead(next, stage)).unwrap_or(false) {
+                    ahead(next, "downloaded, waiting for the build before it");
+                }
                 if done.send(i).is_err() {
                     break;
                 }
