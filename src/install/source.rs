@@ -252,22 +252,28 @@ struct Phase<'a> {
 /// run ahead, as `(build, step)`. A failed download ahead is left to its build, which
 /// downloads again and reports it. `force` downloads for builds installed already
 /// (which `build` is then to rebuild).
-pub fn download_ahead<T>(
+///
+/// The first failed build is the last one run: the results end with its error, and
+/// the downloads still under way are stopped rather than waited for.
+pub fn download_ahead<T, E>(
     builds: &[SourceBuild],
     force: bool,
     cancel: &CancellationToken,
     ahead: &(dyn Fn(&SourceBuild, &str) + Sync),
-    mut build: impl FnMut(&SourceBuild) -> T,
-) -> Vec<T> {
+    mut build: impl FnMut(&SourceBuild) -> Result<T, E>,
+) -> Vec<Result<T, E>> {
     let (done, downloaded) = std::sync::mpsc::channel::<usize>();
+    // Cancelled with the caller's, or once the builds are over.
+    let downloads = cancel.child_token();
     std::thread::scope(|scope| {
+        let stop = &downloads;
         scope.spawn(move || {
             for (i, next) in builds.iter().enumerate().skip(1) {
-                if cancel.is_cancelled() {
+                if stop.is_cancelled() {
                     break;
                 }
                 // Said, so that a display does not go on showing the download.
-                if next.download(force, cancel, &mut |stage| ahead(next, stage)).unwrap_or(false) {
+                if next.download(force, stop, &mut |stage| ahead(next, stage)).unwrap_or(false) {
                     ahead(next, "downloaded, waiting for the build before it");
                 }
                 if done.send(i).is_err() {
@@ -275,21 +281,22 @@ pub fn download_ahead<T>(
                 }
             }
         });
+        let mut results = Vec::new();
         let mut ready = 0;
-        builds
-            .iter()
-            .enumerate()
-            .map(|(i, each)| {
-                // Its download ahead ended (or the thread did): the build dir is its own.
-                while ready < i {
-                    match downloaded.recv() {
-                        Ok(n) => ready = n,
-                        Err(_) => ready = builds.len(),
-                    }
-                }
-                build(each)
-            })
-            .collect()
+        for (i, each) in builds.iter().enumerate() {
+            // Its download ahead ended (or the thread did): the build dir is its own.
+            while ready < i {
+                ready = downloaded.recv().unwrap_or(builds.len());
+            }
+            let result = build(each);
+            let failed = result.is_err();
+            results.push(result);
+            if failed {
+                break;
+            }
+        }
+        downloads.cancel();
+        results
     })
 }
 
@@ -375,14 +382,19 @@ impl GoRun {
             std::thread::sleep(std::time::Duration::from_millis(50));
         };
         if !status.success() {
-            return Err(InstallError::Go {
-                command: format!("{} {}", program.display(), args.join(" ")),
-                status: status.to_string(),
-                log: self.log.clone(),
-                tail: crate::logs::tail(&self.log, 15).unwrap_or_default(),
-            });
+            return Err(self.failed(program, args, status));
         }
         Ok(())
+    }
+
+    /// `program args` ended with `status`: the error, with the end of the log.
+    fn failed(&self, program: &Path, args: &[&str], status: std::process::ExitStatus) -> InstallError {
+        InstallError::Go {
+            command: format!("{} {}", program.display(), args.join(" ")),
+            status: status.to_string(),
+            log: self.log.clone(),
+            tail: crate::logs::tail(&self.log, 15).unwrap_or_default(),
+        }
     }
 
     /// What `go args` prints on stdout (its stderr goes to the log).
@@ -397,12 +409,7 @@ impl GoRun {
             .output()
             .map_err(InstallError::io("run", &self.go))?;
         if !out.status.success() {
-            return Err(InstallError::Go {
-                command: format!("{} {}", self.go.display(), args.join(" ")),
-                status: out.status.to_string(),
-                log: self.log.clone(),
-                tail: crate::logs::tail(&self.log, 15).unwrap_or_default(),
-            });
+            return Err(self.failed(&self.go, args, out.status));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }

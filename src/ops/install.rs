@@ -137,10 +137,8 @@ pub async fn run(
     let InstallRequest { config, components, from_source, options } = request;
     let ids = choose(&config, &components, from_source.is_some())?;
     let Some(platform) = from_source else {
-        let mut installed = Vec::new();
-        for id in ids {
-            installed.push(Installed::new(&config, &id, provide(&config, &id, &options, progress, cancel).await?));
-        }
+        let provided = provide(&config, ids, &options, progress, cancel).await?;
+        let installed = provided.into_iter().map(|(id, provided)| Installed::new(&config, &id, provided)).collect();
         return Ok(InstallReport { installed });
     };
     let builds = ids
@@ -150,18 +148,15 @@ pub async fn run(
     let ahead = |build: &SourceBuild, stage: &str| {
         progress.event(Event::Stage { what: what_is_built(build), stage: stage.to_owned() })
     };
-    // Builds run for minutes in Go processes: off the runtime's worker. After a failed
-    // build none other starts (`None`): the first failure is the answer.
-    let mut failed = false;
+    // Builds run for minutes in Go processes: off the runtime's worker. They stop at
+    // the first failure, which is the answer.
     let results = tokio::task::block_in_place(|| {
         source::download_ahead(&builds, options.force, cancel, &ahead, |build| {
-            let result = (!failed).then(|| build_from_source(build, options.force, cancel, progress));
-            failed = failed || result.as_ref().is_some_and(Result::is_err);
-            result
+            build_from_source(build, options.force, cancel, progress)
         })
     });
     let mut installed = Vec::new();
-    for (id, result) in ids.into_iter().zip(results.into_iter().flatten()) {
+    for (id, result) in ids.into_iter().zip(results) {
         installed.push(Installed::from_source(id, result?));
     }
     Ok(InstallReport { installed })

@@ -56,46 +56,34 @@ impl HasKind for CannotProvide {
     }
 }
 
-/// Provides `id`'s binary: the official release, else a source build, else (for an
-/// optional component) leaves it out. `progress` hears each stage, as `{id}`.
-pub async fn provide(
-    config: &StackConfig,
-    id: &ComponentId,
-    options: &InstallOptions,
-    progress: &dyn Progress,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Provided> {
-    let provided = match release(config, id, options, progress, cancel).await {
-        Ok(Release::Provided(provided)) => Ok(provided),
-        Ok(Release::Unavailable(official)) => match stand_in(config, id) {
-            Ok(Some(build)) => {
-                // A build runs for minutes in Go processes: off the runtime's worker.
-                let result =
-                    tokio::task::block_in_place(|| build.build(false, cancel, &mut stage_of(id.name(), progress)));
-                built(id, official, result)
-            }
-            Ok(None) => without_release(config, id, official),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    finished(id, progress, provided.is_ok());
-    provided
-}
-
-/// Provides every enabled component of `plan` whose binary is missing: first every
-/// official release, then the source builds of those that could not be had, each
-/// build's downloads done while the one before it compiles.
+/// Provides every enabled component of `plan` whose binary is missing ([`provide`]).
 pub async fn provide_missing(
     plan: &StackPlan,
     options: &InstallOptions,
     progress: &dyn Progress,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Vec<(ComponentId, Provided)>> {
-    let config = &plan.config;
+    let ids = super::missing(plan).into_iter().filter(|id| id.kind().binary(&plan.config).is_some()).collect();
+    provide(&plan.config, ids, options, progress, cancel).await
+}
+
+/// Provides each of `ids`' binaries: the official release, else a source build, else
+/// (for an optional component) leaves it out. Every release is fetched first, then
+/// the source builds of those that could not be had run, each build's downloads done
+/// while the one before it compiles. `progress` hears each stage, as `{id}`. The
+/// first failure ends it.
+pub async fn provide(
+    config: &StackConfig,
+    ids: Vec<ComponentId>,
+    options: &InstallOptions,
+    progress: &dyn Progress,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Vec<(ComponentId, Provided)>> {
+    // In the order asked, whichever way each was provided.
+    let order = |id: &ComponentId| ids.iter().position(|i| i == id);
     let mut done = Vec::new();
     let mut to_build = Vec::new();
-    for id in super::missing(plan).into_iter().filter(|id| id.kind().binary(config).is_some()) {
+    for id in ids.iter().cloned() {
         let provided = match release(config, &id, options, progress, cancel).await {
             Ok(Release::Provided(provided)) => Ok(provided),
             Ok(Release::Unavailable(official)) => match stand_in(config, &id) {
@@ -114,20 +102,18 @@ pub async fn provide_missing(
     let builds: Vec<source::SourceBuild> = to_build.iter().map(|(_, _, build)| build.clone()).collect();
     // A build is named as its component is (`stage_of`): the build's component name.
     let ahead = |build: &source::SourceBuild, stage: &str| stage_of(&build.component, progress)(stage);
-    // After a failed build none other starts (`None`): the first failure is the answer.
-    let mut failed = false;
+    // They stop at the first failure, which is the answer.
     let results = tokio::task::block_in_place(|| {
         source::download_ahead(&builds, false, cancel, &ahead, |build| {
-            let result = (!failed).then(|| build.build(false, cancel, &mut stage_of(&build.component, progress)));
-            failed = failed || result.as_ref().is_some_and(Result::is_err);
-            result
+            build.build(false, cancel, &mut stage_of(&build.component, progress))
         })
     });
-    for ((id, official, _), result) in to_build.into_iter().zip(results.into_iter().flatten()) {
+    for ((id, official, _), result) in to_build.into_iter().zip(results) {
         let provided = built(&id, official, result);
         finished(&id, progress, provided.is_ok());
         done.push((id, provided?));
     }
+    done.sort_by_key(|(id, _)| order(id));
     Ok(done)
 }
 

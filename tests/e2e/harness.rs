@@ -365,6 +365,18 @@ pub fn console_cookie(url: &str) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
+/// Runs an instant PromQL query on the Prometheus at `port`; `None` unless it
+/// answered with success.
+pub fn prometheus_query(port: u16, promql: &str) -> Option<Vec<Value>> {
+    let url = format!("http://127.0.0.1:{port}/api/v1/query");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        let client = obsdemo::http::local_client(Duration::from_secs(5));
+        let body: Value = client.get(&url).query(&[("query", promql)]).send().await.ok()?.json().await.ok()?;
+        (body["status"] == "success").then(|| body["data"]["result"].as_array().cloned().unwrap_or_default())
+    })
+}
+
 /// A blocking GET returning parsed JSON, or `None` on any failure.
 pub fn get_json(url: &str) -> Option<Value> {
     serde_json::from_str(&get_text(url)?).ok()

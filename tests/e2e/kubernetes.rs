@@ -736,6 +736,28 @@ fn config_map_file(objects: &[Value], key: &str) -> String {
         .to_owned()
 }
 
+/// Asks the Prometheus at `web` the instant `query` until `wanted` finds what it
+/// waits for in the answer; after 90 s fails with the targets, Prometheus's log and
+/// the log `other` (both in `files`).
+fn until_answered<T>(web: u16, query: &str, other: &str, files: &Path, wanted: impl Fn(&[Value]) -> Option<T>) -> T {
+    let log = |name: &str| std::fs::read_to_string(files.join(name)).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let found = prometheus_query(web, query).unwrap_or_default();
+        if let Some(answer) = wanted(&found) {
+            return answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{query}` not answered as wanted after 90 s: {found:?}\ntargets: {:?}\n--- prometheus.log:\n{}\n--- {other}:\n{}",
+            get_json(&format!("http://127.0.0.1:{web}/api/v1/targets")),
+            log("prometheus.log"),
+            log(other)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 #[test]
 fn prometheus_finds_each_nodes_agent_through_the_api_and_the_gateways_red_metrics_through_its_service() {
     require(&["collector", "prometheus"]);
@@ -805,25 +827,10 @@ fn prometheus_finds_each_nodes_agent_through_the_api_and_the_gateways_red_metric
         .map(Running)
         .expect("Prometheus starts (under `unshare`, from util-linux)");
 
-    let log = |name: &str| std::fs::read_to_string(files.join(name)).unwrap_or_default();
-    let query = format!(
-        "http://127.0.0.1:{web}/api/v1/query?query=system_memory_usage_bytes%7Bk8s_node_name%3D%22node-1%22%7D"
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let series = loop {
-        let found = get_json(&query).and_then(|v| v["data"]["result"].as_array().cloned()).unwrap_or_default();
-        if !found.is_empty() {
-            break found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no host metrics of node-1 in Prometheus after 90 s\ntargets: {:?}\n--- prometheus.log:\n{}\n--- agent.log:\n{}",
-            get_json(&format!("http://127.0.0.1:{web}/api/v1/targets")),
-            log("prometheus.log"),
-            log("agent.log")
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let series =
+        until_answered(web, "system_memory_usage_bytes{k8s_node_name=\"node-1\"}", "agent.log", &files, |found| {
+            (!found.is_empty()).then(|| found.to_vec())
+        });
     assert_eq!(series[0]["metric"]["host_name"], "node-1", "the node's name labels its host metrics: {series:?}");
     // One target found through the API: the agent's exporter port, not its health or
     // own-metrics port. The other target is the gateway's Service, for RED.
@@ -858,29 +865,13 @@ fn prometheus_finds_each_nodes_agent_through_the_api_and_the_gateways_red_metric
         get_text(&format!("http://127.0.0.1:{}/", stack.port(13133)))
     });
     send_span(&format!("http://127.0.0.1:{}", stack.port(4317)), "Red-check", "check");
-    let red = format!(
-        "http://127.0.0.1:{web}/api/v1/query?query=sum%20by%20(instance%2C%20span_name)%20(traces_span_metrics_calls_total%7Bservice_name%3D%22Red-check%22%7D)"
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let series = loop {
-        let found = get_json(&red).and_then(|v| v["data"]["result"].as_array().cloned()).unwrap_or_default();
-        // The agent's discovered address is this machine too, so the gateway is
-        // scraped twice here: the Service's target is the one that counts.
-        let through_service = format!("collector-gateway:{}", stack.port(8889));
-        let counted =
-            found.iter().find(|s| s["metric"]["instance"] == through_service.as_str() && s["value"][1] == "1");
-        if let Some(series) = counted {
-            break series.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no RED series counting the span in Prometheus after 90 s: {found:?}\ntargets: {:?}\n--- prometheus.log:\n{}\n--- gateway.log:\n{}",
-            get_json(&format!("http://127.0.0.1:{web}/api/v1/targets")),
-            log("prometheus.log"),
-            log("gateway.log")
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    // The agent's discovered address is this machine too, so the gateway is scraped
+    // twice here: the Service's target is the one that counts.
+    let through_service = format!("collector-gateway:{}", stack.port(8889));
+    let query = "sum by (instance, span_name) (traces_span_metrics_calls_total{service_name=\"Red-check\"})";
+    let series = until_answered(web, query, "gateway.log", &files, |found| {
+        found.iter().find(|s| s["metric"]["instance"] == through_service.as_str() && s["value"][1] == "1").cloned()
+    });
     assert_eq!(series["metric"]["span_name"], "check", "{series}");
     drop(prometheus);
 }

@@ -9,15 +9,9 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-/// Runs an instant PromQL query; `None` unless Prometheus answered with success.
+/// Runs an instant PromQL query on the stack's Prometheus ([`prometheus_query`]).
 fn query(stack: &TestStack, promql: &str) -> Option<Vec<Value>> {
-    let url = format!("http://127.0.0.1:{}/api/v1/query", stack.port(9090));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-    rt.block_on(async {
-        let client = obsdemo::http::local_client(Duration::from_secs(5));
-        let body: Value = client.get(&url).query(&[("query", promql)]).send().await.ok()?.json().await.ok()?;
-        (body["status"] == "success").then(|| body["data"]["result"].as_array().cloned().unwrap_or_default())
-    })
+    prometheus_query(stack.port(9090), promql)
 }
 
 /// Values of an instant vector, keyed by their label set.
