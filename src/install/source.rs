@@ -60,16 +60,17 @@ impl SourceRecipe {
     /// so editing the Collector's component list rebuilds it even at the same version.
     pub fn source(&self) -> String {
         match self {
-            // "stamped": a build from before versions were stamped is built again.
+            // "stamped", "static": a build from before versions were stamped, or before
+            // cgo was off, is built again.
             Self::GoModule { module, version, files, .. } => {
-                let mut source = format!("source: {module}@v{version} in its own module, version stamped");
+                let mut source = format!("source: {module}@v{version} in its own module, version stamped, static");
                 for (path, contents) in files {
                     source.push_str(&format!(", {path} sha256:{}", &super::sha256_hex(contents.as_bytes())[..16]));
                 }
                 source
             }
             Self::CollectorBuilder { version, manifest } => format!(
-                "source: OpenTelemetry Collector Builder v{version}, manifest sha256:{}",
+                "source: OpenTelemetry Collector Builder v{version}, static and stripped, manifest sha256:{}",
                 &super::sha256_hex(manifest.as_bytes())[..16]
             ),
         }
@@ -339,12 +340,22 @@ impl GoRun {
         self.go_for_target(dir, &["build", "-trimpath", "-ldflags", ldflags, "-o", &output, package])
     }
 
-    /// `go args` in `dir`, for the target platform.
+    /// `go args` in `dir`, for the target platform, without cgo.
+    ///
+    /// Without cgo, as each project's release: Jaeger's `GOBUILD` is
+    /// `CGO_ENABLED=0 go build -trimpath` (jaeger `scripts/makefiles/BuildBinaries.mk`),
+    /// the Collector's releases set `CGO_ENABLED=0` (opentelemetry-collector-releases
+    /// `distributions/otelcol/.goreleaser.yaml`), and Prometheus's is static with Go's
+    /// own resolver (`-tags netgo`, `-extldflags '-static'`: prometheus `.promu.yml`,
+    /// prometheus/promu `cmd/build.go`). So a source build is a static binary that
+    /// needs no C library of a given version, resolves names as the release does, and
+    /// compiles no C: where a C compiler is installed, Go would otherwise use it for
+    /// `net`, `os/user` and `runtime/cgo`.
     fn go_for_target(&self, dir: &Path, args: &[&str]) -> Result<(), InstallError> {
-        let env: Vec<(&str, &str)> = match &self.platform {
-            Some(p) => vec![("GOOS", p.os.as_str()), ("GOARCH", p.arch.as_str())],
-            None => Vec::new(),
-        };
+        let mut env = vec![("CGO_ENABLED", "0")];
+        if let Some(p) = &self.platform {
+            env.extend([("GOOS", p.os.as_str()), ("GOARCH", p.arch.as_str())]);
+        }
         self.run_in(dir, &self.go, args, &env)
     }
 
@@ -549,7 +560,11 @@ fn build_collector(
     go.compile(&dist, ".")?;
     step("linking the Collector");
     let bin = go.exe("otelcol-obsdemo");
-    go.link(&dist, ".", "", &out.join(&bin))?;
+    // Without symbol table and DWARF, as the Builder's own compile links unless asked
+    // for a debug build (opentelemetry-collector `cmd/builder/internal/builder/main.go`,
+    // `Compile`) and the releases do (`LD_FLAGS=-s -w` in
+    // opentelemetry-collector-releases `distributions/otelcol/.goreleaser.yaml`).
+    go.link(&dist, ".", "-s -w", &out.join(&bin))?;
     Ok(vec![bin])
 }
 

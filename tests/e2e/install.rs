@@ -536,6 +536,39 @@ fn source_builds_report_the_version_they_were_built_from() {
     assert_eq!(reports("prometheus"), Some(json!(config.prometheus.version.to_string())));
 }
 
+/// The types of the ELF program headers and section headers of the executable at
+/// `path` (64-bit, little-endian: what Go builds for linux/amd64).
+fn elf_header_types(path: &Path) -> (Vec<u32>, Vec<u32>) {
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "{} is a 64-bit ELF executable", path.display());
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([elf[at], elf[at + 1]]));
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+    // e_phoff, e_phentsize, e_phnum; e_shoff, e_shentsize, e_shnum (elf(5)).
+    let programs = (0..u16_at(0x38)).map(|i| u32_at(u64_at(0x20) + i * u16_at(0x36))).collect();
+    // sh_type is the second word of a section header.
+    let sections = (0..u16_at(0x3C)).map(|i| u32_at(u64_at(0x28) + i * u16_at(0x3A) + 4)).collect();
+    (programs, sections)
+}
+
+#[test]
+fn source_builds_are_static_as_the_releases_are() {
+    require(&["jaeger", "collector", "prometheus"]);
+    const PT_INTERP: u32 = 3;
+    const SHT_SYMTAB: u32 = 2;
+    for name in ["jaeger", "collector", "prometheus"] {
+        let binary = find_binary(name).unwrap();
+        let (programs, sections) = elf_header_types(&binary);
+        // No dynamic loader asked for: nothing of the machine's C library is needed,
+        // as with each release (all three are built with cgo off).
+        assert!(!programs.contains(&PT_INTERP), "{} is static", binary.display());
+        // The Collector without its symbol table, as its Builder and releases link it.
+        if name == "collector" {
+            assert!(!sections.contains(&SHT_SYMTAB), "{} is stripped", binary.display());
+        }
+    }
+}
+
 #[test]
 fn a_second_obsdemo_home_builds_the_same_collector_from_the_same_key() {
     require(&["collector"]);
