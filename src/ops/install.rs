@@ -185,12 +185,9 @@ fn choose(config: &StackConfig, names: &[String], from_source: bool) -> Result<V
 
 /// The source build of `id`, for `platform` (else this machine).
 fn source_build(config: &StackConfig, id: &ComponentId, platform: Option<GoTarget>) -> anyhow::Result<SourceBuild> {
-    let kind = id.kind();
-    let (Some(spec), Some(recipe)) = (kind.binary(config), kind.source_recipe(config)) else {
-        anyhow::bail!("`{id}` cannot be built from source");
-    };
-    let recipe = recipe.map_err(Error::from)?;
-    Ok(SourceBuild { platform, ..SourceBuild::new(id.name(), &spec.version, recipe) })
+    let build = crate::up::install::source_build(config, id)?
+        .ok_or_else(|| anyhow::anyhow!("`{id}` cannot be built from source"))?;
+    Ok(SourceBuild { platform, ..build })
 }
 
 /// How progress names a source build: `prometheus 3.5.0`.

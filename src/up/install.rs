@@ -148,14 +148,19 @@ async fn release(
     }
 }
 
-/// The source build that stands in for `id`'s release: when it has a recipe and Go
-/// is on PATH.
-fn stand_in(config: &StackConfig, id: &ComponentId) -> anyhow::Result<Option<source::SourceBuild>> {
+/// The source build of `id` at the stack file's version, for this machine: `None`
+/// when it has no recipe (Grafana).
+pub fn source_build(config: &StackConfig, id: &ComponentId) -> anyhow::Result<Option<source::SourceBuild>> {
     let kind = id.kind();
     let recipe = kind.source_recipe(config).transpose().map_err(crate::Error::from)?;
     let version = kind.binary(config).map(|spec| spec.version).unwrap_or_default();
-    let go = which::which("go").is_ok();
-    Ok(recipe.filter(|_| go).map(|recipe| source::SourceBuild::new(id.name(), &version, recipe)))
+    Ok(recipe.map(|recipe| source::SourceBuild::new(id.name(), &version, recipe)))
+}
+
+/// The source build that stands in for `id`'s release: when it has a recipe and Go
+/// is on PATH.
+fn stand_in(config: &StackConfig, id: &ComponentId) -> anyhow::Result<Option<source::SourceBuild>> {
+    Ok(source_build(config, id)?.filter(|_| which::which("go").is_ok()))
 }
 
 /// What a source build standing in for the release (which could not be had because
