@@ -54,7 +54,25 @@ impl OtlpExporter {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
         let path = axum::http::uri::PathAndQuery::from_static(EXPORT);
-        Ok(grpc.unary(tonic::Request::new(body), path, Encoded).await?.into_inner())
+        let answer = grpc.unary(tonic::Request::new(body), path, Encoded).await.map_err(as_grpc_reports_it)?;
+        Ok(answer.into_inner())
+    }
+}
+
+/// `status` as gRPC has a client report it. A connection that breaks while the
+/// request is out (the Collector killed or restarted mid-export) is UNAVAILABLE on
+/// the client's side (grpc/grpc `doc/statuscodes.md`: "Some data transmitted [...]
+/// before connection breaks"), which is retried; tonic 0.14.9 reports some such
+/// breaks as UNKNOWN ("transport error", a broken pipe) or INTERNAL (`src/status.rs`),
+/// which are final, so the batch was dropped: seen as lost traces after a Collector
+/// crash. A status tonic made of a transport error carries that error as its source;
+/// one the server sent has none and is kept as it is.
+fn as_grpc_reports_it(status: Status) -> Status {
+    let broken = std::error::Error::source(&status).is_some()
+        && matches!(status.code(), tonic::Code::Unknown | tonic::Code::Internal);
+    match broken {
+        true => Status::unavailable(format!("the connection broke: {status}")),
+        false => status,
     }
 }
 

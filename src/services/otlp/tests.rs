@@ -246,3 +246,38 @@ impl std::io::Write for LogTo {
         Ok(())
     }
 }
+
+#[tokio::test]
+async fn an_export_whose_connection_breaks_before_the_answer_is_sent_again() {
+    // A Collector killed while an export is out: the first connection takes the whole
+    // request and is closed without an answer; the Collector back, the next one answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut connection = h2::server::handshake(socket).await.unwrap();
+        let (request, _respond) = connection.accept().await.unwrap().unwrap();
+        let mut body = request.into_body();
+        while let Some(chunk) = body.data().await {
+            let _ = body.flow_control().release_capacity(chunk.unwrap().len());
+        }
+        drop(body);
+        // Gone, as a killed process's sockets are.
+        drop(connection);
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut connection = h2::server::handshake(socket).await.unwrap();
+        while let Some(Ok((request, respond))) = connection.accept().await {
+            tokio::spawn(answer_one(request, respond, Ok(Default::default()), sent.clone()));
+        }
+    });
+    exporter(&url).export(batch()).await.expect("the broken export is tried again");
+    assert!(received.recv().await.is_some(), "the second try arrived");
+}
+
+#[tokio::test]
+async fn an_internal_error_the_server_sends_is_final() {
+    let (url, _sent) = endpoint(vec![Err(tonic::Status::internal("a bug"))]).await;
+    let refused = exporter(&url).export(batch()).await.unwrap_err();
+    assert!(refused.to_string().contains("after 0 retries"), "{refused}");
+}
